@@ -1,0 +1,32 @@
+# One-command run and test. Needs only Python 3.11 and make: PostgreSQL and Redis are embedded
+# (under var/) unless DATABASE_URL / REDIS_URL point at running ones.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run test migrate lint clean
+
+help:
+	@echo "make run    start web, worker, beat and the sandbox provider (http://127.0.0.1:8000)"
+	@echo "make test   run the whole test suite"
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python scripts/run_local.py
+
+test: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python manage.py migrate
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -1,0 +1,66 @@
+"""Project-wide test fixtures: a small world of tenants, users and API keys; Redis isolation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tenants.models import SCOPES, ApiKey, Tenant
+from tenants.services import create_tenant, issue_api_key
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[None]:
+    """Every test starts with an empty test Redis database (db 15, see settings/test.py)."""
+    assert settings.REDIS_URL.endswith("/15"), "tests must run on Redis database 15"
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_tenant(db: None) -> Callable[..., Tenant]:
+    """Create tenants by name."""
+    def make(name: str = "Acme", **kwargs: object) -> Tenant:
+        return create_tenant(name, **kwargs)
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    """Tenant "Acme"."""
+    return make_tenant("Acme")
+
+
+@pytest.fixture
+def other_tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    """Tenant "Globex", whose data Acme must never see."""
+    return make_tenant("Globex")
+
+
+@pytest.fixture
+def make_key(db: None) -> Callable[..., tuple[ApiKey, str]]:
+    """Issue API keys: make_key(tenant, scopes=[...]) → (key, raw)."""
+    def make(tenant: Tenant, scopes: list[str] | None = None, **kwargs: object) -> tuple[ApiKey, str]:
+        return issue_api_key(tenant, "test", list(SCOPES) if scopes is None else scopes, **kwargs)
+    return make
+
+
+@pytest.fixture
+def client_for() -> Callable[[str], APIClient]:
+    """An API client sending `Authorization: Bearer <raw key>`."""
+    def make(raw_key: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+    return make
+
+
+@pytest.fixture
+def api(tenant: Tenant, make_key: Callable[..., tuple[ApiKey, str]],
+        client_for: Callable[[str], APIClient]) -> APIClient:
+    """An API client for Acme with every scope."""
+    return client_for(make_key(tenant)[1])

@@ -1,0 +1,10 @@
+"""App configuration for instances."""
+
+from django.apps import AppConfig
+
+
+class InstancesConfig(AppConfig):
+    """instances app."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "instances"

@@ -1,0 +1,57 @@
+"""The base every tenant-facing API view builds on: querysets scoped to the key's tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+
+from .models import ApiKey, Tenant
+
+
+class TenantScopedMixin:
+    """Scope `get_queryset()` to the API key's tenant, so no endpoint can forget it.
+
+    Subclasses set `queryset` (or override `get_base_queryset`) and `tenant_field`
+    (the lookup from the model to its tenant, default "tenant").
+    """
+
+    tenant_field = "tenant"
+    request: Request
+    queryset: QuerySet[Any] | None = None
+
+    @property
+    def tenant(self) -> Tenant:
+        """The tenant of the authenticated API key."""
+        key = self.request.auth
+        assert isinstance(key, ApiKey), "TenantScopedMixin needs ApiKeyAuthentication"
+        return key.tenant
+
+    def get_base_queryset(self) -> QuerySet[Any]:
+        """The unscoped queryset; never returned as is."""
+        assert self.queryset is not None, f"{type(self).__name__} sets no queryset"
+        return self.queryset.all()
+
+    def get_queryset(self) -> QuerySet[Any]:
+        """Only this tenant's objects; another tenant's ids therefore answer 404."""
+        return self.get_base_queryset().filter(**{self.tenant_field: self.tenant})
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """An API key as its tenant may see it: never the secret or its hash."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "scopes", "created_at", "last_used_at",
+                  "expires_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiKeyViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """The keys of the caller's tenant (any valid key may list them; no scope needed)."""
+
+    queryset = ApiKey.objects.all()
+    serializer_class = ApiKeySerializer
+    required_scopes: dict[str, str] = {}

@@ -1,0 +1,10 @@
+"""App configuration for tenants."""
+
+from django.apps import AppConfig
+
+
+class TenantsConfig(AppConfig):
+    """Tenants, memberships and API keys."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tenants"

@@ -1,0 +1,98 @@
+"""The one error envelope of the public API: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+CODES = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "provider_unavailable",
+}
+MESSAGES = {
+    400: "The request is invalid; see details.",
+    404: "Not found.",
+    413: "The request body is too large.",
+    500: "Something went wrong on our side; it has been logged.",
+}
+
+
+def envelope(status_code: int, code: str | None = None, message: str | None = None,
+             details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the error body for a status."""
+    return {
+        "error": {
+            "code": code or CODES.get(status_code, "error"),
+            "message": message or MESSAGES.get(status_code, "The request failed."),
+            "details": details or {},
+        }
+    }
+
+
+def error_json(status_code: int, **kwargs: Any) -> JsonResponse:
+    """A plain Django JSON response carrying the envelope (for errors outside DRF views)."""
+    return JsonResponse(envelope(status_code, **kwargs), status=status_code)
+
+
+class ApiError(exceptions.APIException):
+    """An API error with an explicit code, message and details (e.g. 409 conflict)."""
+
+    def __init__(self, status_code: int, code: str, message: str,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code)
+        self.status_code = status_code
+        self.error_code = code
+        self.details = details or {}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF exception handler: every error, expected or not, leaves in the envelope."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = ApiError(413, "payload_too_large", MESSAGES[413])
+    if isinstance(exc, ApiError):
+        return Response(envelope(exc.status_code, exc.error_code, str(exc.detail), exc.details),
+                        status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(envelope(500), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    response.data = envelope(response.status_code, *describe(exc))
+    return response
+
+
+def describe(exc: Exception) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """The code, message and details for an exception DRF already knows."""
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return "validation_error", MESSAGES[400], details
+    if isinstance(exc, exceptions.Throttled):
+        return "throttled", f"Too many requests; retry in {exc.wait or 1:.0f} seconds.", {
+            "retry_after": int(exc.wait or 1)}
+    if isinstance(exc, Http404):
+        return "not_found", MESSAGES[404], None
+    if isinstance(exc, PermissionDenied):
+        return "permission_denied", None, None
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+        if isinstance(exc, exceptions.NotAuthenticated):
+            code = "not_authenticated"
+        return code, str(exc.detail), None
+    return None, None, None

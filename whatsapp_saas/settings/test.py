@@ -1,0 +1,21 @@
+"""Test settings: the base settings with fast hashing and test-only defaults."""
+
+import os
+
+os.environ.setdefault("DJANGO_TESTING", "1")
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-field-encryption-key")
+os.environ.setdefault("CACHE_KEY_PREFIX", "wa-test")
+
+from .base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+ALLOWED_HOSTS = ["*"]
+
+# Tests always use Redis database 15 of the configured server, so they never flush the data of a
+# local run that shares the server; conftest.py flushes it between tests.
+REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/15"  # noqa: F405
+CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+CELERY_BROKER_URL = REDIS_URL

@@ -1,0 +1,84 @@
+"""Real log output (the configured console handler and formatter) never shows phone numbers or secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+from whatsapp_saas.logging import MaskSecretsFilter, mask
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """The real console handler (settings.LOGGING: JSON formatter, masking filter) on a buffer."""
+    [handler] = [h for h in logging.getLogger().handlers
+                 if any(isinstance(f, MaskSecretsFilter) for f in h.filters)]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def json_lines(captured: str) -> list[dict]:
+    """The JSON records among the captured lines."""
+    return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+
+
+def test_a_logged_phone_number_shows_only_its_last_four_digits(log_output):
+    logging.getLogger("whatsapp_saas.test").warning("sending to %s and +55 21 98888-7777", "5511999998888")
+    [record] = json_lines(log_output.getvalue())
+    assert record["message"] == "sending to ****8888 and ****7777"
+    assert record["level"] == "WARNING"
+    assert "request_id" in record
+
+
+def test_jids_api_keys_tokens_and_url_secrets_are_masked(log_output):
+    logging.getLogger("whatsapp_saas.test").info(
+        "jid 5511999998888@s.whatsapp.net key wa_0a1b2c3d_S3cr3tS3cr3t "
+        "GET https://api.green-api.com/waInstance1101/sendMessage/d75b3a66374942c5b3c019c698abc2067e151558acbd451f9 "
+        "apikey=evo-global-key&x=1 Authorization: Bearer abc.def.ghi"
+    )
+    out = log_output.getvalue()
+    [record] = json_lines(out)
+    for secret in ("5511999998888", "S3cr3tS3cr3t", "d75b3a66374942c5", "evo-global-key", "abc.def.ghi"):
+        assert secret not in out
+    message = record["message"]
+    assert "****8888@s.whatsapp.net" in message
+    assert "wa_0a1b2c3d_****" in message
+    assert "/waInstance1101/sendMessage/****" in message
+
+
+def test_extra_fields_and_tracebacks_are_masked_too(log_output):
+    try:
+        raise ValueError("number 5511912345678 rejected, token=tok-123456")
+    except ValueError:
+        logging.getLogger("whatsapp_saas.test").exception("failed", extra={"to": "5511912345678"})
+    out = log_output.getvalue()
+    [record] = json_lines(out)
+    assert "5511912345678" not in out and "tok-123456" not in out
+    assert record["to"] == "****5678"
+    assert "ValueError: number ****5678 rejected" in record["exc_info"]
+
+
+@pytest.mark.django_db
+def test_a_request_to_a_capability_url_is_logged_without_its_token(log_output):
+    response = Client().get("/webhooks/evolution/tok-9f8e7d6c5b4a/", HTTP_X_REQUEST_ID="req-42")
+    assert response["X-Request-ID"] == "req-42"
+    out = log_output.getvalue()
+    assert "tok-9f8e7d6c5b4a" not in out
+    records = [r for r in json_lines(out) if "/webhooks/evolution/" in r["message"]]
+    assert records and records[0]["message"].endswith("/webhooks/evolution/****/")
+    assert records[0]["request_id"] == "req-42"
+
+
+@pytest.mark.parametrize("text", [
+    "order 2026-11-21T23:03:16Z", "uuid 3f2b8c1e-1234-4abc-9def-0123456789ab", "took 1234 ms",
+    "version 2.3.7", "host 127.0.0.1:8081",
+])
+def test_ordinary_values_are_left_alone(text):
+    assert mask(text) == text
