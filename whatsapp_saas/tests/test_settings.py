@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,10 @@ def test_production_starts_with_both_secrets_and_debug_off():
 
 def test_debug_is_on_only_when_asked():
     assert start(DEBUG="1").stdout.strip() == "True"
+
+
+def test_env_example_names_every_variable_the_settings_read():
+    source = (ROOT / "whatsapp_saas" / "settings" / "base.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', source)) - {"DJANGO_TESTING"}
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read and read <= documented, sorted(read - documented)
