@@ -1,0 +1,147 @@
+"""The gateway interface every provider implements, plus helpers they share."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import re
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from providers.errors import ProviderError, ProviderTransientError
+from providers.http import HttpResponse, ProviderHttpClient, default_classifier
+from providers.types import (
+    ConnectionState,
+    ConnectResult,
+    CreatedInstance,
+    HealthStatus,
+    InstanceRef,
+    MediaKind,
+    MediaMessage,
+    ProviderConfig,
+    ProviderInstance,
+    SendResult,
+    TextMessage,
+    WebhookConfig,
+    WebhookSettings,
+)
+
+SECRET_KEYS = frozenset({"token", "hash", "apikey", "apiTokenInstance", "webhookUrlToken"})
+_DEFAULT_EXTENSIONS = {
+    MediaKind.IMAGE: ".jpg",
+    MediaKind.VIDEO: ".mp4",
+    MediaKind.AUDIO: ".mp3",
+    MediaKind.DOCUMENT: ".pdf",
+}
+
+
+class ProviderGateway(ABC):
+    """One provider behind one interface; subclasses must implement every abstract method."""
+
+    name: ClassVar[str]
+    # False when instances are created outside our platform (GreenAPI console) and only adopted.
+    provisions_instances: ClassVar[bool] = True
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.http = ProviderHttpClient(self.name, config, self.classify)
+
+    def classify(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError | None:
+        """Turn an HTTP answer into a taxonomy error, or None when it succeeded."""
+        return default_classifier(self.name)(status, body, headers)
+
+    @abstractmethod
+    def create_instance(self, ref: InstanceRef, webhook: WebhookConfig) -> CreatedInstance:
+        """Provision (or adopt) the instance and point its webhook at us."""
+
+    @abstractmethod
+    def connect(self, ref: InstanceRef, *, pairing_number: str = "") -> ConnectResult:
+        """Start linking: a QR, or a pairing code when `pairing_number` is given."""
+
+    @abstractmethod
+    def get_state(self, ref: InstanceRef) -> ConnectionState:
+        """Read the live connection state."""
+
+    @abstractmethod
+    def logout(self, ref: InstanceRef) -> None:
+        """Unlink the WhatsApp session; the instance stays and can be linked again."""
+
+    @abstractmethod
+    def delete_instance(self, ref: InstanceRef) -> None:
+        """Remove (or release) the instance."""
+
+    @abstractmethod
+    def restart(self, ref: InstanceRef) -> None:
+        """Restart the instance's connection."""
+
+    @abstractmethod
+    def set_webhook(self, ref: InstanceRef, webhook: WebhookConfig) -> WebhookSettings:
+        """Configure the instance's webhook (URL, secret and the events we handle)."""
+
+    @abstractmethod
+    def get_webhook(self, ref: InstanceRef) -> WebhookSettings | None:
+        """Read the webhook configuration; None when none is set."""
+
+    @abstractmethod
+    def send_text(self, ref: InstanceRef, message: TextMessage) -> SendResult:
+        """Send a text message."""
+
+    @abstractmethod
+    def send_media(self, ref: InstanceRef, message: MediaMessage) -> SendResult:
+        """Send an image, video, document or audio file by URL."""
+
+    @abstractmethod
+    def list_instances(self) -> list[ProviderInstance]:
+        """List the instances the provider holds for us."""
+
+    @abstractmethod
+    def health(self, ref: InstanceRef | None = None) -> HealthStatus:
+        """Probe the provider: reachable, response time, version. Never raises."""
+
+    def new_instance_name(self, hint: str) -> str:
+        """A URL-safe, unique instance name such as `acme-3f9c1a2b`."""
+        slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:24].strip("-") or "wa"
+        return f"{slug}-{uuid.uuid4().hex[:8]}"
+
+    def probe(self, request: Callable[[], HttpResponse], version_of: Callable[[Any], str]
+              ) -> HealthStatus:
+        """Run a health request; any non-transient answer proves the server is reachable."""
+        started = time.monotonic()
+        try:
+            response = request()
+        except ProviderError as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            reachable = not isinstance(exc, ProviderTransientError)
+            return HealthStatus(reachable=reachable, response_ms=elapsed, detail=str(exc))
+        return HealthStatus(reachable=True, response_ms=response.elapsed_ms,
+                            version=version_of(response.body))
+
+
+def digits_only(value: str) -> str:
+    """Keep only the digits of a phone number."""
+    return re.sub(r"\D", "", value)
+
+
+def media_file_name(message: MediaMessage) -> str:
+    """The given file name, else the URL's, with an extension the recipient's phone understands."""
+    if message.file_name:
+        return message.file_name
+    name = posixpath.basename(unquote(urlsplit(message.url).path)) or message.kind.value
+    if posixpath.splitext(name)[1]:
+        return name
+    guessed = mimetypes.guess_extension(message.mime_type) if message.mime_type else None
+    return name + (guessed or _DEFAULT_EXTENSIONS[message.kind])
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON value with provider secrets (tokens, keys) masked."""
+    if isinstance(value, Mapping):
+        return {key: "****" if key in SECRET_KEYS and item else redact(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value

@@ -1,0 +1,236 @@
+"""GreenAPI gateway; every method and quirk is in provider-contracts.md section 2."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers.base import ProviderGateway, digits_only, media_file_name, redact
+from providers.errors import (
+    ProviderError,
+    ProviderInvalidRequestError,
+    ProviderNotSupportedError,
+    ProviderOperationFailedError,
+)
+from providers.events import greenapi_connection_state
+from providers.http import HttpResponse, status_error
+from providers.types import (
+    ConnectionState,
+    ConnectResult,
+    CreatedInstance,
+    HealthStatus,
+    InstanceRef,
+    MediaMessage,
+    ProviderInstance,
+    QrCode,
+    SendResult,
+    TextMessage,
+    WebhookConfig,
+    WebhookSettings,
+)
+
+# Notification switches we consume; all settings are "no" after instance creation (reference 2.2).
+NOTIFICATION_SWITCHES = (
+    "incomingWebhook",
+    "outgoingWebhook",
+    "outgoingMessageWebhook",
+    "outgoingAPIMessageWebhook",
+    "stateWebhook",
+)
+
+
+class GreenApiGateway(ProviderGateway):
+    """GreenAPI: `{apiUrl}/waInstance{id}/{method}/{token}`; instances come from its console."""
+
+    name = "greenapi"
+    provisions_instances = False
+
+    def classify(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError | None:
+        """HTTP status errors, plus the Partner API's HTTP 200 `{code, description}` errors."""
+        if 200 <= status < 300:
+            code = body.get("code") if isinstance(body, Mapping) else None
+            if isinstance(code, int) and code >= 400 and "description" in body:
+                return status_error(self.name, code, body, headers,
+                                    message=str(body["description"]))
+            return None
+        return status_error(self.name, status, body, headers, message=_error_message(body))
+
+    def create_instance(self, ref: InstanceRef, webhook: WebhookConfig) -> CreatedInstance:
+        """Check the console-made instance's credentials, then point its webhook at us."""
+        state = self.get_state(ref)
+        self.set_webhook(ref, webhook)
+        return CreatedInstance(ref=ref, state=state, adopted=True, raw=state.raw)
+
+    def connect(self, ref: InstanceRef, *, pairing_number: str = "") -> ConnectResult:
+        """`qr`, or `getAuthorizationCode` for a pairing code (instance must be notAuthorized)."""
+        if pairing_number:
+            return self._pairing_code(ref, pairing_number)
+        data = self._call(ref, "GET", "qr")
+        kind = data.get("type") if isinstance(data, Mapping) else None
+        if kind == "qrCode":
+            return ConnectResult(qr=QrCode.from_image(str(data.get("message") or "")), raw=data)
+        if kind == "alreadyLogged":
+            return ConnectResult(already_connected=True, raw=data)
+        if kind == "error":
+            raise ProviderOperationFailedError(str(data.get("message") or "qr error"),
+                                               provider=self.name, body=data)
+        return ConnectResult(raw=data)
+
+    def get_state(self, ref: InstanceRef) -> ConnectionState:
+        """getStateInstance."""
+        data = self._call(ref, "GET", "getStateInstance")
+        value = data.get("stateInstance") if isinstance(data, Mapping) else None
+        mapping = greenapi_connection_state(value)
+        return ConnectionState(mapping.status, mapping.reason, str(value or ""), raw=data)
+
+    def logout(self, ref: InstanceRef) -> None:
+        """logout, expecting `isLogout: true`."""
+        self._expect(self._call(ref, "GET", "logout"), "isLogout")
+
+    def delete_instance(self, ref: InstanceRef) -> None:
+        """Release the instance: stop its webhooks and unlink WhatsApp; the console owns it."""
+        self._save_settings(ref, {"webhookUrl": "", "webhookUrlToken": ""})
+        self._call(ref, "GET", "logout")
+
+    def restart(self, ref: InstanceRef) -> None:
+        """reboot, expecting `isReboot: true` (the field name is unverified, reference 2.2)."""
+        self._expect(self._call(ref, "GET", "reboot"), "isReboot")
+
+    def set_webhook(self, ref: InstanceRef, webhook: WebhookConfig) -> WebhookSettings:
+        """setSettings; it reboots the instance and applies within 5 min, so never loop it (R14)."""
+        body = {
+            "webhookUrl": webhook.url,
+            "webhookUrlToken": webhook.secret,
+            **{switch: "yes" for switch in NOTIFICATION_SWITCHES},
+        }
+        data = self._save_settings(ref, body)
+        return WebhookSettings(url=webhook.url, enabled=bool(webhook.url), secret=webhook.secret,
+                               events=NOTIFICATION_SWITCHES, raw=data)
+
+    def get_webhook(self, ref: InstanceRef) -> WebhookSettings | None:
+        """getSettings; None when no webhook URL is set."""
+        data = self._call(ref, "GET", "getSettings")
+        if not isinstance(data, Mapping) or not data.get("webhookUrl"):
+            return None
+        return WebhookSettings(
+            url=str(data["webhookUrl"]),
+            enabled=True,
+            secret=str(data.get("webhookUrlToken") or ""),
+            events=tuple(key for key in NOTIFICATION_SWITCHES if data.get(key) == "yes"),
+            complete=all(data.get(key) == "yes" for key in NOTIFICATION_SWITCHES),
+            raw=redact(data),
+        )
+
+    def send_text(self, ref: InstanceRef, message: TextMessage) -> SendResult:
+        """sendMessage; GreenAPI queues it even while unauthorized (reference 2.3)."""
+        body: dict[str, Any] = {
+            "chatId": self._chat_id(message.to),
+            "message": message.text,
+            "linkPreview": message.link_preview,
+        }
+        if message.quoted_id:
+            body["quotedMessageId"] = message.quoted_id
+        return self._sent(self._call(ref, "POST", "sendMessage", json=body))
+
+    def send_media(self, ref: InstanceRef, message: MediaMessage) -> SendResult:
+        """sendFileByUrl; the file type comes from the file name's extension (reference 2.3)."""
+        body: dict[str, Any] = {
+            "chatId": self._chat_id(message.to),
+            "urlFile": message.url,
+            "fileName": media_file_name(message),
+        }
+        if message.caption:
+            body["caption"] = message.caption
+        if message.quoted_id:
+            body["quotedMessageId"] = message.quoted_id
+        return self._sent(self._call(ref, "POST", "sendFileByUrl", json=body))
+
+    def list_instances(self) -> list[ProviderInstance]:
+        """Partner API getInstances; needs the partner token as the config's api_key."""
+        token = self.config.api_key
+        if not token:
+            raise ProviderNotSupportedError(
+                "listing GreenAPI instances needs a partner token", provider=self.name
+            )
+        rows = self.http.call("GET", self.config.base_url, f"/partner/getInstances/{token}",
+                              secrets=(token,))
+        return [self._listed(row) for row in rows or []
+                if isinstance(row, Mapping) and not row.get("deleted")]
+
+    def health(self, ref: InstanceRef | None = None) -> HealthStatus:
+        """getStateInstance of `ref`, or any answer from the API host; the breaker is bypassed."""
+        if ref is None:
+            return self.probe(lambda: self.http.request("GET", self.config.base_url, "/",
+                                                        use_breaker=False), lambda body: "")
+        return self.probe(lambda: self._request(ref, "GET", "getStateInstance", use_breaker=False),
+                          lambda body: "")
+
+    def _request(self, ref: InstanceRef, method: str, api_method: str, *, json: Any = None,
+                 use_breaker: bool = True) -> HttpResponse:
+        """One call to `{apiUrl}/waInstance{id}/{method}/{token}`; the token never reaches a log."""
+        if not ref.external_id.isdigit():
+            raise ProviderInvalidRequestError(
+                f"GreenAPI idInstance must be digits, got {ref.external_id!r}", provider=self.name
+            )
+        path = f"/waInstance{ref.external_id}/{api_method}/{ref.token}"
+        return self.http.request(method, ref.api_url or self.config.base_url, path, json=json,
+                                 secrets=(ref.token,), use_breaker=use_breaker)
+
+    def _call(self, ref: InstanceRef, method: str, api_method: str, *, json: Any = None) -> Any:
+        """The parsed body of one instance call."""
+        return self._request(ref, method, api_method, json=json).body
+
+    def _pairing_code(self, ref: InstanceRef, number: str) -> ConnectResult:
+        """getAuthorizationCode takes the number as an integer without `+` (reference 2.2)."""
+        digits = digits_only(number)
+        if not digits:
+            raise ProviderInvalidRequestError(f"no digits in {number!r}", provider=self.name)
+        data = self._call(ref, "POST", "getAuthorizationCode", json={"phoneNumber": int(digits)})
+        self._expect(data, "status")
+        return ConnectResult(pairing_code=str(data.get("code") or ""), raw=data)
+
+    def _save_settings(self, ref: InstanceRef, body: Mapping[str, Any]) -> Any:
+        """setSettings, expecting `saveSettings: true`."""
+        data = self._call(ref, "POST", "setSettings", json=dict(body))
+        self._expect(data, "saveSettings")
+        return data
+
+    def _expect(self, data: Any, flag: str) -> None:
+        """Raise unless the body's boolean `flag` is true."""
+        if not (isinstance(data, Mapping) and data.get(flag) is True):
+            raise ProviderOperationFailedError(f"{flag} is not true", provider=self.name, body=data)
+
+    def _chat_id(self, to: str) -> str:
+        """`79001234567@c.us` from digits; a full chat id is kept."""
+        return to if "@" in to else f"{digits_only(to)}@c.us"
+
+    def _sent(self, data: Any) -> SendResult:
+        """SendResult from `{"idMessage": ...}`; GreenAPI queues first, so the status is queued."""
+        message_id = data.get("idMessage") if isinstance(data, Mapping) else None
+        if not message_id:
+            raise ProviderOperationFailedError("send answered without idMessage",
+                                               provider=self.name, body=data)
+        return SendResult(str(message_id), raw=data)
+
+    def _listed(self, row: Mapping[str, Any]) -> ProviderInstance:
+        """One getInstances row; its token is kept on the ref and masked in raw."""
+        ref = InstanceRef(str(row.get("idInstance") or ""),
+                          token=str(row.get("apiTokenInstance") or ""))
+        return ProviderInstance(ref=ref, raw=redact(row))
+
+
+def _error_message(body: Any) -> str:
+    """A readable message from a GreenAPI error body (text, JSON message, or 466 quota body)."""
+    if isinstance(body, Mapping):
+        quotas = [body[key] for key in ("invokeStatus", "correspondentsStatus")
+                  if isinstance(body.get(key), Mapping)]
+        if quotas:
+            return "; ".join(
+                f"{q.get('method')} quota {q.get('used')}/{q.get('total')} ({q.get('status')})"
+                for q in quotas
+            )
+        for key in ("message", "description", "error"):
+            if body.get(key):
+                return str(body[key])
+        return ""
+    return str(body or "").strip()[:300]

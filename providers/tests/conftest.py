@@ -1,0 +1,37 @@
+"""Fixtures for provider tests: contract error cases and a Redis-isolated breaker namespace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import responses
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `error_case` from the test class's ERROR_BODY_CASES."""
+    if "error_case" in metafunc.fixturenames:
+        cases = list(getattr(metafunc.cls, "ERROR_BODY_CASES", ()))
+        metafunc.parametrize("error_case", cases, ids=[case.id for case in cases])
+
+
+@pytest.fixture
+def breaker_namespace() -> Iterator[str]:
+    """A Redis key namespace for one test's breakers, deleted afterwards."""
+    from django.conf import settings
+
+    from providers.http import get_redis
+
+    namespace = f"test-breaker:{uuid.uuid4().hex}"
+    yield namespace
+    redis = get_redis(settings.REDIS_URL)
+    for key in redis.scan_iter(f"{namespace}:*"):
+        redis.delete(key)
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """`responses` for one test; every registered response must be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
