@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -15,8 +16,8 @@ from tenants.services import create_tenant, issue_api_key
 
 @pytest.fixture(autouse=True)
 def clean_redis() -> Iterator[None]:
-    """Every test starts with an empty test Redis database (db 15, see settings/test.py)."""
-    assert settings.REDIS_URL.endswith("/15"), "tests must run on Redis database 15"
+    """Every test starts with an empty test Redis database (see settings/test.py)."""
+    assert settings.REDIS_URL.endswith(f"/{settings.TEST_REDIS_DB}"), "tests need their own Redis db"
     cache.clear()
     yield
 
@@ -64,3 +65,24 @@ def api(tenant: Tenant, make_key: Callable[..., tuple[ApiKey, str]],
         client_for: Callable[[str], APIClient]) -> APIClient:
     """An API client for Acme with every scope."""
     return client_for(make_key(tenant)[1])
+
+
+SANDBOX_KEY = "sandbox-test-global-key"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Any]:
+    """One sandbox provider (Evolution + GreenAPI over real HTTP) for the whole run."""
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox(evolution_api_key=SANDBOX_KEY, seed=7) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Any, settings: Any) -> Any:
+    """The sandbox, emptied, with our provider settings pointing at it."""
+    sandbox_server.reset()
+    settings.EVOLUTION_API_URL = settings.GREENAPI_API_URL = sandbox_server.base_url
+    settings.EVOLUTION_API_KEY = SANDBOX_KEY
+    return sandbox_server

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_saas.settings.base")
 
@@ -10,5 +11,18 @@ app = Celery("whatsapp_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Periodic tasks join this schedule as their apps land; beat is the single scheduler.
-app.conf.beat_schedule = {}
+# Beat is the single scheduler. Short-period tasks expire so a backlog never piles up.
+app.conf.beat_schedule = {
+    "poll-pending-numbers": {"task": "instances.tasks.poll_pending_numbers",
+                             "schedule": 3.0, "options": {"expires": 3}},
+    "reconcile-connected-numbers": {"task": "instances.tasks.reconcile_connected_numbers",
+                                    "schedule": 60.0, "options": {"expires": 60}},
+    "restart-stuck-numbers": {"task": "instances.tasks.restart_stuck_numbers",
+                              "schedule": 30.0, "options": {"expires": 30}},
+    "check-provider-health": {"task": "instances.tasks.check_provider_health",
+                              "schedule": 60.0, "options": {"expires": 60}},
+    "finish-deletions": {"task": "instances.tasks.finish_deletions",
+                         "schedule": 60.0, "options": {"expires": 60}},
+    "sync-all-providers": {"task": "instances.tasks.sync_all_providers",
+                           "schedule": crontab(hour=3, minute=17)},
+}

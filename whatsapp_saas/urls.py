@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("whatsapp_saas.api.urls")),
     path("", include("tenants.urls")),
+    path("", include("instances.urls")),
 ]

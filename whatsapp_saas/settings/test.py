@@ -14,8 +14,10 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 ALLOWED_HOSTS = ["*"]
 
-# Tests always use Redis database 15 of the configured server, so they never flush the data of a
-# local run that shares the server; conftest.py flushes it between tests.
-REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/15"  # noqa: F405
+# Tests use their own Redis database (15 unless TEST_REDIS_DB says otherwise) of the configured
+# server, so they never flush the data of a local run sharing it; conftest.py flushes it per test.
+TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)  # noqa: F405
+_server = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL  # noqa: F405
+REDIS_URL = f"{_server}/{TEST_REDIS_DB}"
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 CELERY_BROKER_URL = REDIS_URL

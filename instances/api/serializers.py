@@ -1,0 +1,104 @@
+"""Numbers as the public API shows them: never a token or secret."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from instances.models import MAX_SEND_RATE_PER_MINUTE, Number
+from providers.registry import PROVIDER_CHOICES
+
+PHONE = re.compile(r"^\d{8,15}$")
+
+
+def clean_phone(value: str) -> str:
+    """Digits only, 8 to 15 of them (a leading +, spaces and dashes are allowed)."""
+    digits = re.sub(r"[\s\-+()]", "", value or "")
+    if not PHONE.match(digits):
+        raise serializers.ValidationError("Enter the number with country code: 8 to 15 digits.")
+    return digits
+
+
+class NumberSerializer(serializers.ModelSerializer):
+    """A number (API.md)."""
+
+    class Meta:
+        model = Number
+        fields = ["id", "name", "purpose", "provider", "instance_name", "status", "status_reason",
+                  "phone_number", "profile_name", "send_rate_per_minute", "connected_at",
+                  "disconnected_at", "qr_updated_at", "created_at", "updated_at"]
+        read_only_fields = [f for f in fields if f not in {"name", "purpose", "send_rate_per_minute"}]
+        extra_kwargs = {"send_rate_per_minute": {"min_value": 1,
+                                                 "max_value": MAX_SEND_RATE_PER_MINUTE}}
+
+
+class NumberCreateSerializer(serializers.Serializer):
+    """The body of POST /numbers/."""
+
+    name = serializers.CharField(max_length=100)
+    provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
+    purpose = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    phone_number = serializers.CharField(required=False, allow_blank=True, default="")
+    greenapi_id_instance = serializers.RegexField(r"^\d{1,20}$", required=False, default="")
+    greenapi_api_token = serializers.CharField(max_length=255, required=False, default="",
+                                               write_only=True)
+    greenapi_api_url = serializers.URLField(required=False, default="")
+
+    def validate_phone_number(self, value: str) -> str:
+        """Optional, but well formed when given."""
+        return clean_phone(value) if value else ""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """GreenAPI numbers are created in GreenAPI's console: their id and token are required."""
+        if attrs["provider"] == "greenapi":
+            missing = {f: ["Required for GreenAPI numbers."] for f in
+                       ("greenapi_id_instance", "greenapi_api_token") if not attrs.get(f)}
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class ConnectSerializer(serializers.Serializer):
+    """The body of POST /numbers/{id}/connect/."""
+
+    method = serializers.ChoiceField(choices=["qr", "pairing_code"], default="qr")
+    phone_number = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_phone_number(self, value: str) -> str:
+        """Well formed when given."""
+        return clean_phone(value) if value else ""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A pairing code is for one phone: its number is required then."""
+        if attrs["method"] == "pairing_code" and not attrs.get("phone_number"):
+            raise serializers.ValidationError(
+                {"phone_number": ["Required for the pairing_code method."]})
+        return attrs
+
+
+class ConnectResultSerializer(serializers.Serializer):
+    """The answer of connect."""
+
+    status = serializers.CharField()
+    qr_code = serializers.CharField(allow_null=True)
+    pairing_code = serializers.CharField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class NumberStatusSerializer(serializers.ModelSerializer):
+    """GET /numbers/{id}/status/."""
+
+    reason = serializers.CharField(source="status_reason")
+    qr_code = serializers.SerializerMethodField()
+    last_update = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Number
+        fields = ["status", "reason", "qr_code", "phone_number", "profile_name", "connected_at",
+                  "disconnected_at", "qr_updated_at", "last_update"]
+
+    def get_qr_code(self, number: Number) -> str | None:
+        """The current QR while waiting for a scan."""
+        return number.qr_code or None

@@ -1,0 +1,344 @@
+"""The only code that changes a number: provisioning, connecting, status, deletion, sync."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from providers.base import ProviderGateway
+from providers.errors import ProviderError, ProviderNotFoundError, ProviderOperationFailedError
+from providers.events import ConnectionStatus as S
+from providers.events import QrCode
+from providers.events import StateReason as R
+from providers.registry import get_gateway, get_spec
+from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
+from tenants.models import Tenant
+
+from . import notify, routing
+from .models import ConnectionEvent, Number
+
+logger = logging.getLogger(__name__)
+Source = ConnectionEvent.Source
+
+QR_TTL = timedelta(seconds=60)
+CONNECT_WINDOW = timedelta(minutes=5)
+# Statuses a provider's "connecting"/"close" must not overwrite while the user is scanning.
+SCANNING = {S.QR_PENDING}
+NEEDS_ADMIN = {S.LOGGED_OUT, S.BANNED}
+
+
+class NumberError(Exception):
+    """A request the number's state does not allow; `code` is the API error code."""
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class QuotaExceeded(NumberError):
+    """The tenant already has as many numbers as it may."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync with a provider's instance list found."""
+
+    provider: str
+    missing_at_provider: list[str]
+    unknown_at_provider: list[str]
+
+
+def gateway_for(number: Number) -> ProviderGateway:
+    """The number's provider gateway, through the registry."""
+    return get_gateway(number.provider)
+
+
+def webhook_config(number: Number) -> WebhookConfig:
+    """Where the provider posts this number's events, and the secret it presents."""
+    url = f"{settings.PUBLIC_BASE_URL}/webhooks/{number.provider}/{number.webhook_token}/"
+    return WebhookConfig(url=url, secret=number.webhook_secret)
+
+
+# ------------------------------------------------------------------ status: the one function
+
+
+def change_status(number: Number, status: S, reason: str = "", source: str = Source.API,
+                  **fields: Any) -> Number:
+    """Set a number's status (and fields) under a row lock; record one event per transition."""
+    with transaction.atomic():
+        locked = Number.objects.select_for_update().get(pk=number.pk)
+        previous, now = locked.status, timezone.now()
+        changed = (previous, locked.status_reason) != (status, reason)
+        for name, value in {**fields, **stamps(locked, status, now)}.items():
+            setattr(locked, name, value)
+        locked.status, locked.status_reason = status, reason
+        if changed:
+            locked.status_changed_at = now
+            ConnectionEvent.objects.create(number=locked, from_status=previous, to_status=status,
+                                           reason=reason, source=source)
+        locked.save()
+        if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
+            transaction.on_commit(lambda: notify.email_admins(locked, status))
+    number.__dict__.update(locked.__dict__)
+    return locked
+
+
+def stamps(number: Number, status: S, now: Any) -> dict[str, Any]:
+    """Timestamps and cleared fields that go with entering a status."""
+    if status == S.CONNECTED:
+        fields: dict[str, Any] = {"qr_code": "", "qr_expires_at": None, "pairing_code": "",
+                                  "pairing_code_expires_at": None, "connect_started_at": None,
+                                  "last_error": ""}
+        if number.status != S.CONNECTED:
+            fields["connected_at"] = now
+        return fields
+    if status in {S.DISCONNECTED, S.LOGGED_OUT, S.BANNED, S.ERROR} and number.status != status:
+        clear = {"qr_code": "", "qr_expires_at": None, "pairing_code": "",
+                 "pairing_code_expires_at": None, "connect_started_at": None}
+        return {**clear, "disconnected_at": now} if number.status == S.CONNECTED else clear
+    return {}
+
+
+# ------------------------------------------------------------------ create and provision
+
+
+def create_number(tenant: Tenant, *, name: str, provider: str, purpose: str = "",
+                  phone_number: str = "", created_by: Any = None, greenapi_id_instance: str = "",
+                  greenapi_api_token: str = "", greenapi_api_url: str = "") -> Number:
+    """Write the row first (quota checked under a lock on the tenant), then provision it."""
+    instance_name = get_gateway(provider).new_instance_name(tenant.slug)
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if Number.objects.filter(tenant=locked).live().count() >= locked.max_numbers:
+            raise QuotaExceeded(f"This workspace may have at most {locked.max_numbers} numbers.",
+                                code="quota_exceeded")
+        number = Number.objects.create(
+            tenant=locked, name=name, purpose=purpose, provider=provider, created_by=created_by,
+            phone_number=phone_number,
+            instance_name=instance_name,
+            provider_instance_id=greenapi_id_instance, provider_token=greenapi_api_token,
+            provider_api_url=greenapi_api_url, status_changed_at=timezone.now(),
+        )
+        ConnectionEvent.objects.create(number=number, from_status="", to_status=S.PROVISIONING,
+                                       source=Source.API)
+    return provision(number)
+
+
+def provision(number: Number, source: str = Source.API) -> Number:
+    """Create (or adopt) the provider instance; on failure leave the number `error` with why."""
+    try:
+        created = gateway_for(number).create_instance(provider_ref(number), webhook_config(number))
+    except ProviderError as exc:
+        logger.warning("provisioning %s failed: %s", number.instance_name, exc)
+        return change_status(number, S.ERROR, "provider_error", source, last_error=str(exc)[:500])
+    number = change_status(
+        number, initial_status(created.state), created.state.reason, source,
+        provider_instance_id=created.ref.external_id, last_error="",
+        provider_token=created.ref.token or number.provider_token,
+    )
+    routing.warm(number)
+    return number
+
+
+def provider_ref(number: Number) -> InstanceRef:
+    """The reference to provision with: GreenAPI's console id, or our instance name."""
+    if number.provider_instance_id:
+        return number.ref
+    return InstanceRef(external_id=number.instance_name, token=number.provider_token,
+                       api_url=number.provider_api_url)
+
+
+def initial_status(state: ConnectionState) -> S:
+    """A fresh instance that is not connected is simply disconnected."""
+    return state.status if state.status in {S.CONNECTED, S.BANNED} else S.DISCONNECTED
+
+
+# ------------------------------------------------------------------ connect
+
+
+def connect(number: Number, *, method: str = "qr", phone_number: str = "",
+            source: str = Source.API) -> Number:
+    """Ask the provider for a QR or a pairing code and show it; 409 when already connected."""
+    if number.status == S.CONNECTED:
+        raise NumberError("This number is already connected; disconnect it first.")
+    if number.status in {S.PROVISIONING, S.ERROR} and not provisioned(number):
+        number = provision(number, source)
+        if number.status == S.ERROR:
+            raise NumberError(f"The provider could not create this number: {number.last_error}",
+                              code="provider_unavailable")
+    result = gateway_for(number).connect(number.ref, pairing_number=phone_number
+                                         if method == "pairing_code" else "")
+    number = show_connect_result(number, result, source)
+    routing.warm(number)
+    return number
+
+
+def provisioned(number: Number) -> bool:
+    """The provider instance exists (as far as we know)."""
+    return bool(number.provider_instance_id) and number.status_reason != "provider_error"
+
+
+def show_connect_result(number: Number, result: ConnectResult, source: str) -> Number:
+    """Store a QR or pairing code (and their expiry), or note that it is already connected."""
+    if result.already_connected:
+        return apply_state(number, ConnectionState(S.CONNECTED), source)
+    now = timezone.now()
+    fields: dict[str, Any] = {"connect_started_at": now, "last_error": ""}
+    if result.qr is not None:
+        fields.update(qr_code=result.qr.data_url, qr_expires_at=now + QR_TTL, qr_updated_at=now)
+    if result.pairing_code:
+        fields.update(pairing_code=result.pairing_code,
+                      pairing_code_expires_at=now + CONNECT_WINDOW)
+    return change_status(number, S.QR_PENDING, R.WAITING_SCAN, source, **fields)
+
+
+def apply_qr(number: Number, qr: QrCode | None, pairing_code: str = "",
+             source: str = Source.WEBHOOK) -> Number:
+    """A fresh QR (or pairing code) from the provider; ignored once connected."""
+    if number.status == S.CONNECTED or (qr is None and not pairing_code):
+        return number
+    now = timezone.now()
+    fields: dict[str, Any] = {"connect_started_at": number.connect_started_at or now}
+    if qr is not None:
+        fields.update(qr_code=qr.data_url, qr_expires_at=now + QR_TTL, qr_updated_at=now)
+    if pairing_code:
+        fields.update(pairing_code=pairing_code, pairing_code_expires_at=now + CONNECT_WINDOW)
+    return change_status(number, S.QR_PENDING, R.WAITING_SCAN, source, **fields)
+
+
+def apply_state(number: Number, state: ConnectionState, source: str, *, phone: str = "",
+                profile_name: str = "") -> Number:
+    """A connection state from a webhook or a poll, translated to our status."""
+    status, reason = state.status, state.reason
+    if number.status in SCANNING and status in {S.CONNECTING, S.DISCONNECTED} and reason in {
+            R.NONE, R.WAITING_SCAN, R.NOT_LOADED}:
+        return touch_checked(number)
+    fields: dict[str, Any] = {"last_state_check_at": timezone.now()}
+    if status == S.CONNECTED:
+        reason = connected_reason(number)
+        fields.update(phone_number=digits(phone) or number.phone_number,
+                      profile_name=profile_name or number.profile_name)
+    return change_status(number, status, str(reason), source, **fields)
+
+
+def connected_reason(number: Number) -> str:
+    """Why a number is connected: a completed scan, or whatever it was already."""
+    if number.status == S.CONNECTED:
+        return number.status_reason
+    return R.SCAN_COMPLETED if number.status in SCANNING else R.NONE
+
+
+def touch_checked(number: Number) -> Number:
+    """Record that the state was checked, without a transition."""
+    Number.objects.filter(pk=number.pk).update(last_state_check_at=timezone.now())
+    return number
+
+
+def digits(phone: str) -> str:
+    """The digits of a phone number or JID (`5511...@s.whatsapp.net`)."""
+    return "".join(c for c in phone.split("@")[0].split(":")[0] if c.isdigit())
+
+
+def check_state(number: Number, source: str = Source.POLL) -> Number:
+    """Ask the provider for the live state and apply it."""
+    state = gateway_for(number).get_state(number.ref)
+    return apply_state(number, state, source)
+
+
+# ------------------------------------------------------------------ disconnect, reconnect, delete
+
+
+def disconnect(number: Number, source: str = Source.API) -> Number:
+    """Log the WhatsApp session out at the provider; the number can be linked again."""
+    try:
+        gateway_for(number).logout(number.ref)
+    except ProviderNotFoundError:
+        logger.info("logout of %s: the provider no longer has it", number.instance_name)
+    return change_status(number, S.DISCONNECTED, R.OPERATOR, source)
+
+
+def reconnect(number: Number, source: str = Source.API) -> Number:
+    """Restart the provider instance, then connect again if it did not come back by itself."""
+    gateway = gateway_for(number)
+    try:
+        gateway.restart(number.ref)
+    except ProviderOperationFailedError:
+        # Evolution refuses to restart an instance that is not connected (reference 1.2): link it anew.
+        return connect(number, source=source)
+    change_status(number, S.CONNECTING, R.RESTART_REQUIRED, source, restarted_at=timezone.now())
+    number = apply_state(number, gateway.get_state(number.ref), source)
+    if number.status in {S.CONNECTED, S.QR_PENDING}:
+        return number
+    return connect(number, source=source)
+
+
+def delete_number(number: Number, source: str = Source.API) -> bool:
+    """Hide the number at once, then remove it at the provider, in our database and cache.
+
+    Returns False when the provider could not be reached: the number stays marked for deletion
+    and `instances.tasks.finish_deletions` completes the job later.
+    """
+    Number.objects.filter(pk=number.pk, deletion_requested_at__isnull=True).update(
+        deletion_requested_at=timezone.now())
+    routing.drop(number)
+    try:
+        gateway_for(number).delete_instance(number.ref)
+    except ProviderNotFoundError:
+        pass
+    except ProviderError as exc:
+        logger.warning("deleting %s at the provider failed, will retry: %s",
+                       number.instance_name, exc)
+        Number.objects.filter(pk=number.pk).update(last_error=str(exc)[:500])
+        return False
+    Number.objects.filter(pk=number.pk).delete()
+    return True
+
+
+# ------------------------------------------------------------------ sync and webhook drift
+
+
+def sync_provider(provider: str) -> SyncReport:
+    """Compare the provider's instance list with ours; ours missing there become `not_found`."""
+    get_spec(provider)
+    theirs = {item.ref.external_id for item in get_gateway(provider).list_instances()}
+    ours = {n.ref.external_id: n for n in Number.objects.live().filter(provider=provider)
+            .exclude(status__in=[S.PROVISIONING, S.ERROR])}
+    missing = sorted(set(ours) - theirs)
+    for name in missing:
+        change_status(ours[name], S.DISCONNECTED, "not_found", Source.POLL)
+    unknown = sorted(theirs - set(ours) - provisioning_names(provider))
+    if unknown:
+        logger.warning("%s holds %d instances we do not know: %s", provider, len(unknown), unknown)
+    return SyncReport(provider, missing, unknown)
+
+
+def provisioning_names(provider: str) -> set[str]:
+    """Instances still being provisioned or in error: not "unknown" to us."""
+    return {n.ref.external_id for n in Number.objects.filter(provider=provider)}
+
+
+def ensure_webhook(number: Number) -> bool:
+    """Re-apply the webhook configuration when the provider's has drifted; True when it did."""
+    gateway, desired = gateway_for(number), webhook_config(number)
+    current = gateway.get_webhook(number.ref)
+    if current is not None and current.matches(desired):
+        return False
+    gateway.set_webhook(number.ref, desired)
+    logger.warning("webhook of %s had drifted and was re-applied", number.instance_name)
+    return True
+
+
+def update_number(number: Number, **fields: Any) -> Number:
+    """Change a number's name, purpose or send rate."""
+    allowed = {"name", "purpose", "send_rate_per_minute"}
+    for name, value in fields.items():
+        if name in allowed:
+            setattr(number, name, value)
+    number.save(update_fields=[*(set(fields) & allowed), "updated_at"])
+    return number

@@ -1,0 +1,127 @@
+"""Periodic safety nets for numbers: webhooks are the fast path, these catch what they miss.
+
+Every task selects only the numbers that need work, so its provider calls grow with those
+numbers, not with all numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from providers.errors import ProviderError, ProviderNotSupportedError
+from providers.events import ConnectionStatus as S
+from providers.events import StateReason as R
+from providers.registry import PROVIDERS
+
+from . import health, services
+from .models import ConnectionEvent, Number
+
+logger = logging.getLogger(__name__)
+Source = ConnectionEvent.Source
+
+RECONCILE_EVERY = timedelta(minutes=5)
+RECONCILE_RUNS_PER_PERIOD = 5
+STUCK_CONNECTING = timedelta(minutes=2)
+RETRY = {"autoretry_for": (ProviderError,), "retry_backoff": True, "retry_backoff_max": 300,
+         "retry_jitter": True, "max_retries": 5}
+
+
+def pending_numbers() -> QuerySet[Number]:
+    """Numbers waiting for a scan."""
+    return Number.objects.live().filter(status=S.QR_PENDING)
+
+
+@shared_task(ignore_result=True)
+def poll_pending_numbers() -> int:
+    """Every 3 s: expire scans older than 5 minutes, poll the rest; returns provider calls made."""
+    cutoff = timezone.now() - services.CONNECT_WINDOW
+    for number in pending_numbers().filter(connect_started_at__lt=cutoff):
+        services.change_status(number, S.DISCONNECTED, R.QR_EXPIRED, Source.POLL)
+    calls = 0
+    for number in pending_numbers().filter(Q(connect_started_at__gte=cutoff) |
+                                           Q(connect_started_at__isnull=True)):
+        calls += 1
+        check_quietly(number)
+    return calls
+
+
+def check_quietly(number: Number) -> None:
+    """Poll one number; a provider failure is logged and left for the next round."""
+    try:
+        services.check_state(number, Source.POLL)
+    except ProviderError as exc:
+        logger.info("state check of %s failed: %s", number.instance_name, exc)
+
+
+@shared_task(ignore_result=True)
+def reconcile_connected_numbers() -> int:
+    """Every minute, a fifth of the connected numbers not checked for 5 minutes: spread evenly."""
+    connected = Number.objects.live().filter(status=S.CONNECTED)
+    due = connected.filter(Q(last_state_check_at__isnull=True) |
+                           Q(last_state_check_at__lt=timezone.now() - RECONCILE_EVERY))
+    batch = math.ceil(connected.count() / RECONCILE_RUNS_PER_PERIOD)
+    numbers = list(due.order_by("last_state_check_at")[:batch])
+    for number in numbers:
+        check_quietly(number)
+    return len(numbers)
+
+
+@shared_task(ignore_result=True)
+def restart_stuck_numbers() -> int:
+    """A number `connecting` for 2 minutes is restarted once (until it changes status again)."""
+    stuck = Number.objects.live().filter(
+        status=S.CONNECTING, status_changed_at__lt=timezone.now() - STUCK_CONNECTING
+    ).filter(Q(restarted_at__isnull=True) | Q(restarted_at__lt=timezone.now() - STUCK_CONNECTING * 2))
+    restarted = 0
+    for number in stuck:
+        try:
+            services.gateway_for(number).restart(number.ref)
+            restarted += 1
+        except ProviderError as exc:
+            logger.info("restart of stuck %s failed: %s", number.instance_name, exc)
+            if exc.retryable:
+                continue
+        Number.objects.filter(pk=number.pk).update(restarted_at=timezone.now())
+    return restarted
+
+
+@shared_task(ignore_result=True)
+def check_provider_health() -> None:
+    """Every minute: probe each provider; the API and admin read the stored result."""
+    health.check_providers()
+
+
+@shared_task(ignore_result=True, **RETRY)
+def sync_provider_instances(provider: str) -> None:
+    """Daily: compare one provider's instance list with ours, and re-apply drifted webhooks."""
+    try:
+        services.sync_provider(provider)
+    except ProviderNotSupportedError as exc:
+        logger.info("%s cannot list its instances here: %s", provider, exc)
+    for number in Number.objects.live().filter(provider=provider, status=S.CONNECTED):
+        try:
+            services.ensure_webhook(number)
+        except ProviderError as exc:
+            logger.info("webhook check of %s failed: %s", number.instance_name, exc)
+
+
+@shared_task(ignore_result=True)
+def sync_all_providers() -> None:
+    """Fan out one sync per provider."""
+    for name in PROVIDERS:
+        sync_provider_instances.delay(name)
+
+
+@shared_task(ignore_result=True)
+def finish_deletions() -> int:
+    """Every minute: retry removing numbers whose provider was down when they were deleted."""
+    done = 0
+    for number in Number.objects.filter(deletion_requested_at__isnull=False):
+        done += services.delete_number(number, Source.POLL)
+    return done

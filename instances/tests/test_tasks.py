@@ -1,0 +1,94 @@
+"""The polling safety nets: right numbers, and no provider calls for the others."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from instances import health, services, tasks
+from instances.models import Number
+
+pytestmark = pytest.mark.django_db
+
+
+def test_polling_calls_the_provider_only_for_numbers_waiting_for_a_scan(make_number, provider_calls):
+    idle = [make_number(f"idle{i}") for i in range(3)]
+    waiting = services.connect(make_number("waiting"))
+    provider_calls.calls.clear()
+    assert tasks.poll_pending_numbers() == 1
+    assert len(provider_calls.calls) == 1
+    assert waiting.instance_name in provider_calls.calls[0][1]
+    assert all(n.instance_name not in provider_calls.calls[0][1] for n in idle)
+
+
+def test_polling_with_nothing_pending_makes_no_provider_call(make_number, provider_calls):
+    make_number()
+    provider_calls.calls.clear()
+    assert tasks.poll_pending_numbers() == 0
+    assert provider_calls.calls == []
+
+
+def test_a_scan_not_completed_in_five_minutes_expires(make_number, provider_calls):
+    number = services.connect(make_number())
+    Number.objects.filter(pk=number.pk).update(
+        connect_started_at=timezone.now() - timedelta(minutes=5, seconds=1))
+    provider_calls.calls.clear()
+    tasks.poll_pending_numbers()
+    number.refresh_from_db()
+    assert (number.status, number.status_reason) == ("disconnected", "qr_expired")
+    assert number.qr_code == ""
+    assert provider_calls.calls == []
+
+
+def test_polling_turns_a_scanned_number_connected(make_number, sandbox):
+    number = services.connect(make_number())
+    sandbox.scan("evolution", number.instance_name, phone="5511988887777")
+    tasks.poll_pending_numbers()
+    number.refresh_from_db()
+    assert number.status == "connected"
+
+
+def test_reconcile_checks_only_connected_numbers_not_checked_for_five_minutes(
+        connected_number, make_number, provider_calls):
+    make_number("idle")
+    provider_calls.calls.clear()
+    assert tasks.reconcile_connected_numbers() == 0
+    assert provider_calls.calls == []
+    Number.objects.filter(pk=connected_number.pk).update(
+        last_state_check_at=timezone.now() - timedelta(minutes=6))
+    assert tasks.reconcile_connected_numbers() == 1
+    assert len(provider_calls.calls) == 1
+
+
+def test_reconcile_spreads_the_connected_numbers_over_five_runs(tenant, make_number, sandbox):
+    tenant.max_numbers = 10
+    tenant.save()
+    numbers = [services.connect(make_number(f"n{i}")) for i in range(10)]
+    for n in numbers:
+        sandbox.scan("evolution", n.instance_name)
+        services.check_state(n)
+    Number.objects.update(last_state_check_at=timezone.now() - timedelta(minutes=6))
+    assert [tasks.reconcile_connected_numbers() for _ in range(6)] == [2, 2, 2, 2, 2, 0]
+
+
+def test_a_number_stuck_connecting_is_restarted_once(make_number, provider_calls):
+    number = services.connect(make_number())
+    services.change_status(number, "connecting", "", "poll")
+    Number.objects.filter(pk=number.pk).update(
+        status_changed_at=timezone.now() - timedelta(minutes=3))
+    provider_calls.calls.clear()
+    assert tasks.restart_stuck_numbers() == 1
+    assert [m for m, _ in provider_calls.calls] == ["POST"]
+    assert tasks.restart_stuck_numbers() == 0
+
+
+def test_provider_health_is_stored_for_the_api(sandbox, api):
+    health.check_providers()
+    body = api.get("/api/v1/health/providers/").json()
+    assert body["providers"]["evolution"]["reachable"] is True
+    assert set(body["providers"]["evolution"]) == {"reachable", "response_time_ms", "version",
+                                                  "last_check"}
+    assert body["status"] in {"healthy", "degraded"}
+    assert body["instances"]["total"] == 0

@@ -1,0 +1,22 @@
+// Numbers list: refresh each row's status and phone from our database every 5 s.
+(function () {
+  "use strict";
+  var table = document.getElementById("numbers");
+  if (!table) { return; }
+  function label(s) { return s.replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }); }
+  setInterval(function () {
+    fetch(table.dataset.stateUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { numbers: [] }; })
+      .then(function (data) {
+        data.numbers.forEach(function (n) {
+          var row = table.querySelector('tr[data-id="' + n.id + '"]');
+          if (!row) { return; }
+          var badge = row.querySelector(".status");
+          badge.textContent = label(n.status);
+          badge.className = "badge status status-" + n.status;
+          row.querySelector(".phone").textContent = n.phone_number || "—";
+        });
+      })
+      .catch(function () {});
+  }, 5000);
+})();
