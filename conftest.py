@@ -86,3 +86,39 @@ def sandbox(sandbox_server: Any, settings: Any) -> Any:
     settings.EVOLUTION_API_URL = settings.GREENAPI_API_URL = sandbox_server.base_url
     settings.EVOLUTION_API_KEY = SANDBOX_KEY
     return sandbox_server
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A headless Chromium page (Debian's chromium; never a downloaded browser)."""
+    import os
+
+    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
+    # still synchronous, so Django's async-safety guard does not apply to them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def screenshot_dir() -> Any:
+    """Where browser tests save their screenshots (var/screenshots/, kept out of git)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "var" / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

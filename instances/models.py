@@ -16,7 +16,8 @@ from providers.types import InstanceRef
 from tenants.models import Tenant
 
 MAX_SEND_RATE_PER_MINUTE = 40 * 60
-STATUS_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in ConnectionStatus]
+STATUS_LABELS = {"qr_pending": "Waiting for scan", "logged_out": "Logged out"}
+STATUS_CHOICES = [(s.value, STATUS_LABELS.get(s.value, s.value.capitalize())) for s in ConnectionStatus]
 
 
 def hash_token(token: str) -> str:

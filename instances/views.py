@@ -34,7 +34,8 @@ def number_for_user(request: HttpRequest, number_id: str) -> Number:
 
 def connect_state(number: Number) -> dict[str, object]:
     """What the connect page polls every 2 s: our database only."""
-    return {"status": number.status, "reason": number.status_reason,
+    return {"status": number.status, "status_label": number.get_status_display(),
+            "reason": number.status_reason,
             "qr_code": number.qr_code or None, "pairing_code": number.pairing_code or None,
             "qr_updated_at": number.qr_updated_at, "phone_number": number.phone_number,
             "profile_name": number.profile_name, "connected": number.is_connected}
@@ -47,6 +48,7 @@ def number_list(request: HttpRequest, slug: str) -> HttpResponse:
     numbers = Number.objects.live().filter(tenant=tenant).order_by("name")
     if request.GET.get("format") == "json":
         return JsonResponse({"numbers": [{"id": str(n.pk), "status": n.status,
+                                          "status_label": n.get_status_display(),
                                           "phone_number": n.phone_number} for n in numbers]})
     return render(request, "instances/number_list.html", {"tenant": tenant, "numbers": numbers})
 

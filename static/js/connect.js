@@ -14,7 +14,7 @@
 
   function render(state) {
     var badge = el("status-badge");
-    badge.textContent = state.status.replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); });
+    badge.textContent = state.status_label;
     badge.className = "badge status status-" + state.status;
     if (state.connected) {
       el("connected-phone").textContent = state.phone_number ? "+" + state.phone_number : "";

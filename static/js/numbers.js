@@ -3,7 +3,6 @@
   "use strict";
   var table = document.getElementById("numbers");
   if (!table) { return; }
-  function label(s) { return s.replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }); }
   setInterval(function () {
     fetch(table.dataset.stateUrl, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : { numbers: [] }; })
@@ -12,7 +11,7 @@
           var row = table.querySelector('tr[data-id="' + n.id + '"]');
           if (!row) { return; }
           var badge = row.querySelector(".status");
-          badge.textContent = label(n.status);
+          badge.textContent = n.status_label;
           badge.className = "badge status status-" + n.status;
           row.querySelector(".phone").textContent = n.phone_number || "—";
         });

@@ -21,3 +21,6 @@ _server = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_UR
 REDIS_URL = f"{_server}/{TEST_REDIS_DB}"
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 CELERY_BROKER_URL = REDIS_URL
+# Providers (the sandbox) post webhooks here unless a test points them at its live server:
+# port 9 (discard) so a developer's running local server never receives test traffic.
+PUBLIC_BASE_URL = "http://127.0.0.1:9"
