@@ -95,6 +95,10 @@ class ProviderGateway(ABC):
         """Send an image, video, document or audio file by URL."""
 
     @abstractmethod
+    def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
+        """The instance's own phone (digits), profile name and state where known; None if unknown."""
+
+    @abstractmethod
     def list_instances(self) -> list[ProviderInstance]:
         """List the instances the provider holds for us."""
 

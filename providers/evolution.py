@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -163,6 +164,14 @@ class EvolutionGateway(ProviderGateway):
         self._add_common(body, message.delay_ms, message.quoted_id)
         return self._send(ref, "/message/sendMedia/", body, message.delay_ms)
 
+    def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
+        """fetchInstances?instanceName= with the instance token (reference 1.1); 404 is None."""
+        try:
+            row = self._fetch_row(ref.external_id, self._auth(ref))
+        except ProviderNotFoundError:
+            return None
+        return replace(self._listed(row), ref=ref) if row is not None else None
+
     def list_instances(self) -> list[ProviderInstance]:
         """GET /instance/fetchInstances (global key); rows carry tokens, so raw is redacted."""
         rows = self._call("GET", "/instance/fetchInstances", self._global())
@@ -219,10 +228,7 @@ class EvolutionGateway(ProviderGateway):
 
     def _adopt(self, ref: InstanceRef, webhook: WebhookConfig) -> CreatedInstance:
         """Take over an existing instance of that name and make its webhook ours (reference R13)."""
-        rows = self._call("GET", "/instance/fetchInstances", self._global(),
-                          params={"instanceName": ref.external_id})
-        row = next((r for r in rows or [] if isinstance(r, Mapping)
-                    and r.get("name") == ref.external_id), None)
+        row = self._fetch_row(ref.external_id, self._global())
         if row is None or not row.get("token"):
             raise ProviderNotFoundError(
                 f"instance {ref.external_id!r} is in use but cannot be adopted", provider=self.name
@@ -231,6 +237,12 @@ class EvolutionGateway(ProviderGateway):
         self.set_webhook(adopted, webhook)
         state = self._state(row.get("connectionStatus"), raw=redact(row))
         return CreatedInstance(ref=adopted, state=state, adopted=True, raw=redact(row))
+
+    def _fetch_row(self, name: str, headers: Mapping[str, str]) -> Mapping[str, Any] | None:
+        """The fetchInstances row of one instance name, or None when the answer lacks it."""
+        rows = self._call("GET", "/instance/fetchInstances", headers, params={"instanceName": name})
+        return next((row for row in rows or [] if isinstance(row, Mapping)
+                     and row.get("name") == name), None)
 
     def _connect_result(self, data: Any) -> ConnectResult:
         """Read the shapes /instance/connect returns (reference 1.3)."""

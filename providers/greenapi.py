@@ -9,6 +9,7 @@ from providers.base import ProviderGateway, digits_only, media_file_name, redact
 from providers.errors import (
     ProviderError,
     ProviderInvalidRequestError,
+    ProviderNotFoundError,
     ProviderNotSupportedError,
     ProviderOperationFailedError,
 )
@@ -144,6 +145,15 @@ class GreenApiGateway(ProviderGateway):
         if message.quoted_id:
             body["quotedMessageId"] = message.quoted_id
         return self._sent(self._call(ref, "POST", "sendFileByUrl", json=body))
+
+    def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
+        """getSettings: its `wid` is the account's phone; it has no profile name or state (ref 2.2)."""
+        try:
+            data = self._call(ref, "GET", "getSettings")
+        except ProviderNotFoundError:
+            return None
+        wid = str(data.get("wid") or "") if isinstance(data, Mapping) else ""
+        return ProviderInstance(ref=ref, phone=digits_only(wid.split("@")[0]), raw=redact(data))
 
     def list_instances(self) -> list[ProviderInstance]:
         """Partner API getInstances; needs the partner token as the config's api_key."""
