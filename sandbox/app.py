@@ -1,0 +1,135 @@
+"""The aiohttp application: Evolution and GreenAPI routes, control API, faults and error shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from sandbox import control, evolution, greenapi
+from sandbox.config import SandboxConfig
+from sandbox.errors import (
+    ControlError,
+    EvolutionError,
+    GreenApiError,
+    evolution_response,
+    greenapi_response,
+    reason,
+)
+from sandbox.evolution_sim import EvolutionSim
+from sandbox.faults import CONNECT_ERROR, ERROR, RATE_LIMIT, TIMEOUT, Faults
+from sandbox.greenapi_sim import GreenApiSim
+from sandbox.media import serve_media
+from sandbox.state import EVOLUTION, GREENAPI, SANDBOX_KEY, Sandbox
+from sandbox.webhooks import Dispatcher
+
+log = logging.getLogger("sandbox")
+MAX_BODY = 64 * 1024 * 1024
+CONNECT_ROUTES = ("/instance/connect/", "/instance/restart/")
+
+
+def provider_of(request: web.Request) -> str | None:
+    """Tell which provider a path belongs to (None for the control API and media)."""
+    path = request.path
+    if path.startswith("/waInstance"):
+        return GREENAPI
+    if path.startswith("/media/") or (path.startswith(control.PREFIX) and request.app[SANDBOX_KEY].config.control):
+        return None
+    return EVOLUTION
+
+
+def provider_error(provider: str | None, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    """Render an error status in the provider's own shape."""
+    if provider == GREENAPI:
+        return greenapi_response(status, headers=headers)
+    if provider is None:
+        return web.json_response({"error": reason(status)}, status=status, headers=headers)
+    message = "Error: Connection Closed" if status == 500 else reason(status)
+    return evolution_response(status, [message], headers=headers)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn exceptions into each provider's error body; unknown routes as Express answers them."""
+    provider = provider_of(request)
+    try:
+        return await handler(request)
+    except EvolutionError as exc:
+        return evolution_response(exc.status, exc.message)
+    except GreenApiError as exc:
+        return greenapi_response(exc.status, exc.text)
+    except ControlError as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status in (404, 405) and provider == EVOLUTION:
+            return evolution_response(404, [f"Cannot {request.method} {request.path}"])
+        if exc.status >= 400:
+            return provider_error(provider, 404 if exc.status == 404 else exc.status)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if provider == EVOLUTION:
+            return evolution_response(500, [f"Error: {exc}"])
+        return provider_error(provider, 500)
+
+
+@web.middleware
+async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the configured latency and request faults to provider routes."""
+    provider = provider_of(request)
+    if provider is None:
+        return await handler(request)
+    faults = request.app[SANDBOX_KEY].faults
+    latency = faults.latency_seconds(provider, request.path)
+    if latency:
+        await asyncio.sleep(latency)
+    connect_route = provider == EVOLUTION and request.path.startswith(CONNECT_ROUTES)
+    fault = faults.draw_request(provider, request.path, connect_route)
+    if fault == TIMEOUT:
+        # Hang longer than any client timeout; whoever is still listening gets a proxy-style 504.
+        await asyncio.sleep(faults.settings.hang_seconds)
+        return provider_error(provider, 504)
+    if fault == ERROR:
+        return provider_error(provider, faults.settings.error_status)
+    if fault == RATE_LIMIT:
+        return provider_error(provider, 429, {"Retry-After": str(faults.settings.retry_after)})
+    if fault == CONNECT_ERROR:
+        # Evolution's connect/restart catch their own errors and answer 200 (reference 1.2).
+        return web.json_response({"error": True, "message": "[object Object]"})
+    return await handler(request)
+
+
+def build_sandbox(config: SandboxConfig) -> Sandbox:
+    """Wire the sandbox parts together."""
+    sb = Sandbox(config)
+    seed = config.seed
+    sb.faults = Faults(random.Random(None if seed is None else seed + 1))
+    sb.webhooks = Dispatcher(sb)
+    sb.evolution = EvolutionSim(sb)
+    sb.greenapi = GreenApiSim(sb)
+    sb.add_preconfigured()
+    return sb
+
+
+async def _close(app: web.Application) -> None:
+    """Stop webhook workers and the HTTP client."""
+    await app[SANDBOX_KEY].webhooks.close()
+
+
+def create_app(config: SandboxConfig | None = None) -> web.Application:
+    """Build the sandbox application."""
+    config = config or SandboxConfig()
+    app = web.Application(middlewares=[errors, inject_faults], client_max_size=MAX_BODY)
+    app[SANDBOX_KEY] = build_sandbox(config)
+    if config.control:
+        app.router.add_routes(control.routes)
+    app.router.add_get("/media/{media_id}", serve_media)
+    greenapi.add_routes(app)
+    app.router.add_routes(evolution.routes)
+    app.on_cleanup.append(_close)
+    return app
