@@ -76,8 +76,10 @@ def main() -> int:
         "",
     ])
     print(banner, flush=True)
-    honcho = Path(sys.executable).with_name("honcho")
-    return subprocess.call([str(honcho), "start", "-f", "Procfile.dev"], cwd=ROOT, env=env)
+    honcho = str(Path(sys.executable).with_name("honcho"))
+    os.chdir(ROOT)
+    # exec, so Ctrl-C and SIGTERM reach honcho, which stops every process it started.
+    os.execve(honcho, [honcho, "start", "-f", "Procfile.dev"], env)
 
 
 if __name__ == "__main__":

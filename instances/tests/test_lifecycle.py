@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -11,7 +10,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from instances import routing, services, tasks
-from instances.models import ConnectionEvent, Number
+from instances.models import Number
 from providers.events import evolution_connection_state
 from providers.types import ConnectionState
 from tenants.models import Membership
