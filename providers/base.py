@@ -96,7 +96,7 @@ class ProviderGateway(ABC):
 
     @abstractmethod
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
-        """The instance's own phone (digits), profile name and state where known; None if unknown."""
+        """The instance's phone (digits), profile name and state where known; None if unknown."""
 
     @abstractmethod
     def list_instances(self) -> list[ProviderInstance]:

@@ -147,7 +147,7 @@ class GreenApiGateway(ProviderGateway):
         return self._sent(self._call(ref, "POST", "sendFileByUrl", json=body))
 
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
-        """getSettings: its `wid` is the account's phone; it has no profile name or state (ref 2.2)."""
+        """The phone from getSettings `wid`; it carries no profile name or state (ref 2.2)."""
         try:
             data = self._call(ref, "GET", "getSettings")
         except ProviderNotFoundError:

@@ -1,0 +1,140 @@
+"""Transport hooks of the gateway contract, answered by the live sandbox over real HTTP.
+
+The probe's answers come from the sandbox's fault controls (5xx, 429 with Retry-After, hangs) or
+from the sandbox itself when a status has a real cause there (a rotated token gives 401, a deleted
+Evolution instance 404). The sandbox writes every body in the provider's own shape, so the `body`
+a contract test passes is not used. A status it cannot produce skips the test and names the gap.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+from sandbox.testing import SandboxServer
+
+# Contract calls use a short read timeout so that a hung probe fails fast; the hang outlasts it.
+PROBE_READ_TIMEOUT = 2.0
+HANG_SECONDS = PROBE_READ_TIMEOUT + 1
+
+
+class SandboxTransport:
+    """Serves the contract's probe from the session's sandbox; subclasses name provider and path."""
+
+    provider: ClassVar[str]
+    probe_path: ClassVar[str]
+    server: ClassVar[SandboxServer]
+
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
+    def _live_server(cls, sandbox_server: SandboxServer) -> None:
+        """Give the class the running sandbox; class scope runs it before the contract's setup."""
+        cls.server = sandbox_server
+
+    @pytest.fixture(autouse=True)
+    def _no_faults_left(self) -> Iterator[None]:
+        """Other modules share the sandbox: leave no fault behind."""
+        yield
+        self.server.control("DELETE", "/faults")
+
+    # ---- provider hooks -----------------------------------------------------------------------
+
+    def provision(self, token: str) -> None:
+        """(Re)create the probe's instance in the sandbox with this token."""
+        raise NotImplementedError
+
+    def remove(self) -> None:
+        """Delete the probe's instance from the sandbox if it is there."""
+        raise NotImplementedError
+
+    def natural_statuses(self) -> dict[int, Callable[[], None]]:
+        """Statuses the sandbox answers for a real reason, and how to bring that reason about."""
+        return {401: self.rotate_token}
+
+    def point_probe_at(self, base_url: str) -> None:
+        """Send the probe to another host from now on."""
+        raise NotImplementedError
+
+    # ---- contract transport hooks ------------------------------------------------------------
+
+    def serve_probe(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
+                    ) -> None:
+        """From now on the probe gets `status`, with the sandbox's own body for it."""
+        self.server.control("DELETE", "/faults")
+        self.restore()
+        if 200 <= status < 300:
+            return
+        natural = self.natural_statuses().get(status)
+        if natural is not None:
+            natural()
+        elif status == 429:
+            self.fault(rate_limit_rate=1, retry_after=int((headers or {}).get("Retry-After", 1)))
+        elif 500 <= status <= 599:
+            self.fault(error_rate=1, error_status=status)
+        else:
+            pytest.skip(f"sandbox cannot answer the {self.provider} probe with HTTP {status}: "
+                        "faults give only 5xx (error_status) and 429, and no route fails so")
+
+    def serve_probe_timeout(self) -> None:
+        """The sandbox hangs on the probe longer than the client's read timeout."""
+        self.fault(timeout_rate=1, hang_seconds=HANG_SECONDS)
+
+    def serve_probe_connection_error(self) -> None:
+        """No sandbox fault refuses or drops connections, so the probe goes to a closed port."""
+        self.point_probe_at(closed_port_url())
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def fault(self, **settings: Any) -> None:
+        """Set a fault limited to this provider's probe route."""
+        self.server.faults(provider=self.provider, path_contains=self.probe_path, **settings)
+
+    def fresh_probe_instance(self) -> None:
+        """An empty sandbox holding only the probe's instance, with the probe's token."""
+        self.server.reset()
+        self.provision(self.probe_token())
+        self._tampered = False
+
+    def probe_token(self) -> str:
+        """The token the probe's ref carries."""
+        raise NotImplementedError
+
+    def rotate_token(self) -> None:
+        """The probe's instance gets another token, so the probe's is refused."""
+        self.remove()
+        self.provision("rotated-" + self.probe_token()[:12])
+        self._tampered = True
+
+    def delete_probe_instance(self) -> None:
+        """The probe's instance no longer exists."""
+        self.remove()
+        self._tampered = True
+
+    def restore(self) -> None:
+        """Undo a rotated token or a deletion."""
+        if getattr(self, "_tampered", False):
+            self.remove()
+            self.provision(self.probe_token())
+            self._tampered = False
+
+
+
+def closed_port_url() -> str:
+    """A loopback URL on which nothing listens (the port was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll `check` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.05)
