@@ -58,7 +58,8 @@ class NumberAdmin(admin.ModelAdmin):
     list_filter = ["status", "provider", "tenant"]
     search_fields = ["name", "instance_name", "phone_number", "profile_name", "tenant__name"]
     inlines = [ConnectionEventInline]
-    actions = ["connect", "disconnect", "reconnect", "sync_now", "delete_completely"]
+    actions = ["connect", "disconnect", "reconnect", "sync_now", "rotate_secret",
+               "delete_completely"]
     readonly_fields = ["instance_name", "provider_instance_id", "status", "status_reason",
                        "phone_number", "profile_name", "live_qr", "pairing_code", "connected_at",
                        "disconnected_at", "qr_updated_at", "last_state_check_at", "last_error",
@@ -123,6 +124,11 @@ class NumberAdmin(admin.ModelAdmin):
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
         """Read the live state from the provider."""
         run(request, queryset, "Synced", lambda n: services.check_state(n, Source.OPERATOR))
+
+    @admin.action(description="Rotate the webhook secret")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
+        """New secret at the provider; the previous one is still accepted meanwhile."""
+        run(request, queryset, "Secret rotated", services.rotate_webhook_secret)
 
     @admin.action(description="Delete completely (provider, database, cache)")
     def delete_completely(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -246,9 +247,15 @@ def digits(phone: str) -> str:
 
 
 def check_state(number: Number, source: str = Source.POLL) -> Number:
-    """Ask the provider for the live state and apply it."""
-    state = gateway_for(number).get_state(number.ref)
-    return apply_state(number, state, source)
+    """Ask the provider for the live state and apply it (with the phone, when newly connected)."""
+    gateway = gateway_for(number)
+    state = gateway.get_state(number.ref)
+    phone = profile_name = ""
+    if state.status == S.CONNECTED and not (number.is_connected and number.phone_number):
+        # A poll's state carries no phone (reference 1.3): read it from the instance's record.
+        info = gateway.get_instance(number.ref)
+        phone, profile_name = (info.phone, info.profile_name) if info else ("", "")
+    return apply_state(number, state, source, phone=phone, profile_name=profile_name)
 
 
 # ------------------------------------------------------------------ disconnect, reconnect, delete
@@ -332,6 +339,20 @@ def ensure_webhook(number: Number) -> bool:
     gateway.set_webhook(number.ref, desired)
     logger.warning("webhook of %s had drifted and was re-applied", number.instance_name)
     return True
+
+
+def rotate_webhook_secret(number: Number) -> Number:
+    """New webhook secret at the provider; the old one stays accepted until the next rotation."""
+    with transaction.atomic():
+        locked = Number.objects.select_for_update().get(pk=number.pk)
+        locked.previous_webhook_secret = locked.webhook_secret
+        locked.webhook_secret = secrets.token_urlsafe(32)
+        locked.save(update_fields=["previous_webhook_secret", "webhook_secret", "updated_at"])
+    routing.drop(locked)
+    gateway_for(locked).set_webhook(locked.ref, webhook_config(locked))
+    routing.warm(locked)
+    number.__dict__.update(locked.__dict__)
+    return locked
 
 
 def update_number(number: Number, **fields: Any) -> Number:

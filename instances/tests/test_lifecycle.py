@@ -73,6 +73,7 @@ def test_connect_shows_a_png_qr_and_each_transition_writes_one_event(make_number
     number = services.check_state(number)
     services.check_state(number)
     assert number.status == "connected" and number.status_reason == "scan_completed"
+    assert (number.phone_number, number.profile_name) == ("5511988887777", "Acme")
     assert number.qr_code == "" and number.connected_at is not None
     transitions = [(e.from_status, e.to_status) for e in number.connection_events.order_by("at", "id")]
     assert transitions == [("", "provisioning"), ("provisioning", "disconnected"),
@@ -173,3 +174,14 @@ def test_greenapi_numbers_connect_through_the_same_services(make_number, sandbox
     assert number.status == "qr_pending" and number.qr_code.startswith("data:image/png;base64,")
     sandbox.scan("greenapi", number.provider_instance_id, phone="5521977776666")
     assert services.check_state(number).status == "connected"
+
+
+def test_rotating_the_webhook_secret_keeps_the_old_one_for_the_changeover(make_number, sandbox):
+    number = make_number()
+    old = number.webhook_secret
+    services.rotate_webhook_secret(number)
+    number.refresh_from_db()
+    assert number.previous_webhook_secret == old and number.webhook_secret != old
+    current = services.gateway_for(number).get_webhook(number.ref)
+    assert current.matches(services.webhook_config(number))
+    assert routing.resolve_instance(number.instance_name)["number_id"] == str(number.pk)
