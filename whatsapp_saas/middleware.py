@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from . import health
 from .api.errors import error_json
 from .logging import request_id_var
 
@@ -54,3 +55,16 @@ class ApiErrorMiddleware:
             return None
         logger.exception("unhandled error", exc_info=exception)
         return error_json(500)
+
+
+class HealthProbeMiddleware:
+    """Answer /healthz and /readyz before host validation: probes call 127.0.0.1, not a public host."""
+
+    PROBES = {"/healthz": health.healthz, "/readyz": health.readyz}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.PROBES.get(request.path)
+        return probe(request) if probe else self.get_response(request)

@@ -43,3 +43,10 @@ def test_interactive_docs_load_their_assets_from_our_own_static_files():
     html = Client().get("/api/docs/").content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr" not in html and "unpkg" not in html
+
+
+def test_probes_answer_whatever_host_the_orchestrator_uses(settings):
+    settings.ALLOWED_HOSTS = ["whatsapp.example.com"]
+    assert Client().get("/healthz", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert Client().get("/readyz", HTTP_HOST="10.0.0.7").status_code == 200
+    assert Client().get("/api/v1/api-keys/", HTTP_HOST="127.0.0.1").status_code == 400
