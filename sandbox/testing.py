@@ -118,7 +118,21 @@ def _serve(config: SandboxConfig, box: dict[str, Any], ready: threading.Event) -
         box["error"] = repr(exc)
         ready.set()
     finally:
+        _cancel_pending(loop)
         loop.close()
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await what is left (a request still hanging in a timeout fault, say) before closing.
+
+    Closing a loop with pending tasks makes asyncio log "Task was destroyed but it is pending!".
+    """
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
 
 
 async def _run(config: SandboxConfig, box: dict[str, Any], ready: threading.Event,

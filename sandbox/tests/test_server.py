@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -60,6 +62,17 @@ def test_control_api_can_be_switched_off() -> None:
         response = requests.get(f"{sandbox.base_url}/_sandbox/state", timeout=5)
         assert response.status_code == 404
         assert response.json()["response"]["message"] == ["Cannot GET /_sandbox/state"]
+
+
+def test_stopping_while_a_request_hangs_leaves_no_pending_task(caplog: pytest.LogCaptureFixture) -> None:
+    with running_sandbox() as sandbox:
+        sandbox.faults(timeout_rate=1, hang_seconds=60)
+        with pytest.raises(requests.Timeout):
+            requests.get(sandbox.base_url + "/", timeout=0.3)
+    # asyncio reports a task closed while pending when the task is collected.
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        gc.collect()
+    assert not [r for r in caplog.records if "pending" in r.getMessage()]
 
 
 def test_demo_page_lists_instances_and_works_offline(sandbox: SandboxServer) -> None:
