@@ -15,12 +15,14 @@ from sandbox.errors import (
     ControlError,
     EvolutionError,
     GreenApiError,
+    custom_response,
+    evolution_message,
     evolution_response,
     greenapi_response,
     reason,
 )
 from sandbox.evolution_sim import EvolutionSim
-from sandbox.faults import CONNECT_ERROR, ERROR, RATE_LIMIT, TIMEOUT, Faults
+from sandbox.faults import CONNECT_ERROR, DROP, ERROR, RATE_LIMIT, TIMEOUT, Faults
 from sandbox.greenapi_sim import GreenApiSim
 from sandbox.media import serve_media
 from sandbox.state import EVOLUTION, GREENAPI, SANDBOX_KEY, Sandbox
@@ -47,8 +49,7 @@ def provider_error(provider: str | None, status: int, headers: dict[str, str] | 
         return greenapi_response(status, headers=headers)
     if provider is None:
         return web.json_response({"error": reason(status)}, status=status, headers=headers)
-    message = "Error: Connection Closed" if status == 500 else reason(status)
-    return evolution_response(status, [message], headers=headers)
+    return evolution_response(status, evolution_message(status), headers=headers)
 
 
 @web.middleware
@@ -94,14 +95,27 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         # Hang longer than any client timeout; whoever is still listening gets a proxy-style 504.
         await asyncio.sleep(faults.settings.hang_seconds)
         return provider_error(provider, 504)
-    if fault == ERROR:
-        return provider_error(provider, faults.settings.error_status)
-    if fault == RATE_LIMIT:
-        return provider_error(provider, 429, {"Retry-After": str(faults.settings.retry_after)})
+    if fault == DROP:
+        return drop_connection(request)
+    if fault in (ERROR, RATE_LIMIT):
+        s = faults.settings
+        status, headers = (s.error_status, None) if fault == ERROR else (429, {"Retry-After": str(s.retry_after)})
+        if s.error_body is not None:
+            return custom_response(status, s.error_body, headers)
+        return provider_error(provider, status, headers)
     if fault == CONNECT_ERROR:
         # Evolution's connect/restart catch their own errors and answer 200 (reference 1.2).
         return web.json_response({"error": True, "message": "[object Object]"})
     return await handler(request)
+
+
+def drop_connection(request: web.Request) -> web.Response:
+    """Close the socket without answering, as a crashed server or a proxy cutting the line would."""
+    if request.transport is not None:
+        request.transport.close()
+    # Never sent: aiohttp treats the write to a closed transport as a client gone away; the access
+    # log shows 499, nginx's code for a connection closed before the answer.
+    return web.Response(status=499)
 
 
 def build_sandbox(config: SandboxConfig) -> Sandbox:

@@ -8,6 +8,17 @@ from typing import Any
 from aiohttp import web
 
 
+# GreenAPI's Developer-plan quota error (reference 2.6, https://greenapi.com/en/docs/api/466-error-example-body).
+QUOTA_EXCEEDED = 466
+QUOTA_DESCRIPTION = "Monthly quota has been exceeded. You can only send messages to 3 chats on the Developer plan."
+QUOTA_BODY = {
+    "invokeStatus": {"method": "checkwhatsapp", "used": 100, "total": 100, "status": "QUOTE_EXCEEDED",
+                     "description": QUOTA_DESCRIPTION},
+    "correspondentsStatus": {"method": "correspondents", "used": 3, "total": 3,
+                             "status": "CORRESPONDENTS_QUOTE_EXCEEDED", "description": QUOTA_DESCRIPTION},
+}
+
+
 def reason(status: int) -> str:
     """Return the standard reason phrase of a status code."""
     try:
@@ -44,9 +55,27 @@ def evolution_response(status: int, message: Any, headers: dict[str, str] | None
     return web.json_response(evolution_body(status, message), status=status, headers=headers)
 
 
+def evolution_message(status: int) -> Any:
+    """Return the message Evolution gives for a status (reference 1.2): a list, or "Unauthorized" for 401."""
+    if status == 401:
+        return "Unauthorized"
+    if status == 500:
+        return ["Error: Connection Closed"]
+    return [reason(status)]
+
+
 def greenapi_response(status: int, text: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
-    """Render a GreenAPI error."""
+    """Render a GreenAPI error: plain text, except 466, whose quota body is JSON (reference 2.6)."""
+    if status == QUOTA_EXCEEDED and text is None:
+        return web.json_response(QUOTA_BODY, status=status, headers=headers)
     return web.Response(status=status, text=text if text is not None else reason(status), headers=headers)
+
+
+def custom_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    """Render a body given by a fault: strings as plain text, anything else as JSON."""
+    if isinstance(body, str):
+        return web.Response(status=status, text=body, headers=headers)
+    return web.json_response(body, status=status, headers=headers)
 
 
 def unauthorized() -> EvolutionError:

@@ -1,4 +1,4 @@
-"""Injected faults: latency, 5xx, 429 with Retry-After, hangs, and dropped or duplicated webhooks."""
+"""Injected faults: latency, error statuses, 429 with Retry-After, hangs, dropped connections and webhooks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 TIMEOUT = "timeout"
+DROP = "drop"
 ERROR = "error"
 RATE_LIMIT = "rate_limit"
 CONNECT_ERROR = "connect_error"
@@ -20,11 +21,13 @@ class FaultSettings:
     latency_ms: float = 0.0
     error_rate: float = 0.0
     error_status: int = 500
+    error_body: Any = None
     rate_limit_rate: float = 0.0
     retry_after: int = 1
     timeout_rate: float = 0.0
     hang_seconds: float = 120.0
     connect_error_rate: float = 0.0
+    drop_rate: float = 0.0
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
     provider: str | None = None
@@ -32,8 +35,10 @@ class FaultSettings:
     count: int | None = None
 
 
-RATES = ("error_rate", "rate_limit_rate", "timeout_rate", "connect_error_rate", "webhook_drop_rate",
-         "webhook_duplicate_rate")
+RATES = ("error_rate", "rate_limit_rate", "timeout_rate", "connect_error_rate", "drop_rate",
+         "webhook_drop_rate", "webhook_duplicate_rate")
+# Settings kept as given: free JSON (error_body) or text that scopes the faults.
+AS_GIVEN = ("provider", "path_contains", "error_body")
 
 
 class Faults:
@@ -54,15 +59,21 @@ class Faults:
             merged[name] = self._coerce(name, value)
         if merged["provider"] not in (None, "evolution", "greenapi"):
             raise ValueError("provider must be evolution, greenapi or null")
-        if not 500 <= int(merged["error_status"]) <= 599:
-            raise ValueError("error_status must be a 5xx code")
+        self._check_status(merged["error_status"], merged["error_body"])
         self.settings = FaultSettings(**merged)
         return self.settings
 
     @staticmethod
+    def _check_status(status: int, body: Any) -> None:
+        """Allow any 4xx/5xx; a 2xx only with a body, for errors a provider answers with 200."""
+        if 400 <= status <= 599 or (200 <= status <= 299 and body is not None):
+            return
+        raise ValueError("error_status must be a 4xx or 5xx code (or 2xx with an error_body)")
+
+    @staticmethod
     def _coerce(name: str, value: Any) -> Any:
         """Convert one JSON value to the setting's type."""
-        if value is None or name in ("provider", "path_contains"):
+        if value is None or name in AS_GIVEN:
             return value
         if name in ("error_status", "retry_after", "count"):
             return int(value)
@@ -98,12 +109,14 @@ class Faults:
     def draw_request(self, provider: str, path: str, connect_route: bool = False) -> str | None:
         """Pick the fault for one provider request, or None."""
         s = self.settings
-        if not (s.timeout_rate or s.error_rate or s.rate_limit_rate or s.connect_error_rate):
+        if not (s.timeout_rate or s.drop_rate or s.error_rate or s.rate_limit_rate or s.connect_error_rate):
             return None
         if not self._matches(provider, path):
             return None
         draw = self.rng.random()
-        for kind, rate in ((TIMEOUT, s.timeout_rate), (ERROR, s.error_rate), (RATE_LIMIT, s.rate_limit_rate)):
+        shares = ((TIMEOUT, s.timeout_rate), (DROP, s.drop_rate), (ERROR, s.error_rate),
+                  (RATE_LIMIT, s.rate_limit_rate))
+        for kind, rate in shares:
             if draw < rate:
                 return self._fire(kind)
             draw -= rate

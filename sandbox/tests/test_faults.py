@@ -1,12 +1,14 @@
-"""Injected faults: 5xx, 429 with Retry-After, hangs, latency, connect errors, dropped/duplicated webhooks."""
+"""Injected faults: error statuses and bodies, 429, hangs, drops, latency, connect errors, webhook faults."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 import requests
 
+from sandbox.errors import QUOTA_BODY
 from sandbox.testing import SandboxServer, WebhookReceiver
 from sandbox.tests.helpers import create_evolution, evo, green, open_evolution
 
@@ -25,6 +27,78 @@ def test_error_fault_with_another_5xx_status(sandbox: SandboxServer) -> None:
     sandbox.faults(error_rate=1, error_status=503)
     response = evo(sandbox, "GET", "/instance/fetchInstances")
     assert response.status_code == 503 and response.json()["error"] == "Service Unavailable"
+
+
+@pytest.mark.parametrize(("status", "phrase"), [(400, "Bad Request"), (403, "Forbidden"), (404, "Not Found"),
+                                               (408, "Request Timeout"), (422, "Unprocessable Entity")])
+def test_error_fault_gives_any_client_status_in_the_evolution_envelope(sandbox: SandboxServer, status: int,
+                                                                      phrase: str) -> None:
+    sandbox.faults(error_rate=1, error_status=status)
+    response = evo(sandbox, "GET", "/instance/fetchInstances")
+    assert response.status_code == status
+    assert response.json() == {"status": status, "error": phrase, "response": {"message": [phrase]}}
+
+
+def test_error_fault_401_carries_the_string_unauthorized_as_evolution_does(sandbox: SandboxServer) -> None:
+    sandbox.faults(error_rate=1, error_status=401)
+    response = evo(sandbox, "GET", "/instance/fetchInstances")
+    assert response.json() == {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
+
+
+def test_greenapi_error_fault_answers_client_statuses_as_plain_text(sandbox: SandboxServer) -> None:
+    inst = sandbox.create_greenapi_instance()
+    sandbox.faults(error_rate=1, error_status=404, count=1)
+    response = green(sandbox, inst, "getStateInstance")
+    assert (response.status_code, response.text) == (404, "Not Found")
+    assert response.headers["Content-Type"].startswith("text/plain")
+
+
+def test_greenapi_466_fault_gives_the_documented_quota_body(sandbox: SandboxServer) -> None:
+    inst = sandbox.create_greenapi_instance()
+    sandbox.faults(error_rate=1, error_status=466)
+    response = green(sandbox, inst, "checkWhatsapp", "POST", json={"phoneNumber": 79001234567})
+    assert response.status_code == 466 and response.json() == QUOTA_BODY
+
+
+def test_error_fault_serves_a_custom_json_body_even_with_status_200(sandbox: SandboxServer) -> None:
+    create_evolution(sandbox, None)
+    opaque = {"error": True, "message": "[object Object]"}
+    sandbox.faults(error_rate=1, error_status=200, error_body=opaque, path_contains="connectionState")
+    response = evo(sandbox, "GET", "/instance/connectionState/wa1")
+    assert response.status_code == 200 and response.json() == opaque
+
+
+def test_error_fault_serves_a_text_body_verbatim(sandbox: SandboxServer) -> None:
+    page = "<html><body>502 Bad Gateway</body></html>"
+    sandbox.faults(error_rate=1, error_status=502, error_body=page)
+    response = evo(sandbox, "GET", "/instance/fetchInstances")
+    assert (response.status_code, response.text) == (502, page)
+
+
+def test_rate_limit_fault_serves_a_custom_body_with_its_retry_after(sandbox: SandboxServer) -> None:
+    sandbox.faults(rate_limit_rate=1, retry_after=9, error_body={"message": "slow down"})
+    response = evo(sandbox, "GET", "/instance/fetchInstances")
+    assert response.status_code == 429 and response.headers["Retry-After"] == "9"
+    assert response.json() == {"message": "slow down"}
+
+
+@pytest.mark.parametrize("values", [{"error_status": 302}, {"error_status": 600}, {"error_status": 200}])
+def test_error_status_must_be_an_error_or_a_2xx_with_a_body(sandbox: SandboxServer, values: dict[str, int]) -> None:
+    response = requests.post(f"{sandbox.base_url}/_sandbox/faults", json=values, timeout=5)
+    assert response.status_code == 400 and "error_status" in response.json()["error"]
+
+
+def test_drop_fault_closes_the_connection_without_an_answer(sandbox: SandboxServer,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    inst = sandbox.create_greenapi_instance()
+    before = sandbox.faults(drop_rate=1, count=2)["fired"].get("drop", 0)
+    with pytest.raises(requests.ConnectionError):
+        evo(sandbox, "GET", "/instance/fetchInstances")
+    with pytest.raises(requests.ConnectionError):
+        green(sandbox, inst, "sendMessage", "POST", json={"chatId": "79001234567@c.us", "message": "x" * 70000})
+    assert sandbox.control("GET", "/faults")["fired"]["drop"] == before + 2
+    assert evo(sandbox, "GET", "/instance/fetchInstances").status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_rate_limit_fault_gives_429_with_retry_after(sandbox: SandboxServer) -> None:
