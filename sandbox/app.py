@@ -9,7 +9,7 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sandbox import control, evolution, greenapi
+from sandbox import control, evolution, greenapi, partner
 from sandbox.config import SandboxConfig
 from sandbox.errors import (
     ControlError,
@@ -36,7 +36,7 @@ CONNECT_ROUTES = ("/instance/connect/", "/instance/restart/")
 def provider_of(request: web.Request) -> str | None:
     """Tell which provider a path belongs to (None for the control API and media)."""
     path = request.path
-    if path.startswith("/waInstance"):
+    if path.startswith(("/waInstance", partner.PREFIX)):
         return GREENAPI
     if path.startswith("/media/") or (path.startswith(control.PREFIX) and request.app[SANDBOX_KEY].config.control):
         return None
@@ -144,6 +144,7 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
         app.router.add_routes(control.routes)
     app.router.add_get("/media/{media_id}", serve_media)
     greenapi.add_routes(app)
+    partner.add_routes(app)
     app.router.add_routes(evolution.routes)
     app.on_cleanup.append(_close)
     return app

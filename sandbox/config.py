@@ -128,6 +128,9 @@ class SandboxConfig:
     greenapi_instances: list[tuple[int, str]] = setting(
         [], parse_greenapi_instances, "preconfigured GreenAPI instances ID:TOKEN, comma separated"
     )
+    greenapi_partner_token: str = setting(
+        "sandbox-partner-token", str, "GreenAPI partner token of the Partner API (getInstances)"
+    )
     reconnect_seconds: float = setting(2.0, float, "seconds a recoverable disconnect takes to reconnect")
     auto_receipts: bool = setting(True, parse_bool, "send sent/delivered/read receipts after every send")
     receipt_delays: tuple[float, float, float] = setting(

@@ -57,12 +57,14 @@ class GreenApiSim:
         inst = GreenInstance(id=id_instance, token=token or self.sb.ids.greenapi_token(),
                              created_at=self.sb.clock.now(), settings={**DEFAULT_SETTINGS, **(settings or {})})
         self.instances[id_instance] = inst
+        store.greenapi_deleted.pop(id_instance, None)
         return inst
 
     def delete(self, inst: GreenInstance) -> None:
-        """Remove an instance."""
+        """Remove an instance; the Partner API still lists it, as deleted."""
         inst.cancel_timer()
         del self.instances[inst.id]
+        self.sb.store.greenapi_deleted[inst.id] = (inst, self.sb.clock.now())
 
     def set_state(self, inst: GreenInstance, state: str) -> None:
         """Change the state and send stateInstanceChanged."""

@@ -180,6 +180,8 @@ class Store:
 
     evolution: dict[str, EvoInstance] = field(default_factory=dict)
     greenapi: dict[int, GreenInstance] = field(default_factory=dict)
+    # Deleted GreenAPI instances and when: the Partner API keeps listing them with deleted: true.
+    greenapi_deleted: dict[int, tuple[GreenInstance, float]] = field(default_factory=dict)
     messages: dict[str, Message] = field(default_factory=dict)
     not_on_whatsapp: set[str] = field(default_factory=set)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -192,6 +194,7 @@ class Store:
             inst.cancel_timer()
         self.evolution.clear()
         self.greenapi.clear()
+        self.greenapi_deleted.clear()
         self.messages.clear()
         self.not_on_whatsapp.clear()
         self.media.clear()
