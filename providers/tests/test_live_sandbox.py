@@ -1,10 +1,13 @@
-"""The gateway contract of both providers, run unchanged against the live sandbox over HTTP."""
+"""The gateway contract of both providers, run unchanged against the live sandbox over HTTP.
+
+Each class runs the recorded error bodies of its `responses` twin (served verbatim through a
+fault), then the bodies the sandbox writes itself for each status.
+"""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
@@ -15,8 +18,10 @@ from providers.errors import (
     InstanceUnavailableError,
     ProviderAuthenticationError,
     ProviderError,
+    ProviderInvalidRequestError,
     ProviderNotFoundError,
     ProviderOperationFailedError,
+    ProviderQuotaExceededError,
     ProviderRateLimitedError,
     ProviderTransientError,
     RecipientNotOnWhatsAppError,
@@ -31,6 +36,8 @@ from providers.tests.sandbox_transport import (
     wait_until,
 )
 from providers.tests.support import SentRequest, load_fixture
+from providers.tests.test_evolution import TestEvolutionContract as EvolutionRecorded
+from providers.tests.test_greenapi import TestGreenApiContract as GreenApiRecorded
 from providers.types import (
     ConnectResult,
     InstanceRef,
@@ -47,13 +54,17 @@ EVO_NAME = "acme-3f9c1a2b"
 EVO_TOKEN = "5A793D2C-EF7A-4AC5-86AE-5DE05F1CCC22"
 GREEN_ID = 1101000001
 GREEN_TOKEN = "f4f28aef69414192bb73b878c4862891b5f0856d17864a8e9c"
-PARTNER = "partner-token-0123456789"
 
 
 def sandbox_case(case_id: str, status: int, error: type[ProviderError], message: str,
                  retryable: bool) -> ErrorCase:
-    """An error the sandbox answers with its own body (the contract's `body` is not sent)."""
-    return ErrorCase(case_id, status, None, error, message, retryable)
+    """An error the sandbox answers with its own body (no `body` given, so none is forced)."""
+    return ErrorCase(f"sandbox_{case_id}", status, None, error, message, retryable)
+
+
+def partner_token(server: SandboxServer) -> str:
+    """The running sandbox's GreenAPI partner token."""
+    return server.sandbox.config.greenapi_partner_token
 
 
 class TestEvolutionContractLive(SandboxTransport, GatewayContract):
@@ -61,9 +72,13 @@ class TestEvolutionContractLive(SandboxTransport, GatewayContract):
     provider = "evolution"
     probe_path = "/instance/connectionState/"
     ERROR_BODY_CASES: ClassVar[list[ErrorCase]] = [
+        *EvolutionRecorded.ERROR_BODY_CASES,
         sandbox_case("string_401", 401, ProviderAuthenticationError, "Unauthorized", False),
         sandbox_case("unknown_instance_404", 404, ProviderNotFoundError,
                      f'The "{EVO_NAME}" instance does not exist', False),
+        sandbox_case("enveloped_400", 400, ProviderInvalidRequestError, "Bad Request", False),
+        sandbox_case("enveloped_403", 403, ProviderAuthenticationError, "Forbidden", False),
+        sandbox_case("enveloped_422", 422, ProviderInvalidRequestError, "Unprocessable", False),
         sandbox_case("connection_closed_500", 500, InstanceUnavailableError,
                      "Error: Connection Closed", True),
         sandbox_case("enveloped_503", 503, ProviderTransientError, "Service Unavailable", True),
@@ -90,9 +105,6 @@ class TestEvolutionContractLive(SandboxTransport, GatewayContract):
     def natural_statuses(self) -> dict[int, Any]:
         return {**super().natural_statuses(), 404: self.delete_probe_instance}
 
-    def point_probe_at(self, base_url: str) -> None:
-        self.gateway = self.build_gateway(base_url=base_url)
-
     def global_key(self) -> str:
         """The running sandbox's Evolution global key."""
         return self.server.sandbox.config.evolution_api_key
@@ -117,13 +129,19 @@ class TestGreenApiContractLive(SandboxTransport, GatewayContract):
     provider = "greenapi"
     probe_path = "/getStateInstance/"
     ERROR_BODY_CASES: ClassVar[list[ErrorCase]] = [
+        *GreenApiRecorded.ERROR_BODY_CASES,
         sandbox_case("text_401", 401, ProviderAuthenticationError, "Unauthorized", False),
+        sandbox_case("text_400", 400, ProviderInvalidRequestError, "Bad Request", False),
+        sandbox_case("text_404", 404, ProviderNotFoundError, "Not Found", False),
+        sandbox_case("quota_466", 466, ProviderQuotaExceededError, "checkwhatsapp quota 100/100",
+                     False),
         sandbox_case("text_500", 500, ProviderTransientError, "Internal Server Error", True),
         sandbox_case("text_429", 429, ProviderRateLimitedError, "Too Many Requests", True),
     ]
 
     def make_config(self, **overrides: Any) -> ProviderConfig:
-        return ProviderConfig(**{"base_url": self.server.base_url, "api_key": PARTNER,
+        return ProviderConfig(**{"base_url": self.server.base_url,
+                                 "api_key": partner_token(self.server),
                                  "read_timeout": PROBE_READ_TIMEOUT, **overrides})
 
     def make_ref(self) -> InstanceRef:
@@ -139,9 +157,6 @@ class TestGreenApiContractLive(SandboxTransport, GatewayContract):
 
     def probe_token(self) -> str:
         return GREEN_TOKEN
-
-    def point_probe_at(self, base_url: str) -> None:
-        self.ref = replace(self.ref, api_url=base_url)
 
     def provision(self, token: str) -> None:
         self.server.create_greenapi_instance(idInstance=GREEN_ID, apiTokenInstance=token)
@@ -182,7 +197,7 @@ def evolution(sandbox: SandboxServer, breaker_namespace: str) -> EvolutionGatewa
 @pytest.fixture
 def greenapi(sandbox: SandboxServer, breaker_namespace: str) -> GreenApiGateway:
     """A GreenAPI gateway on the emptied sandbox."""
-    return GreenApiGateway(ProviderConfig(base_url=sandbox.base_url, api_key=PARTNER,
+    return GreenApiGateway(ProviderConfig(base_url=sandbox.base_url, api_key=partner_token(sandbox),
                                           breaker_namespace=breaker_namespace,
                                           redis_url=settings.REDIS_URL))
 
@@ -392,10 +407,25 @@ def test_greenapi_health_of_the_host_and_of_an_instance(greenapi: GreenApiGatewa
     assert greenapi.health(green_ref).reachable
 
 
-@pytest.mark.xfail(strict=True, raises=ProviderNotFoundError,
-                   reason="sandbox has no Partner API: GET /partner/getInstances/{token} answers "
-                          "404 (sandbox/greenapi.py registers only /waInstance routes)")
 def test_greenapi_lists_console_instances_through_the_partner_api(
         greenapi: GreenApiGateway, green_ref: InstanceRef) -> None:
     listed = greenapi.list_instances()
-    assert [item.ref.external_id for item in listed] == [green_ref.external_id]
+    expected = InstanceRef(green_ref.external_id, token=green_ref.token)
+    assert [item.ref for item in listed] == [expected]
+    assert listed[0].raw["apiTokenInstance"] == "****"
+
+
+def test_greenapi_partner_list_leaves_out_deleted_instances(
+        greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef) -> None:
+    gone = sandbox.create_greenapi_instance()
+    sandbox.control("DELETE", f"/greenapi/instances/{gone['idInstance']}")
+    assert [item.ref.external_id for item in greenapi.list_instances()] == [green_ref.external_id]
+
+
+def test_greenapi_partner_list_with_a_wrong_partner_token_is_refused(
+        sandbox: SandboxServer, breaker_namespace: str) -> None:
+    gateway = GreenApiGateway(ProviderConfig(base_url=sandbox.base_url, api_key="not-the-partner",
+                                             breaker_namespace=breaker_namespace,
+                                             redis_url=settings.REDIS_URL))
+    with pytest.raises(ProviderAuthenticationError):
+        gateway.list_instances()
