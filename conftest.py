@@ -85,6 +85,7 @@ def sandbox(sandbox_server: Any, settings: Any) -> Any:
     sandbox_server.reset()
     settings.EVOLUTION_API_URL = settings.GREENAPI_API_URL = sandbox_server.base_url
     settings.EVOLUTION_API_KEY = SANDBOX_KEY
+    settings.GREENAPI_PARTNER_TOKEN = sandbox_server.sandbox.config.greenapi_partner_token
     return sandbox_server
 
 

@@ -39,6 +39,8 @@ def local_env() -> dict[str, str]:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}",
         "EVOLUTION_API_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
         "GREENAPI_API_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
+        # The sandbox's default Partner API token, so the daily sync can list GreenAPI instances.
+        "GREENAPI_PARTNER_TOKEN": "sandbox-partner-token",
         "LOG_FORMAT": "text",
         "PORT": PORT,
         "SANDBOX_PORT": SANDBOX_PORT,

@@ -185,3 +185,10 @@ def test_rotating_the_webhook_secret_keeps_the_old_one_for_the_changeover(make_n
     current = services.gateway_for(number).get_webhook(number.ref)
     assert current.matches(services.webhook_config(number))
     assert routing.resolve_instance(number.instance_name)["number_id"] == str(number.pk)
+
+
+def test_sync_also_covers_greenapi_through_its_partner_api(make_number, sandbox):
+    number = make_number(provider="greenapi")
+    assert services.sync_provider("greenapi").missing_at_provider == []
+    sandbox.control("DELETE", f"/greenapi/instances/{number.provider_instance_id}")
+    assert services.sync_provider("greenapi").missing_at_provider == [number.provider_instance_id]
