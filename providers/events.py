@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple
@@ -211,6 +211,21 @@ class QrCode:
         return cls(data_url=image, payload=payload)
 
 
+class MessageKind(StrEnum):
+    """What an inbound message carries, whatever the provider calls it."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACT = "contact"
+    REACTION = "reaction"
+    UNSUPPORTED = "unsupported"
+
+
 class EventType(StrEnum):
     """Kinds of normalized webhook event."""
 
@@ -242,6 +257,7 @@ class ConnectionChanged(ProviderEvent):
     reason: StateReason = StateReason.NONE
     provider_state: str = ""
     phone: str = ""
+    profile_name: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,6 +283,13 @@ class MessageReceived(ProviderEvent):
     text: str = ""
     media_url: str = ""
     caption: str = ""
+    # The phone JID when `chat_id` is a `@lid` one (reference 1.6, R15); empty when unknown.
+    chat_alt: str = ""
+    is_group: bool = False
+    file_name: str = ""
+    mime_type: str = ""
+    # Kind-specific details: location coordinates, a shared contact's vCard, a reaction's target.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
