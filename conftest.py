@@ -67,6 +67,38 @@ def api(tenant: Tenant, make_key: Callable[..., tuple[ApiKey, str]],
     return client_for(make_key(tenant)[1])
 
 
+@pytest.fixture
+def evolution_number(tenant: Tenant) -> Any:
+    """A connected Evolution number `acme-wa1`, made in the database (no provider involved)."""
+    from instances.models import Number
+
+    return Number.objects.create(tenant=tenant, name="Support", provider="evolution",
+                                 instance_name="acme-wa1", provider_instance_id="acme-wa1",
+                                 status="connected", phone_number="5511999999999")
+
+
+@pytest.fixture
+def greenapi_number(tenant: Tenant) -> Any:
+    """A connected GreenAPI number (idInstance 1101000001), made in the database."""
+    from instances.models import Number
+
+    return Number.objects.create(tenant=tenant, name="Sales", provider="greenapi",
+                                 instance_name="acme-green", provider_instance_id="1101000001",
+                                 status="connected", phone_number="5511999999999")
+
+
+@pytest.fixture
+def operator(db: None) -> Any:
+    """A client signed in as a superuser, for admin pages."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("op", "op@example.com", "pw-op-123456")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 SANDBOX_KEY = "sandbox-test-global-key"
 
 

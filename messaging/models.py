@@ -1,0 +1,184 @@
+"""Contacts, conversations, messages, send attempts and receipts that arrive before their message."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from instances.models import Number
+from providers.events import MessageKind
+from tenants.models import Tenant
+
+
+class Contact(models.Model):
+    """Someone a tenant's numbers talk with: a phone (E.164 digits) with its JID and LID, or a group."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="contacts")
+    phone = models.CharField(max_length=20, blank=True)
+    jid = models.CharField(max_length=120, blank=True)
+    # WhatsApp's privacy id (`…@lid`); some payloads carry only this (reference 1.6, R15).
+    lid = models.CharField(max_length=120, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    is_group = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "phone"], condition=~Q(phone=""),
+                                    name="contact_phone_unique_per_tenant"),
+            models.UniqueConstraint(fields=["tenant", "lid"], condition=~Q(lid=""),
+                                    name="contact_lid_unique_per_tenant"),
+            models.UniqueConstraint(fields=["tenant", "jid"], condition=Q(is_group=True),
+                                    name="contact_group_unique_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or self.jid or self.lid
+
+
+class Conversation(models.Model):
+    """One number's thread with one contact; created by the first message either way."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["number", "contact"],
+                                               name="conversation_unique_per_number_contact")]
+        indexes = [models.Index(fields=["tenant", "-last_message_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} ↔ {self.contact}"
+
+
+class Message(models.Model):
+    """One message in or out; outbound rows are also the send outbox (DESIGN.md section 4)."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        PLAYED = "played", "Played"
+        FAILED = "failed", "Failed"
+        # Inbound messages: they reached us; receipts never apply to them.
+        RECEIVED = "received", "Received"
+
+    Type = models.TextChoices("Type", [(kind.name, kind.value) for kind in MessageKind])
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="messages")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    type = models.CharField(max_length=12, choices=Type.choices, default=MessageKind.TEXT.value)
+    recipient = models.CharField(max_length=120, blank=True)
+    sender = models.CharField(max_length=120, blank=True)
+    text = models.TextField(blank=True)
+    media_url = models.CharField(max_length=2000, blank=True)
+    caption = models.TextField(blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    mime_type = models.CharField(max_length=100, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    # Group messages are recorded but never answered automatically.
+    is_group = models.BooleanField(default=False)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    client_message_id = models.CharField(max_length=128, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["number", "provider_message_id"],
+                                    condition=~Q(provider_message_id=""),
+                                    name="message_provider_id_unique_per_number"),
+            models.UniqueConstraint(fields=["tenant", "client_message_id"],
+                                    condition=~Q(client_message_id=""),
+                                    name="message_client_id_unique_per_tenant"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["conversation", "-created_at"]),
+            models.Index(fields=["number", "status"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.type} {self.status}"
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The API's `error` object, or None."""
+        if not self.error_code:
+            return None
+        return {"code": self.error_code, "message": self.error_message}
+
+
+class SendAttempt(models.Model):
+    """One try at handing an outbound message to the provider."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        RETRY = "retry", "Will retry"
+        FAILED = "failed", "Failed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="send_attempts")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    provider_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome or 'running'}"
+
+
+class PendingReceipt(models.Model):
+    """A receipt whose message we do not know yet (Evolution delivers out of order, ref 1.9)."""
+
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="pending_receipts")
+    provider_message_id = models.CharField(max_length=128)
+    status = models.CharField(max_length=10, choices=Message.Status.choices)
+    reason = models.CharField(max_length=50, blank=True)
+    detail = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["number", "provider_message_id", "status"],
+                                               name="pending_receipt_once_per_status")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_message_id} → {self.status}"
