@@ -1,0 +1,60 @@
+"""Provider webhook deliveries, stored raw before anything else happens to them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import models
+
+from instances.models import Number
+from providers.events import EventType
+from providers.registry import PROVIDER_CHOICES
+from tenants.models import Tenant
+
+
+class WebhookEvent(models.Model):
+    """One accepted delivery: raw body, a few headers, its dedupe key and how processing went."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES)
+    # SET_NULL: a deleted number's events stay for inspection until retention removes them.
+    number = models.ForeignKey(Number, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="webhook_events")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_events")
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict, blank=True)
+    event_name = models.CharField(max_length=64, blank=True)
+    event_type = models.CharField(max_length=32, blank=True,
+                                  choices=[(t.value, t.value) for t in EventType])
+    # Provider-specific (reference section 6, R6); the unique constraint is the truth on repeats.
+    dedupe_key = models.CharField(max_length=255)
+    duplicates = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "dedupe_key"],
+                                               name="webhook_event_dedupe")]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_name or '?'} #{self.pk}"
+
+    def payload(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(bytes(self.body))
+        except ValueError:
+            return None

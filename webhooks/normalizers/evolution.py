@@ -1,0 +1,212 @@
+"""Evolution API v2 webhooks → normalized events (reference sections 1.5–1.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from providers.evolution import WEBHOOK_SECRET_HEADER
+from providers.events import (
+    ConnectionChanged,
+    ConnectionStatus,
+    EventType,
+    MessageKind,
+    MessageReceived,
+    MessageSent,
+    MessageStatusChanged,
+    ProviderEvent,
+    QrCode,
+    QrUpdated,
+    StateReason,
+    evolution_connection_state,
+    evolution_message_status,
+)
+
+from .base import Payload, WebhookNormalizer, digits, epoch, obj, picked, text
+
+# Baileys message keys → our kind; Evolution already folds extendedTextMessage into
+# `conversation` and documentWithCaptionMessage into documentMessage (reference 1.6).
+CONTENT_KINDS: dict[str, MessageKind] = {
+    "conversation": MessageKind.TEXT,
+    "extendedTextMessage": MessageKind.TEXT,
+    "imageMessage": MessageKind.IMAGE,
+    "videoMessage": MessageKind.VIDEO,
+    "audioMessage": MessageKind.AUDIO,
+    "documentMessage": MessageKind.DOCUMENT,
+    "documentWithCaptionMessage": MessageKind.DOCUMENT,
+    "stickerMessage": MessageKind.STICKER,
+    "locationMessage": MessageKind.LOCATION,
+    "contactMessage": MessageKind.CONTACT,
+    "reactionMessage": MessageKind.REACTION,
+}
+# Kind-specific details, read from the Baileys message object of that kind.
+DETAILS: dict[MessageKind, dict[str, str]] = {
+    MessageKind.LOCATION: {"latitude": "degreesLatitude", "longitude": "degreesLongitude",
+                           "name": "name", "address": "address"},
+    MessageKind.CONTACT: {"name": "displayName", "vcard": "vcard"},
+    MessageKind.REACTION: {"reacted_to": "key.id"},
+}
+# Not conversations: status stories and channels.
+STATUS_BROADCAST = "status@broadcast"
+NEWSLETTER_SUFFIX = "@newsletter"
+
+
+class EvolutionNormalizer(WebhookNormalizer):
+    """Reads the `{event, instance, data, …}` envelope of every Evolution webhook."""
+
+    provider = "evolution"
+    ALL_EVENT_TYPES: ClassVar[frozenset[EventType]] = frozenset({
+        EventType.CONNECTION_CHANGED, EventType.QR_UPDATED, EventType.MESSAGE_RECEIVED,
+        EventType.MESSAGE_STATUS_CHANGED, EventType.MESSAGE_SENT, EventType.UNKNOWN,
+    })
+
+    def presented_secret(self, headers: Mapping[str, str]) -> str:
+        """Our per-instance secret, sent verbatim in the header we configured (reference 1.8)."""
+        return headers.get(WEBHOOK_SECRET_HEADER, "")
+
+    def event_name(self, payload: Payload) -> str:
+        """The dotted event name, e.g. `messages.upsert`."""
+        return text(payload.get("event"))
+
+    def instance_of(self, payload: Payload) -> str:
+        """The instance *name* (reference 1.6)."""
+        return text(payload.get("instance"))
+
+    def key_parts(self, payload: Payload) -> tuple[Any, ...] | None:
+        """Reference R6, with the connection key bound to the emission rather than a time window.
+
+        R6 debounces `connection.update` over 10 s; that would drop the final `open` of
+        open → connecting → open (Baileys' restart right after a scan). `date_time` is fixed per
+        emission and repeated on retries, so retries still collapse and transitions do not.
+        """
+        name, instance, data = self.event_name(payload), self.instance_of(payload), obj(
+            payload.get("data"))
+        if name in ("messages.upsert", "send.message"):
+            key = obj(data.get("key"))
+            # Same key for both events: an API send may be reported by either (reference 1.6).
+            return (instance, "message", text(key.get("id")), bool(key.get("fromMe")))
+        if name == "messages.update":
+            return (instance, name, text(data.get("keyId")), text(data.get("status")))
+        if name == "connection.update":
+            return (instance, name, text(data.get("state")), text(data.get("statusReason")),
+                    text(payload.get("date_time")))
+        if name == "qrcode.updated" and text(obj(data.get("qrcode")).get("code")):
+            return (instance, name, text(obj(data.get("qrcode")).get("code")))
+        return None
+
+    def connection_update(self, payload: Payload) -> list[ProviderEvent]:
+        """State with its Baileys close code; `open` carries the account's JID and name."""
+        data = obj(payload.get("data"))
+        state = text(data.get("state"))
+        mapping = evolution_connection_state(state, data.get("statusReason"))
+        return [ConnectionChanged(
+            **self._common(payload), status=mapping.status, reason=mapping.reason,
+            provider_state=state, phone=digits(text(data.get("wuid"))),
+            profile_name=text(data.get("profileName")),
+        )]
+
+    def status_instance(self, payload: Payload) -> list[ProviderEvent]:
+        """Sent on an unrecoverable close with the close code (reference 1.6)."""
+        data = obj(payload.get("data"))
+        mapping = evolution_connection_state("close", data.get("disconnectionReasonCode"))
+        return [ConnectionChanged(**self._common(payload), status=mapping.status,
+                                  reason=mapping.reason, provider_state=text(data.get("status")))]
+
+    def nothing(self, payload: Payload) -> list[ProviderEvent]:
+        """Known events with nothing to do: `logout.instance` and `remove.instance` carry no data.
+
+        The close that precedes a logout already carries its reason, and a removed instance is
+        caught by the daily provider sync.
+        """
+        return []
+
+    def qrcode_updated(self, payload: Payload) -> list[ProviderEvent]:
+        """A new QR (and pairing code); past QRCODE_LIMIT, a limit message instead (ref 1.6)."""
+        data = obj(payload.get("data"))
+        qrcode = obj(data.get("qrcode"))
+        image = text(qrcode.get("base64"))
+        if not image:
+            # The limit message; the `refused` connection.update that follows says the same.
+            return [ConnectionChanged(**self._common(payload), status=ConnectionStatus.DISCONNECTED,
+                                      reason=StateReason.QR_EXPIRED, provider_state="qr_limit")]
+        return [QrUpdated(**self._common(payload),
+                          qr=QrCode.from_image(image, payload=text(qrcode.get("code"))),
+                          pairing_code=text(qrcode.get("pairingCode")))]
+
+    def messages_upsert(self, payload: Payload) -> list[ProviderEvent]:
+        """An inbound message, or one typed on the business phone (`fromMe`)."""
+        data = obj(payload.get("data"))
+        key = obj(data.get("key"))
+        chat = text(key.get("remoteJid"))
+        if not chat or chat == STATUS_BROADCAST or chat.endswith(NEWSLETTER_SUFFIX):
+            return []
+        is_group = chat.endswith("@g.us")
+        sender = text(key.get("participantAlt") or key.get("participant")) if is_group else chat
+        return [MessageReceived(
+            **self._common(payload, data), message_id=text(key.get("id")), chat_id=chat,
+            # `senderPn` is where builds before 2.3.6 put the phone (reference 1.6).
+            chat_alt=text(key.get("remoteJidAlt") or key.get("senderPn")),
+            sender=sender, from_me=bool(key.get("fromMe")), push_name=text(data.get("pushName")),
+            is_group=is_group, **content(obj(data.get("message")), text(data.get("messageType"))),
+        )]
+
+    def send_message(self, payload: Payload) -> list[ProviderEvent]:
+        """The echo of a send through the API: same object as the send answer (reference 1.7)."""
+        data = obj(payload.get("data"))
+        key = obj(data.get("key"))
+        body = content(obj(data.get("message")), text(data.get("messageType")))
+        return [MessageSent(**self._common(payload, data), message_id=text(key.get("id")),
+                            chat_id=text(key.get("remoteJid")),
+                            status=evolution_message_status(data.get("status")).status,
+                            text=body["text"] or body["caption"])]
+
+    def messages_update(self, payload: Payload) -> list[ProviderEvent]:
+        """A receipt; only our own messages' receipts matter (`fromMe`)."""
+        data = obj(payload.get("data"))
+        if not data.get("fromMe"):
+            return []
+        provider_status = text(data.get("status"))
+        mapping = evolution_message_status(provider_status)
+        return [MessageStatusChanged(**self._common(payload), message_id=text(data.get("keyId")),
+                                     status=mapping.status, reason=mapping.reason,
+                                     chat_id=text(data.get("remoteJid")),
+                                     provider_status=provider_status)]
+
+    def _common(self, payload: Payload, data: Payload | None = None) -> dict[str, Any]:
+        """Fields every event has; times from `messageTimestamp`, never `date_time` (R15)."""
+        stamp = (data or {}).get("messageTimestamp")
+        if isinstance(stamp, Mapping):
+            stamp = stamp.get("low")  # some Baileys builds serialize a protobuf Long
+        return {"provider": self.provider, "instance": self.instance_of(payload), "raw": payload,
+                "occurred_at": epoch(stamp)}
+
+    HANDLERS: ClassVar[Mapping[str, Any]] = {
+        "connection.update": connection_update,
+        "status.instance": status_instance,
+        "logout.instance": nothing,
+        "remove.instance": nothing,
+        "qrcode.updated": qrcode_updated,
+        "messages.upsert": messages_upsert,
+        "send.message": send_message,
+        "messages.update": messages_update,
+    }
+
+
+def content(message: Payload, message_type: str) -> dict[str, Any]:
+    """Kind, text, media and details of a Baileys message object."""
+    name = message_type if message_type in message else next(
+        (k for k in CONTENT_KINDS if k in message), message_type)
+    body = obj(message.get(name))
+    if name == "documentWithCaptionMessage":
+        body = obj(obj(body.get("message")).get("documentMessage"))
+    kind = CONTENT_KINDS.get(name, MessageKind.UNSUPPORTED)
+    return {
+        "message_type": kind,
+        "text": text(message.get("conversation")) or text(body.get("text")),
+        # `mediaUrl` exists only with S3 storage; the WhatsApp `url` is encrypted (reference 1.6).
+        "media_url": text(message.get("mediaUrl")),
+        "caption": text(body.get("caption")),
+        "file_name": text(body.get("fileName")),
+        "mime_type": text(body.get("mimetype")),
+        "extra": picked(body, DETAILS.get(kind, {})),
+    }
