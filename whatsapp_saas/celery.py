@@ -25,4 +25,8 @@ app.conf.beat_schedule = {
                          "schedule": 60.0, "options": {"expires": 60}},
     "sync-all-providers": {"task": "instances.tasks.sync_all_providers",
                            "schedule": crontab(hour=3, minute=17)},
+    "redrive-webhook-events": {"task": "webhooks.tasks.redrive_webhook_events",
+                               "schedule": 60.0, "options": {"expires": 60}},
+    "purge-webhook-events": {"task": "webhooks.tasks.purge_webhook_events",
+                             "schedule": crontab(hour=3, minute=41)},
 }

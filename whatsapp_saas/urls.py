@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("whatsapp_saas.api.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("", include("tenants.urls")),
     path("", include("instances.urls")),
 ]

@@ -207,6 +207,12 @@ PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
 PROVIDER_BREAKER_FAIL_MAX = env.int("PROVIDER_BREAKER_FAIL_MAX", default=5)
 PROVIDER_BREAKER_RESET_SECONDS = env.int("PROVIDER_BREAKER_RESET_SECONDS", default=60)
 
+# ---------------------------------------------------------------- provider webhooks (inbound)
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# Accepted clock difference for signed deliveries (X-Webhook-Signature t=…); replays older fail.
+WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

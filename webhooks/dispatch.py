@@ -1,0 +1,71 @@
+"""Normalized events → the services that change state: one handler per event type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from instances import services as numbers
+from instances.models import ConnectionEvent, Number
+from messaging import services as messaging
+from providers.events import (
+    ConnectionChanged,
+    EventType,
+    MessageReceived,
+    MessageSent,
+    MessageStatusChanged,
+    ProviderEvent,
+    QrUpdated,
+)
+from providers.types import ConnectionState
+
+WEBHOOK = ConnectionEvent.Source.WEBHOOK
+
+
+def on_connection(number: Number, event: ConnectionChanged) -> None:
+    """A connection state: the numbers' state machine decides what it means."""
+    state = ConnectionState(event.status, event.reason, event.provider_state, raw=event.raw)
+    numbers.apply_state(number, state, WEBHOOK, phone=event.phone,
+                        profile_name=event.profile_name)
+
+
+def on_qr(number: Number, event: QrUpdated) -> None:
+    """A fresh QR or pairing code to show."""
+    numbers.apply_qr(number, event.qr, event.pairing_code, source=WEBHOOK)
+
+
+def on_message(number: Number, event: MessageReceived) -> None:
+    """An inbound message (or one typed on the business phone)."""
+    messaging.record_inbound(number, event)
+
+
+def on_receipt(number: Number, event: MessageStatusChanged) -> None:
+    """A delivery, read or failure receipt."""
+    detail = str(event.raw.get("description") or "") if isinstance(event.raw, dict) else ""
+    messaging.apply_status(number, event.message_id, event.status, reason=event.reason,
+                           detail=detail, at=event.occurred_at)
+
+
+def on_sent(number: Number, event: MessageSent) -> None:
+    """The provider's echo of a message we sent."""
+    messaging.record_sent_echo(number, event)
+
+
+HANDLERS: dict[EventType, Callable[[Number, Any], None]] = {
+    EventType.CONNECTION_CHANGED: on_connection,
+    EventType.QR_UPDATED: on_qr,
+    EventType.MESSAGE_RECEIVED: on_message,
+    EventType.MESSAGE_STATUS_CHANGED: on_receipt,
+    EventType.MESSAGE_SENT: on_sent,
+}
+
+
+def dispatch(number: Number, events: Iterable[ProviderEvent]) -> bool:
+    """Hand each event to its service; False when none had a handler (the delivery is ignored)."""
+    handled = False
+    for event in events:
+        handler = HANDLERS.get(event.type)
+        if handler is not None:
+            handler(number, event)
+            handled = True
+    return handled

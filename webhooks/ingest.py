@@ -1,0 +1,131 @@
+"""Take one delivery: route by URL token, authenticate, parse, check the instance, store once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from instances import routing
+from instances.models import Number
+
+from .auth import SIGNATURE_HEADER, authentication_problem
+from .models import WebhookEvent
+from .normalizers import get_normalizer
+
+security = logging.getLogger("security")
+logger = logging.getLogger(__name__)
+
+# Never the secret-bearing ones (X-Webhook-Token, Authorization): these are kept for inspection.
+KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Request-ID", "X-Forwarded-For", SIGNATURE_HEADER)
+NUMBER_FIELDS = ("id", "tenant_id", "provider", "instance_name", "provider_instance_id",
+                 "webhook_secret", "previous_webhook_secret")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to answer the sender, and what happened."""
+
+    status: int
+    outcome: str
+    event_id: int | None = None
+
+
+def receive(provider: str, token: str, body: bytes, headers: Mapping[str, str],
+            remote: str = "") -> Verdict:
+    """Everything between the raw request and the answer; processing happens later, in a task."""
+    number = number_for(token)
+    log = {"provider": provider, "remote_addr": remote}
+    if number is None:
+        # 200, so a provider pointed at a deleted number does not retry into a storm (DESIGN.md 4).
+        security.warning("webhook for an unknown token", extra=log)
+        return Verdict(200, "unknown_token")
+    log["number_id"] = str(number.pk)
+    if number.provider != provider:
+        return refuse("token of another provider", log)
+    normalizer = get_normalizer(provider)
+    problem = authentication_problem(
+        normalizer.presented_secret(headers), headers, body,
+        [number.webhook_secret, number.previous_webhook_secret],
+        window=settings.WEBHOOK_SIGNATURE_WINDOW_SECONDS,
+    )
+    if problem:
+        return refuse(problem, log)
+    payload = parse(body)
+    if payload is None:
+        event_id, _ = store(number, body, headers, name="", status=WebhookEvent.Status.FAILED,
+                            key=f"malformed:{hashlib.sha256(body).hexdigest()}",
+                            error="The body is not a JSON object.")
+        logger.warning("malformed webhook body from %s kept as event %s", provider, event_id)
+        return Verdict(400, "malformed", event_id)
+    if normalizer.instance_of(payload) not in own_instance_ids(number):
+        return refuse("instance in the payload is not the token's", log)
+    event_id, duplicate = store(number, body, headers, name=normalizer.event_name(payload),
+                                key=normalizer.dedupe_key(payload, body))
+    return Verdict(200, "duplicate" if duplicate else "accepted", event_id)
+
+
+def number_for(token: str) -> Number | None:
+    """The live number of a URL token (Redis routing cache first), with its secrets."""
+    route = routing.resolve_token(token)
+    if route is None:
+        return None
+    return (Number.objects.live().filter(pk=route["number_id"]).only(*NUMBER_FIELDS).first())
+
+
+def refuse(reason: str, log: dict[str, str]) -> Verdict:
+    """A 403 with a security log line; nothing is stored."""
+    security.warning("webhook refused: %s", reason, extra=log)
+    return Verdict(403, "forbidden")
+
+
+def parse(body: bytes) -> Mapping[str, Any] | None:
+    """The body as a JSON object, or None."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, Mapping) else None
+
+
+def own_instance_ids(number: Number) -> set[str]:
+    """The names a payload may give this number: Evolution's instance name, GreenAPI's id."""
+    return {name for name in (number.instance_name, number.provider_instance_id) if name}
+
+
+def store(number: Number, body: bytes, headers: Mapping[str, str], *, name: str, key: str,
+          status: str = WebhookEvent.Status.RECEIVED, error: str = "") -> tuple[int | None, bool]:
+    """Insert the event once and enqueue it on commit; a repeat only counts (event id, duplicate)."""
+    kept = {h: headers[h] for h in KEPT_HEADERS if h in headers}
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                provider=number.provider, number_id=number.pk, tenant_id=number.tenant_id,
+                body=body, headers=kept, event_name=name[:64], dedupe_key=key, status=status,
+                error=error, received_at=timezone.now())
+            if status == WebhookEvent.Status.RECEIVED:
+                # robust: a broker hiccup must not fail the delivery; the redrive task catches up.
+                transaction.on_commit(partial(enqueue, event.pk), robust=True)
+    except IntegrityError:
+        counted = WebhookEvent.objects.filter(provider=number.provider, dedupe_key=key).update(
+            duplicates=F("duplicates") + 1)
+        if not counted:
+            raise
+        return None, True
+    return event.pk, False
+
+
+def enqueue(event_id: int) -> None:
+    """Queue the processing of one stored event."""
+    from .tasks import process_webhook_event
+
+    process_webhook_event.delay(event_id)
