@@ -11,8 +11,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from instances import routing
@@ -103,25 +102,40 @@ def own_instance_ids(number: Number) -> set[str]:
 
 
 def store(number: Number, body: bytes, headers: Mapping[str, str], *, name: str, key: str,
-          status: str = WebhookEvent.Status.RECEIVED, error: str = "") -> tuple[int | None, bool]:
+          status: str = WebhookEvent.Status.RECEIVED, error: str = "") -> tuple[int, bool]:
     """Insert the event once and enqueue it on commit; a repeat only counts (event id, duplicate)."""
-    kept = {h: headers[h] for h in KEPT_HEADERS if h in headers}
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                provider=number.provider, number_id=number.pk, tenant_id=number.tenant_id,
-                body=body, headers=kept, event_name=name[:64], dedupe_key=key, status=status,
-                error=error, received_at=timezone.now())
-            if status == WebhookEvent.Status.RECEIVED:
-                # robust: a broker hiccup must not fail the delivery; the redrive task catches up.
-                transaction.on_commit(partial(enqueue, event.pk), robust=True)
-    except IntegrityError:
-        counted = WebhookEvent.objects.filter(provider=number.provider, dedupe_key=key).update(
-            duplicates=F("duplicates") + 1)
-        if not counted:
-            raise
-        return None, True
-    return event.pk, False
+    event_id, duplicates = insert_or_count({
+        "provider": number.provider, "number_id": number.pk, "tenant_id": number.tenant_id,
+        "body": body, "headers": {h: headers[h] for h in KEPT_HEADERS if h in headers},
+        "event_name": name[:64], "event_type": "", "dedupe_key": key, "duplicates": 0,
+        "status": status, "error": error, "attempts": 0, "received_at": timezone.now(),
+    })
+    if duplicates == 0 and status == WebhookEvent.Status.RECEIVED:
+        # robust: a broker hiccup must not fail the delivery; the redrive task catches up.
+        transaction.on_commit(partial(enqueue, event_id), robust=True)
+    return event_id, duplicates > 0
+
+
+def insert_or_count(values: dict[str, Any]) -> tuple[int, int]:
+    """One statement: insert the row, or add one to `duplicates` of the row with its dedupe key.
+
+    Returns (id, duplicates); 0 duplicates means this call inserted it. A single
+    INSERT … ON CONFLICT needs no transaction or savepoint, which keeps the ack fast, and the
+    unique constraint stays the one judge of "seen before".
+    """
+    meta = WebhookEvent._meta
+    fields = [meta.get_field(name) for name in values]
+    table = connection.ops.quote_name(meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = (f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+           "ON CONFLICT (provider, dedupe_key) "
+           f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING id, duplicates")
+    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values.values(),
+                                                                          strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        event_id, duplicates = cursor.fetchone()
+    return int(event_id), int(duplicates)
 
 
 def enqueue(event_id: int) -> None:
