@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test migrate lint clean
+.PHONY: help install run test migrate lint clean bench-webhooks
 
 help:
 	@echo "make run    start web, worker, beat and the sandbox provider (http://127.0.0.1:8000)"
 	@echo "make test   run the whole test suite"
+	@echo "make bench-webhooks   webhook ingest benchmark (under a minute, 127.0.0.1 only)"
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -27,6 +28,9 @@ test: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python scripts/devservices.py -- $(BIN)/python manage.py migrate
+
+bench-webhooks: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/webhook_ingest.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
