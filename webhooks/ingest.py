@@ -62,7 +62,7 @@ def receive(provider: str, token: str, body: bytes, headers: Mapping[str, str],
     payload = parse(body)
     if payload is None:
         event_id, _ = store(number, body, headers, name="", status=WebhookEvent.Status.FAILED,
-                            key=f"malformed:{hashlib.sha256(body).hexdigest()}",
+                            key=f"{number.pk}:malformed:{hashlib.sha256(body).hexdigest()}",
                             error="The body is not a JSON object.")
         logger.warning("malformed webhook body from %s kept as event %s", provider, event_id)
         return Verdict(400, "malformed", event_id)

@@ -46,7 +46,7 @@ class WebhookNormalizer(ABC):
         """A stable key: the same delivery sent again gets the same key."""
         parts = self.key_parts(payload)
         if parts is None:
-            return key_from("body", hashlib.sha256(body).hexdigest())
+            return key_from(self.instance_of(payload), "body", hashlib.sha256(body).hexdigest())
         return key_from(*parts)
 
     def normalize(self, payload: Payload) -> list[ProviderEvent]:

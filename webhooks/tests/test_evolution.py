@@ -133,9 +133,10 @@ class TestEvolutionFixtures(FixtureContract):
 
 def test_events_without_an_r6_key_are_keyed_on_their_exact_body() -> None:
     normalizer, name = get_normalizer(P), "presence_update__composing"
-    body = fixture_bytes(P, name)
-    key = normalizer.dedupe_key(load_fixture(P, name), body)
-    assert key.startswith("body:") and key != normalizer.dedupe_key({}, body + b" ")
+    payload, body = load_fixture(P, name), fixture_bytes(P, name)
+    key = normalizer.dedupe_key(payload, body)
+    assert key.startswith("acme-wa1:body:") and key == normalizer.dedupe_key(payload, body)
+    assert key != normalizer.dedupe_key(payload, body + b" ")
 
 
 def test_a_message_upsert_and_its_send_echo_share_one_key() -> None:
