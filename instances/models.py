@@ -67,6 +67,8 @@ class Number(models.Model):
     disconnected_at = models.DateTimeField(null=True, blank=True)
     qr_updated_at = models.DateTimeField(null=True, blank=True)
     last_state_check_at = models.DateTimeField(null=True, blank=True)
+    # The provider's time of the newest connection event applied: older ones arrive late, ignored.
+    last_provider_event_at = models.DateTimeField(null=True, blank=True)
     restarted_at = models.DateTimeField(null=True, blank=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -214,8 +214,17 @@ def apply_qr(number: Number, qr: QrCode | None, pairing_code: str = "",
 
 
 def apply_state(number: Number, state: ConnectionState, source: str, *, phone: str = "",
-                profile_name: str = "") -> Number:
-    """A connection state from a webhook or a poll, translated to our status."""
+                profile_name: str = "", occurred_at: datetime | None = None) -> Number:
+    """A connection state from a webhook or a poll, translated to our status.
+
+    `occurred_at` is the provider's time of a webhook event: one older than the newest applied is
+    a late delivery (Evolution posts concurrently, reference 1.9) and changes nothing.
+    """
+    if occurred_at is not None:
+        if number.last_provider_event_at and occurred_at < number.last_provider_event_at:
+            return number
+        Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
+        number.last_provider_event_at = occurred_at
     status, reason = state.status, state.reason
     if number.status in SCANNING and status in {S.CONNECTING, S.DISCONNECTED} and reason in {
             R.NONE, R.WAITING_SCAN, R.NOT_LOADED}:

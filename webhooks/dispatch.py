@@ -26,7 +26,7 @@ def on_connection(number: Number, event: ConnectionChanged) -> None:
     """A connection state: the numbers' state machine decides what it means."""
     state = ConnectionState(event.status, event.reason, event.provider_state, raw=event.raw)
     numbers.apply_state(number, state, WEBHOOK, phone=event.phone,
-                        profile_name=event.profile_name)
+                        profile_name=event.profile_name, occurred_at=event.occurred_at)
 
 
 def on_qr(number: Number, event: QrUpdated) -> None:

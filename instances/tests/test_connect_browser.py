@@ -23,7 +23,7 @@ class Beat(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(1):
             tasks.poll_pending_numbers()
-        connections.close_all()
+            connections.close_all()
 
 
 def test_the_connect_page_turns_connected_with_the_phone_without_a_reload(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -192,3 +193,13 @@ def test_sync_also_covers_greenapi_through_its_partner_api(make_number, sandbox)
     assert services.sync_provider("greenapi").missing_at_provider == []
     sandbox.control("DELETE", f"/greenapi/instances/{number.provider_instance_id}")
     assert services.sync_provider("greenapi").missing_at_provider == [number.provider_instance_id]
+
+
+def test_a_late_connection_event_does_not_undo_a_newer_one(connected_number):
+    now = timezone.now()
+    lost = ConnectionState(*evolution_connection_state("close", 428))
+    services.apply_state(connected_number, ConnectionState("connected"), "webhook", occurred_at=now)
+    number = services.apply_state(connected_number, lost, "webhook", occurred_at=now - timedelta(seconds=2))
+    assert number.status == "connected"
+    number = services.apply_state(number, lost, "webhook", occurred_at=now + timedelta(seconds=1))
+    assert (number.status, number.status_reason) == ("disconnected", "connection_lost")

@@ -24,3 +24,5 @@ CELERY_BROKER_URL = REDIS_URL
 # Providers (the sandbox) post webhooks here unless a test points them at its live server:
 # port 9 (discard) so a developer's running local server never receives test traffic.
 PUBLIC_BASE_URL = "http://127.0.0.1:9"
+# Live-server tests answer from threads; persistent connections would outlive the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
