@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -60,6 +61,41 @@ class Conversation(models.Model):
         return f"{self.number} ↔ {self.contact}"
 
 
+class Campaign(models.Model):
+    """One text or media message to many recipients, sent through the normal pipeline, paced."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="campaigns")
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=12, default=MessageKind.TEXT.value)
+    text = models.TextField(blank=True)
+    media_url = models.CharField(max_length=2000, blank=True)
+    caption = models.TextField(blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    # Phone numbers as digits (E.164 without "+"), in sending order, deduplicated.
+    recipients = models.JSONField(default=list, blank=True)
+    delay_seconds = models.FloatField(default=2.0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
 class Message(models.Model):
     """One message in or out; outbound rows are also the send outbox (DESIGN.md section 4)."""
 
@@ -106,6 +142,8 @@ class Message(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="messages")
 
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
