@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from instances import health, services
 from instances.models import Number
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator() -> Client:
-    """A signed-in superuser."""
-    user = get_user_model().objects.create_superuser("op", "op@example.com", "pw-op-123456")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def act(operator: Client, action: str, number: Number) -> str:
