@@ -23,6 +23,8 @@ app.conf.beat_schedule = {
                               "schedule": 60.0, "options": {"expires": 60}},
     "finish-deletions": {"task": "instances.tasks.finish_deletions",
                          "schedule": 60.0, "options": {"expires": 60}},
+    "sweep-outbox": {"task": "messaging.tasks.sweep_outbox",
+                     "schedule": 15.0, "options": {"expires": 15}},
     "sync-all-providers": {"task": "instances.tasks.sync_all_providers",
                            "schedule": crontab(hour=3, minute=17)},
     "redrive-webhook-events": {"task": "webhooks.tasks.redrive_webhook_events",

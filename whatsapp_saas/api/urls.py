@@ -4,12 +4,15 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from instances.api.views import NumberViewSet, ProviderHealthView
+from messaging.api.views import ConversationViewSet, MessageViewSet
 from tenants.api import ApiKeyViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("numbers", NumberViewSet, basename="number")
+router.register("messages", MessageViewSet, basename="message")
+router.register("conversations", ConversationViewSet, basename="conversation")
 
 urlpatterns = [
     path("health/providers/", ProviderHealthView.as_view(), name="provider-health"),

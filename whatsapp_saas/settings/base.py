@@ -213,6 +213,19 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 
+# ---------------------------------------------------------------- sending (messaging/sending.py)
+# A message not handed to the provider within this many hours fails with `expired`.
+MESSAGE_EXPIRY_HOURS = env.int("MESSAGE_EXPIRY_HOURS", default=24)
+# Provider tries per message before a transient error (5xx, timeout) fails it; 429 waits do not count.
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
+# Exponential backoff between transient retries: base seconds, doubled per try, capped, jittered.
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
+SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=300.0)
+# How long a worker owns a claimed message; never less than the provider timeouts plus 5 s.
+SEND_LEASE_SECONDS = env.int("SEND_LEASE_SECONDS", default=60)
+# Consecutive failed sends that pause a number (status paused, reason send_failures).
+PAUSE_AFTER_FAILURES = env.int("PAUSE_AFTER_FAILURES", default=10)
+
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

@@ -1,0 +1,112 @@
+"""Messages and conversations as the public API shows them (API.md "Messages")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from rest_framework import serializers
+
+from instances.api.serializers import clean_phone
+from messaging.models import Contact, Conversation, Message
+
+SEND_TYPES = ["text", "image", "video", "document", "audio"]
+MAX_TEXT = 4096
+# WhatsApp shows at most this much of a media caption.
+MAX_CAPTION = 1024
+
+
+# The API's field order; `from` is a Python keyword, so it is added in get_fields.
+MESSAGE_FIELDS = ["id", "number", "conversation", "direction", "to", "from", "type", "text",
+                  "media_url", "caption", "status", "provider_message_id", "client_message_id",
+                  "error", "attempts", "created_at", "sent_at", "delivered_at", "read_at",
+                  "failed_at"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """A message: `to` and `from` are the recipient and sender columns."""
+
+    number = serializers.UUIDField(source="number_id", read_only=True)
+    conversation = serializers.IntegerField(source="conversation_id", read_only=True)
+    to = serializers.CharField(source="recipient", read_only=True)
+    error = serializers.DictField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Message
+        fields = [name for name in MESSAGE_FIELDS if name != "from"]
+        read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The model's fields plus `from`, in the API's order."""
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(source="sender", read_only=True)
+        return {name: fields[name] for name in MESSAGE_FIELDS}
+
+
+class SendSerializer(serializers.Serializer):
+    """The body of POST /messages/."""
+
+    number = serializers.UUIDField()
+    to = serializers.CharField(max_length=40)
+    type = serializers.ChoiceField(choices=SEND_TYPES)
+    text = serializers.CharField(required=False, allow_blank=True, default="",
+                                 trim_whitespace=False, max_length=MAX_TEXT)
+    media_url = serializers.CharField(required=False, allow_blank=True, default="",
+                                      max_length=2000)
+    caption = serializers.CharField(required=False, allow_blank=True, default="",
+                                    max_length=MAX_CAPTION)
+    filename = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    client_message_id = serializers.CharField(required=False, allow_blank=True, default="",
+                                              max_length=128)
+
+    def validate_to(self, value: str) -> str:
+        """8 to 15 digits once +, spaces and dashes are removed."""
+        return clean_phone(value)
+
+    def validate_media_url(self, value: str) -> str:
+        """An absolute http(s) URL, when given."""
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+            raise serializers.ValidationError("Enter an http or https URL.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Text messages carry text; media messages carry a media URL (and maybe a caption)."""
+        if attrs["type"] == "text":
+            errors = {"text": ["Required for text messages: 1 to 4096 characters."]} \
+                if not attrs["text"].strip() else {}
+            errors |= {"media_url": ["Only for media types."]} if attrs["media_url"] else {}
+        else:
+            errors = {} if attrs["media_url"] else {"media_url": ["Required for media types."]}
+            errors |= {"text": ["Use caption for media messages."]} if attrs["text"] else {}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    """A digest of what a send asks for, to tell a replay from another request with the same key."""
+    body = {k: str(v) for k, v in data.items() if k != "client_message_id"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    """The other side of a conversation."""
+
+    class Meta:
+        model = Contact
+        fields = ["id", "phone", "name", "is_group"]
+        read_only_fields = fields
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """One number's thread with one contact."""
+
+    number = serializers.UUIDField(source="number_id", read_only=True)
+    contact = ContactSerializer(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "number", "contact", "last_message_at", "unread_count", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,11 @@
+"""Tenant pages for conversations."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("t/<slug:slug>/inbox/", views.inbox, name="inbox"),
+    path("conversations/<int:conversation_id>/", views.conversation, name="conversation"),
+    path("conversations/<int:conversation_id>/reply/", views.reply, name="conversation-reply"),
+]
