@@ -32,8 +32,6 @@ ETA_HORIZON = timedelta(seconds=60)
 # The sweep runs every 15 s (whatsapp_saas/celery.py); it enqueues what falls due before the next.
 SWEEP_WINDOW = timedelta(seconds=20)
 SWEEP_BATCH = 2000
-# A message enqueued less than this ago (after its due time) is not enqueued again by the sweep.
-ENQUEUED_GRACE = timedelta(seconds=30)
 ENQUEUED_KEY = "wa:send:enqueued:{}"
 
 
@@ -130,6 +128,16 @@ def retry_failed(message: Message) -> bool:
 # ------------------------------------------------------------------ enqueueing
 
 
+def lease_time() -> timedelta:
+    """How long a worker is trusted with a message: its claim, or its task not yet run.
+
+    The setting, but never shorter than a provider call can take, so a slow worker finishes
+    before anyone else may claim the message.
+    """
+    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT + 5
+    return timedelta(seconds=max(settings.SEND_LEASE_SECONDS, call))
+
+
 def schedule(message_id: object, at: datetime) -> None:
     """Enqueue the send task for `at`; further than the horizon, the sweep enqueues it later."""
     delay = (at - timezone.now()).total_seconds()
@@ -147,10 +155,10 @@ def enqueue(message_id: str, countdown: float) -> None:
 
 
 def mark_enqueued(countdowns: dict[str, float], *, only_new: bool) -> list[str]:
-    """Remember enqueues in Redis until due + grace; with `only_new`, return the ids not marked."""
+    """Remember enqueues until due + lease time; with `only_new`, return the ids not marked."""
     pipe = get_redis(settings.REDIS_URL).pipeline(transaction=False)
     for message_id, countdown in countdowns.items():
-        ttl = int(countdown + ENQUEUED_GRACE.total_seconds()) + 1
+        ttl = int(countdown + lease_time().total_seconds()) + 1
         pipe.set(ENQUEUED_KEY.format(message_id), 1, ex=ttl, nx=only_new)
     return [message_id for message_id, fresh in zip(countdowns, pipe.execute()) if fresh]
 

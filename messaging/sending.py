@@ -62,12 +62,6 @@ class Claim:
     due: datetime
 
 
-def lease_time() -> timedelta:
-    """How long a claim lasts: the setting, but never shorter than a provider call can take."""
-    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT + 5
-    return timedelta(seconds=max(settings.SEND_LEASE_SECONDS, call))
-
-
 def claim(message_id: str) -> Claim | None:
     """Take a due, queued outbound message with one conditional UPDATE; None if not ours."""
     now = timezone.now()
@@ -76,7 +70,7 @@ def claim(message_id: str) -> Claim | None:
                        direction=Message.Direction.OUTBOUND).first())
     if message is None or (message.next_attempt_at and message.next_attempt_at > now):
         return None
-    due, lease = message.next_attempt_at or now, now + lease_time()
+    due, lease = message.next_attempt_at or now, now + outbox.lease_time()
     taken = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED,
                                    next_attempt_at=message.next_attempt_at).update(
         next_attempt_at=lease)

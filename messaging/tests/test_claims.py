@@ -69,7 +69,7 @@ def test_a_worker_that_dies_after_its_claim_loses_nothing(queue, sandbox, enqueu
 def test_the_lease_outlasts_a_provider_call(settings):
     settings.SEND_LEASE_SECONDS = 1
     call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
-    assert sending.lease_time() > timedelta(seconds=call)
+    assert outbox.lease_time() > timedelta(seconds=call)
 
 
 @pytest.mark.django_db
