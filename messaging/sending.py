@@ -174,8 +174,8 @@ def store_sent(c: Claim, fields: dict[str, object]) -> int:
         with transaction.atomic():
             return held(c).update(**fields)
     except IntegrityError:
-        # A webhook recorded this very message (same provider id) before we stored the id.
-        Message.objects.filter(number_id=c.message.number_id, client_message_id="",
+        # A webhook recorded this very message (as typed on the phone) before we stored the id.
+        Message.objects.filter(number_id=c.message.number_id, attempts=0,
                                provider_message_id=fields["provider_message_id"]).exclude(
             pk=c.message.pk).delete()
         return held(c).update(**fields)

@@ -11,8 +11,8 @@ from django.utils import timezone
 from instances.models import Number
 from messaging import sending
 from messaging.models import Campaign, Message
-from messaging.services import apply_status
-from providers.events import MessageStatus
+from messaging.services import apply_status, record_inbound
+from providers.events import MessageReceived, MessageStatus
 from tenants.models import Membership
 from tenants.services import find_or_create_user
 
@@ -216,3 +216,19 @@ def test_a_receipt_that_arrives_before_the_send_is_recorded_is_applied(linked, q
         apply_status(linked, message.provider_message_id, status)
     message.refresh_from_db()
     assert message.status == "read"
+
+
+def test_a_copy_a_webhook_recorded_first_gives_way_to_the_sent_message(linked, queue, monkeypatch):
+    original = sending.call_provider
+
+    def echo_first(message: Message) -> object:
+        result = original(message)
+        record_inbound(linked, MessageReceived(
+            provider="evolution", instance=linked.instance_name, raw={}, from_me=True,
+            message_id=result.provider_message_id, chat_id="5511888888888@s.whatsapp.net"))
+        return result
+
+    monkeypatch.setattr(sending, "call_provider", echo_first)
+    message = run_until_settled(queue())
+    assert message.status == "sent" and message.provider_message_id
+    assert Message.objects.filter(provider_message_id=message.provider_message_id).get() == message
