@@ -23,6 +23,8 @@ app.conf.beat_schedule = {
                               "schedule": 60.0, "options": {"expires": 60}},
     "finish-deletions": {"task": "instances.tasks.finish_deletions",
                          "schedule": 60.0, "options": {"expires": 60}},
+    "complete-campaigns": {"task": "messaging.campaign_tasks.complete_campaigns",
+                           "schedule": 30.0, "options": {"expires": 30}},
     "sweep-outbox": {"task": "messaging.tasks.sweep_outbox",
                      "schedule": 15.0, "options": {"expires": 15}},
     "sync-all-providers": {"task": "instances.tasks.sync_all_providers",

@@ -19,4 +19,5 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("", include("tenants.urls")),
     path("", include("instances.urls")),
+    path("", include("messaging.urls")),
 ]

@@ -195,6 +195,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
 # A task whose worker dies is redelivered after this many seconds (must exceed the time limit).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 CELERY_TIMEZONE = "UTC"
+# Task modules outside <app>/tasks.py, which autodiscovery does not find.
+CELERY_IMPORTS = ["messaging.campaign_tasks"]
 
 # ---------------------------------------------------------------- providers
 EVOLUTION_API_URL = env.str("EVOLUTION_API_URL", default="http://127.0.0.1:8081").rstrip("/")
