@@ -58,7 +58,7 @@ class NumberAdmin(admin.ModelAdmin):
     list_filter = ["status", "provider", "tenant"]
     search_fields = ["name", "instance_name", "phone_number", "profile_name", "tenant__name"]
     inlines = [ConnectionEventInline]
-    actions = ["connect", "disconnect", "reconnect", "sync_now", "rotate_secret",
+    actions = ["connect", "disconnect", "reconnect", "resume", "sync_now", "rotate_secret",
                "delete_completely"]
     readonly_fields = ["instance_name", "provider_instance_id", "status", "status_reason",
                        "phone_number", "profile_name", "live_qr", "pairing_code", "connected_at",
@@ -119,6 +119,11 @@ class NumberAdmin(admin.ModelAdmin):
     def reconnect(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
         """Restart, then connect if needed."""
         run(request, queryset, "Reconnected", lambda n: services.reconnect(n, Source.OPERATOR))
+
+    @admin.action(description="Resume (after a pause for send failures)")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
+        """Reset the failure count and take the provider's state again."""
+        run(request, queryset, "Resumed", lambda n: services.resume(n, Source.OPERATOR))
 
     @admin.action(description="Sync state now")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:

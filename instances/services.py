@@ -226,6 +226,10 @@ def apply_state(number: Number, state: ConnectionState, source: str, *, phone: s
         Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
         number.last_provider_event_at = occurred_at
     status, reason = state.status, state.reason
+    if number.status == S.PAUSED and number.status_reason == R.SEND_FAILURES and status in {
+            S.CONNECTED, S.CONNECTING}:
+        # Paused after repeated send failures: only an operator resumes it (see `resume`).
+        return touch_checked(number)
     if number.status in SCANNING and status in {S.CONNECTING, S.DISCONNECTED} and reason in {
             R.NONE, R.WAITING_SCAN, R.NOT_LOADED}:
         return touch_checked(number)
@@ -268,6 +272,14 @@ def check_state(number: Number, source: str = Source.POLL) -> Number:
 
 
 # ------------------------------------------------------------------ disconnect, reconnect, delete
+
+
+def resume(number: Number, source: str = Source.OPERATOR) -> Number:
+    """Lift a pause after send failures: reset the count and take the provider's live state."""
+    if number.status != S.PAUSED:
+        raise NumberError("Only a paused number can be resumed.")
+    number = change_status(number, S.CONNECTING, R.OPERATOR, source, consecutive_send_failures=0)
+    return check_state(number, source)
 
 
 def disconnect(number: Number, source: str = Source.API) -> Number:

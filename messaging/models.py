@@ -17,6 +17,7 @@ from tenants.models import Tenant
 class Contact(models.Model):
     """Someone a tenant's numbers talk with: a phone (E.164 digits) with its JID and LID, or a group."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="contacts")
     phone = models.CharField(max_length=20, blank=True)
     jid = models.CharField(max_length=120, blank=True)
@@ -44,6 +45,7 @@ class Contact(models.Model):
 class Conversation(models.Model):
     """One number's thread with one contact; created by the first message either way."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
     number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")

@@ -6,6 +6,6 @@ from . import views
 
 urlpatterns = [
     path("t/<slug:slug>/inbox/", views.inbox, name="inbox"),
-    path("conversations/<int:conversation_id>/", views.conversation, name="conversation"),
-    path("conversations/<int:conversation_id>/reply/", views.reply, name="conversation-reply"),
+    path("conversations/<uuid:conversation_id>/", views.conversation, name="conversation"),
+    path("conversations/<uuid:conversation_id>/reply/", views.reply, name="conversation-reply"),
 ]

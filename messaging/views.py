@@ -25,7 +25,7 @@ class ReplyForm(forms.Form):
     text = forms.CharField(max_length=4096, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-def conversation_for_user(request: HttpRequest, conversation_id: int) -> Conversation:
+def conversation_for_user(request: HttpRequest, conversation_id: str) -> Conversation:
     """A conversation of one of the user's tenants, else 404."""
     return get_object_or_404(Conversation.objects.select_related("contact", "number", "tenant")
                              .filter(tenant__in=tenants_of(request.user)), pk=conversation_id)
@@ -47,7 +47,7 @@ def inbox(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
     """The messages of a conversation, oldest first, with status ticks; opening it marks it read."""
     convo = conversation_for_user(request, conversation_id)
     Conversation.objects.filter(pk=convo.pk).update(unread_count=0)
@@ -63,7 +63,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def reply(request: HttpRequest, conversation_id: str) -> HttpResponse:
     """Queue a text reply to the conversation's contact through the normal pipeline."""
     from .outbox import QueueRefused, queue_message
 

@@ -8,3 +8,7 @@ class TenantsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "tenants"
+
+    def ready(self) -> None:
+        """Register the OpenAPI description of API-key authentication."""
+        from . import schema  # noqa: F401

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -120,6 +121,7 @@ class ProviderHealthView(APIView):
 
     required_scopes = {"read": "numbers:read"}
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         """Read what the periodic health check stored; never probes on request."""
         return Response(health.report(tenant=request.auth.tenant))

@@ -203,3 +203,13 @@ def test_a_late_connection_event_does_not_undo_a_newer_one(connected_number):
     assert number.status == "connected"
     number = services.apply_state(number, lost, "webhook", occurred_at=now + timedelta(seconds=1))
     assert (number.status, number.status_reason) == ("disconnected", "connection_lost")
+
+
+def test_a_number_paused_for_send_failures_stays_paused_until_an_operator_resumes_it(connected_number):
+    number = services.change_status(connected_number, "paused", "send_failures", "poll",
+                                    consecutive_send_failures=10)
+    number = services.check_state(number)
+    assert (number.status, number.status_reason) == ("paused", "send_failures")
+    number = services.resume(number)
+    assert number.status == "connected" and number.consecutive_send_failures == 0
+    assert number.connection_events.filter(source="operator", to_status="connecting").exists()

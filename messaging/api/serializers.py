@@ -29,7 +29,7 @@ class MessageSerializer(serializers.ModelSerializer):
     """A message: `to` and `from` are the recipient and sender columns."""
 
     number = serializers.UUIDField(source="number_id", read_only=True)
-    conversation = serializers.IntegerField(source="conversation_id", read_only=True)
+    conversation = serializers.UUIDField(source="conversation_id", read_only=True)
     to = serializers.CharField(source="recipient", read_only=True)
     error = serializers.DictField(read_only=True, allow_null=True)
 

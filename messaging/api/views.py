@@ -26,7 +26,7 @@ class MessageFilter(django_filters.FilterSet):
     """?number=&status=&direction=&conversation=&to="""
 
     number = django_filters.UUIDFilter(field_name="number_id")
-    conversation = django_filters.NumberFilter(field_name="conversation_id")
+    conversation = django_filters.UUIDFilter(field_name="conversation_id")
     to = django_filters.CharFilter(field_name="recipient")
 
     class Meta:

@@ -46,7 +46,7 @@ def test_a_text_is_accepted_queued_and_enqueued_after_commit(
         "queued", "5511988881234", "5511999999999", "outbound")
     assert data["error"] is None and data["attempts"] == 0
     message = Message.objects.get()
-    assert enqueued == [str(message.pk)] and data["conversation"] == message.conversation_id
+    assert enqueued == [str(message.pk)] and data["conversation"] == str(message.conversation_id)
     assert message.conversation.contact.phone == "5511988881234"
     assert message.expires_at - message.created_at > timezone.timedelta(hours=23)
 

@@ -172,11 +172,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "SECURITY": [{"BearerAuth": []}],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "BearerAuth": {"type": "http", "scheme": "bearer", "description": "API key"}
-        }
+    "ENUM_NAME_OVERRIDES": {
+        "NumberStatusEnum": "instances.models.STATUS_CHOICES",
+        "MessageStatusEnum": "messaging.models.Message.Status",
     },
 }
 
