@@ -17,6 +17,8 @@ from django.conf import settings
 from instances.models import Number
 from providers.http import get_redis
 
+from .models import Campaign
+
 from .ratelimit import HARD_CAP_PER_SECOND, RateLimiter
 
 # A wait this short is slept in the task rather than rescheduled.
@@ -64,6 +66,19 @@ def wait_for_slot(number: Number) -> float:
         if decision.allowed:
             return 0.0
     return place_in_line(number, decision.retry_after)
+
+
+def campaign_wait(campaign: Campaign) -> float:
+    """0 when the campaign's delay since its previous send has passed, else seconds to wait.
+
+    The schedule already spaces a campaign's messages, but after a worker outage every overdue
+    message is due at once: this keeps the delay a true minimum between two sends.
+    """
+    if campaign.delay_seconds <= 0:
+        return 0.0
+    decision = limiter(settings.REDIS_URL).acquire_every(f"campaign:{campaign.pk}",
+                                                         campaign.delay_seconds)
+    return 0.0 if decision.allowed else decision.retry_after + WAKE_PAD
 
 
 def place_in_line(number: Number, earliest: float) -> float:

@@ -50,7 +50,11 @@ class RateLimiter:
     def acquire(self, key: str, per_minute: int, burst: int = DEFAULT_BURST) -> Decision:
         """Take one send slot for `key` at `per_minute` (capped at 40/s) with a small burst."""
         rate = min(max(per_minute, 1), HARD_CAP_PER_SECOND * 60)
-        interval_us = 60_000_000 // rate
+        return self.acquire_every(key, 60 / rate, burst)
+
+    def acquire_every(self, key: str, interval: float, burst: int = 1) -> Decision:
+        """Take one slot for `key`, slots being at least `interval` seconds apart (after a burst)."""
+        interval_us = max(int(interval * 1_000_000), 1)
         tolerance_us = interval_us * (max(burst, 1) - 1)
         allowed, wait_us = self.script(keys=[f"{self.prefix}:{key}"],
                                        args=[interval_us, tolerance_us])

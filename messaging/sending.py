@@ -102,6 +102,9 @@ def send(message_id: str) -> str:
     if number.status != S.CONNECTED or number.deletion_requested_at is not None:
         # The sweep enqueues it again once the number is connected.
         return release(c, c.due, "number_not_connected")
+    wait = pacing.campaign_wait(campaign) if campaign is not None else 0.0
+    if wait > 0:
+        return release(c, timezone.now() + timedelta(seconds=wait), "campaign_paced", enqueue=True)
     wait = pacing.wait_for_slot(number)
     if wait > 0:
         return release(c, timezone.now() + timedelta(seconds=wait), "paced", enqueue=True)
