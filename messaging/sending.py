@@ -162,13 +162,20 @@ def record_sent(c: Claim, started: datetime, result: SendResult) -> str:
     with transaction.atomic():
         SendAttempt.objects.create(message=message, started_at=started, finished_at=now,
                                    outcome=Outcome.SENT)
-        if not store_sent(c, fields):
+        if not store_sent(c, fields) and not cancelled_in_flight(c).update(
+                **fields, error_code="", error_message="", failed_at=None):
             logger.warning("message %s was sent after its lease ran out", message.pk)
     message.provider_message_id = result.provider_message_id
     services.apply_pending_receipts(message)
     Number.objects.filter(pk=message.number_id, consecutive_send_failures__gt=0).update(
         consecutive_send_failures=0)
     return Outcome.SENT
+
+
+def cancelled_in_flight(c: Claim) -> QuerySet[Message]:
+    """The row if its campaign was cancelled while this claim was at the provider: it did go out."""
+    return Message.objects.filter(pk=c.message.pk, status=Message.Status.FAILED,
+                                  error_code="campaign_cancelled", next_attempt_at=c.lease)
 
 
 def store_sent(c: Claim, fields: dict[str, object]) -> int:

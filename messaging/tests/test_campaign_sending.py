@@ -57,3 +57,22 @@ def test_a_paused_campaign_sends_nothing_until_resumed(linked, tenant, sandbox):
     campaign.delay_seconds = 0
     work_until_done(campaign)
     assert len(sent_at_provider(sandbox)) == 2
+
+
+def test_a_message_at_the_provider_when_its_campaign_is_cancelled_still_counts_as_sent(
+        linked, tenant, sandbox, monkeypatch):
+    campaign = campaigns.create_campaign(tenant, linked, name="Launch", text="Hi",
+                                         recipients=["5511977700001"], delay_seconds=0)
+    campaigns.start_campaign(campaign)
+    call_provider = sending.call_provider
+
+    def cancel_meanwhile(message):
+        result = call_provider(message)
+        campaigns.cancel_campaign(campaign)
+        return result
+
+    monkeypatch.setattr(sending, "call_provider", cancel_meanwhile)
+    sending.send(str(campaign.messages.get().pk))
+    message = campaign.messages.get()
+    assert (message.status, message.error_code) == ("sent", "")
+    assert message.provider_message_id == sent_at_provider(sandbox)[0]["id"]
