@@ -31,3 +31,6 @@ def outbound(number: Number) -> Callable[..., Message]:
                                       provider_message_id=provider_message_id,
                                       **{**defaults, **fields})
     return make
+
+# The send-pipeline fixtures (numbers linked at the sandbox, a queue helper) live in fixtures.py.
+from .fixtures import linked, linked_green, queue  # noqa: E402,F401

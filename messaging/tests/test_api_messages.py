@@ -11,9 +11,8 @@ from instances.models import Number
 from messaging import outbox, sending
 from messaging.models import Message
 
-from .fixtures import linked, sent_at_provider
+from .fixtures import sent_at_provider
 
-__all__ = ["linked"]
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/messages/"
 FIELDS = {"id", "number", "conversation", "direction", "to", "from", "type", "text", "media_url",

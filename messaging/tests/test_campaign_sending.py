@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from messaging import campaigns, sending
 from messaging.models import Message, SendAttempt
-from messaging.tests.fixtures import linked, sent_at_provider  # noqa: F401 (fixture)
+from .fixtures import sent_at_provider
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_recipients_from_a_csv_use_the_phone_column_and_merge_duplicates():
-    data = "name,phone\nAna,+55 11 98888-0001\nBia,5511988880002\nAna again,5511988880001\n".encode()
+    data = b"name,phone\nAna,+55 11 98888-0001\nBia,5511988880002\nAna again,5511988880001\n"
     assert campaigns.recipients_from_csv(data) == (["5511988880001", "5511988880002"], [])
 
 
@@ -45,7 +45,7 @@ def test_starting_queues_one_message_per_recipient_spaced_by_the_delay(tenant, e
     assert campaigns.start_campaign(campaign) == 50
     queued = list(campaign.messages.order_by("next_attempt_at"))
     assert [m.recipient for m in queued] == campaign.recipients
-    gaps = {(b.next_attempt_at - a.next_attempt_at) for a, b in zip(queued, queued[1:])}
+    gaps = {(b.next_attempt_at - a.next_attempt_at) for a, b in zip(queued, queued[1:], strict=False)}
     assert gaps == {timedelta(seconds=2)}
     assert campaigns.progress(campaign)["queued"] == 50
 

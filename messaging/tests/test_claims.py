@@ -19,9 +19,8 @@ from instances.models import Number
 from messaging import outbox, sending
 from messaging.models import Campaign, Message
 
-from .fixtures import linked, make_due, queue, sent_at_provider
+from .fixtures import make_due, sent_at_provider
 
-__all__ = ["linked", "queue"]
 
 
 @pytest.fixture

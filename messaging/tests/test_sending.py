@@ -16,9 +16,8 @@ from providers.events import MessageReceived, MessageStatus
 from tenants.models import Membership
 from tenants.services import find_or_create_user
 
-from .fixtures import linked, linked_green, make_due, queue, run_until_settled, sent_at_provider
+from .fixtures import make_due, run_until_settled, sent_at_provider
 
-__all__ = ["linked", "linked_green", "queue"]
 pytestmark = pytest.mark.django_db
 
 
