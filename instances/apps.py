@@ -8,3 +8,4 @@ class InstancesConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "instances"
+    verbose_name = "Numbers"
