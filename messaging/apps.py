@@ -8,3 +8,4 @@ class MessagingConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "messaging"
+    verbose_name = "Messaging"

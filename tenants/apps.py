@@ -8,6 +8,7 @@ class TenantsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "tenants"
+    verbose_name = "Tenants"
 
     def ready(self) -> None:
         """Register the OpenAPI description of API-key authentication."""

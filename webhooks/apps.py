@@ -8,3 +8,4 @@ class WebhooksConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "webhooks"
+    verbose_name = "Webhooks"
