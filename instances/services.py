@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from providers.errors import ProviderError, ProviderNotFoundError, ProviderOpera
 from providers.events import ConnectionStatus as S
 from providers.events import QrCode
 from providers.events import StateReason as R
-from providers.registry import get_gateway, get_spec
+from providers.registry import get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
 
@@ -44,15 +43,6 @@ class NumberError(Exception):
 
 class QuotaExceeded(NumberError):
     """The tenant already has as many numbers as it may."""
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What a sync with a provider's instance list found."""
-
-    provider: str
-    missing_at_provider: list[str]
-    unknown_at_provider: list[str]
 
 
 def gateway_for(number: Number) -> ProviderGateway:
@@ -325,40 +315,6 @@ def delete_number(number: Number, source: str = Source.API) -> bool:
         Number.objects.filter(pk=number.pk).update(last_error=str(exc)[:500])
         return False
     Number.objects.filter(pk=number.pk).delete()
-    return True
-
-
-# ------------------------------------------------------------------ sync and webhook drift
-
-
-def sync_provider(provider: str) -> SyncReport:
-    """Compare the provider's instance list with ours; ours missing there become `not_found`."""
-    get_spec(provider)
-    theirs = {item.ref.external_id for item in get_gateway(provider).list_instances()}
-    ours = {n.ref.external_id: n for n in Number.objects.live().filter(provider=provider)
-            .exclude(status__in=[S.PROVISIONING, S.ERROR])}
-    missing = sorted(set(ours) - theirs)
-    for name in missing:
-        change_status(ours[name], S.DISCONNECTED, "not_found", Source.POLL)
-    unknown = sorted(theirs - set(ours) - provisioning_names(provider))
-    if unknown:
-        logger.warning("%s holds %d instances we do not know: %s", provider, len(unknown), unknown)
-    return SyncReport(provider, missing, unknown)
-
-
-def provisioning_names(provider: str) -> set[str]:
-    """Instances still being provisioned or in error: not "unknown" to us."""
-    return {n.ref.external_id for n in Number.objects.filter(provider=provider)}
-
-
-def ensure_webhook(number: Number) -> bool:
-    """Re-apply the webhook configuration when the provider's has drifted; True when it did."""
-    gateway, desired = gateway_for(number), webhook_config(number)
-    current = gateway.get_webhook(number.ref)
-    if current is not None and current.matches(desired):
-        return False
-    gateway.set_webhook(number.ref, desired)
-    logger.warning("webhook of %s had drifted and was re-applied", number.instance_name)
     return True
 
 

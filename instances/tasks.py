@@ -19,7 +19,7 @@ from providers.events import ConnectionStatus as S
 from providers.events import StateReason as R
 from providers.registry import PROVIDERS
 
-from . import health, services
+from . import health, services, sync
 from .models import ConnectionEvent, Number
 
 logger = logging.getLogger(__name__)
@@ -101,12 +101,12 @@ def check_provider_health() -> None:
 def sync_provider_instances(provider: str) -> None:
     """Daily: compare one provider's instance list with ours, and re-apply drifted webhooks."""
     try:
-        services.sync_provider(provider)
+        sync.sync_provider(provider)
     except ProviderNotSupportedError as exc:
         logger.info("%s cannot list its instances here: %s", provider, exc)
     for number in Number.objects.live().filter(provider=provider, status=S.CONNECTED):
         try:
-            services.ensure_webhook(number)
+            sync.ensure_webhook(number)
         except ProviderError as exc:
             logger.info("webhook check of %s failed: %s", number.instance_name, exc)
 

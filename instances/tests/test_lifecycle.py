@@ -10,7 +10,7 @@ from django.core import mail
 from django.db import connection, connections
 from django.utils import timezone
 
-from instances import routing, services, tasks
+from instances import routing, services, sync, tasks
 from instances.models import Number
 from providers.events import evolution_connection_state
 from providers.types import ConnectionState
@@ -148,7 +148,7 @@ def test_sync_marks_ours_missing_at_the_provider_and_reports_theirs(make_number,
     kept, lost = make_number("kept"), make_number("lost")
     sandbox.control("POST", "/reset")
     services.provision(kept)
-    report = services.sync_provider("evolution")
+    report = sync.sync_provider("evolution")
     assert report.missing_at_provider == [lost.instance_name]
     lost.refresh_from_db()
     assert (lost.status, lost.status_reason) == ("disconnected", "not_found")
@@ -156,7 +156,7 @@ def test_sync_marks_ours_missing_at_the_provider_and_reports_theirs(make_number,
     from providers.types import InstanceRef, WebhookConfig
     services.get_gateway("evolution").create_instance(InstanceRef(stranger),
                                                       WebhookConfig("http://127.0.0.1:9/x/"))
-    assert services.sync_provider("evolution").unknown_at_provider == [stranger]
+    assert sync.sync_provider("evolution").unknown_at_provider == [stranger]
     assert {i["name"] for i in sandbox_instances(sandbox)} >= {stranger, kept.instance_name}
 
 
@@ -165,8 +165,8 @@ def test_a_drifted_webhook_is_re_applied(make_number, sandbox):
     gateway = services.gateway_for(number)
     from providers.types import WebhookConfig
     gateway.set_webhook(number.ref, WebhookConfig("http://127.0.0.1:9/elsewhere/", "x"))
-    assert services.ensure_webhook(number) is True
-    assert services.ensure_webhook(number) is False
+    assert sync.ensure_webhook(number) is True
+    assert sync.ensure_webhook(number) is False
     assert sandbox_instances(sandbox)[0]["webhook"] == services.webhook_config(number).url
 
 
@@ -190,9 +190,9 @@ def test_rotating_the_webhook_secret_keeps_the_old_one_for_the_changeover(make_n
 
 def test_sync_also_covers_greenapi_through_its_partner_api(make_number, sandbox):
     number = make_number(provider="greenapi")
-    assert services.sync_provider("greenapi").missing_at_provider == []
+    assert sync.sync_provider("greenapi").missing_at_provider == []
     sandbox.control("DELETE", f"/greenapi/instances/{number.provider_instance_id}")
-    assert services.sync_provider("greenapi").missing_at_provider == [number.provider_instance_id]
+    assert sync.sync_provider("greenapi").missing_at_provider == [number.provider_instance_id]
 
 
 def test_a_late_connection_event_does_not_undo_a_newer_one(connected_number):
