@@ -72,11 +72,16 @@ class MessageViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
 
     def number_for(self, number_id: object) -> Number:
         """The caller's number (one being deleted too: queueing then says so); else a 400."""
-        number = Number.objects.filter(tenant=self.tenant, pk=number_id).first()
-        if number is None:
-            raise ApiError(400, "validation_error", "The request is invalid; see details.",
-                           {"number": ["No such number in this workspace."]})
-        return number
+        return number_of(self.tenant, number_id)
+
+
+def number_of(tenant: object, number_id: object) -> Number:
+    """A number of this tenant named in a request body; else a 400 naming the `number` field."""
+    number = Number.objects.filter(tenant=tenant, pk=number_id).first()
+    if number is None:
+        raise ApiError(400, "validation_error", "The request is invalid; see details.",
+                       {"number": ["No such number in this workspace."]})
+    return number
 
 
 def idempotency_key(request: Request, client_message_id: str) -> str:

@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from instances.api.views import NumberViewSet, ProviderHealthView
+from messaging.api.campaigns import CampaignViewSet
 from messaging.api.views import ConversationViewSet, MessageViewSet
 from tenants.api import ApiKeyViewSet
 
@@ -13,6 +14,7 @@ router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("numbers", NumberViewSet, basename="number")
 router.register("messages", MessageViewSet, basename="message")
 router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("health/providers/", ProviderHealthView.as_view(), name="provider-health"),

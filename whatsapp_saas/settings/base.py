@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NumberStatusEnum": "instances.models.STATUS_CHOICES",
         "MessageStatusEnum": "messaging.models.Message.Status",
+        "MessageTypeEnum": "messaging.models.Message.Type",
+        "SendTypeEnum": "messaging.api.serializers.SEND_TYPES",
     },
 }
 
