@@ -51,6 +51,8 @@ PERMANENT: tuple[tuple[type[ProviderError], str], ...] = (
     (ProviderInvalidRequestError, "invalid_request"),
 )
 DEFAULT_RETRY_AFTER = 5.0
+# Wakes just after the earlier message of the same chat is due again.
+ORDER_PAD = timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ def send(message_id: str) -> str:
     if number.status != S.CONNECTED or number.deletion_requested_at is not None:
         # The sweep enqueues it again once the number is connected.
         return release(c, c.due, "number_not_connected")
+    earlier = earlier_unsent(message)
+    if earlier is not None:
+        # One chat stays in order: wait until the older message to this contact has gone.
+        return release(c, max(earlier, timezone.now()) + ORDER_PAD, "waiting_for_earlier",
+                       enqueue=True)
     wait = pacing.campaign_wait(campaign) if campaign is not None else 0.0
     if wait > 0:
         return release(c, timezone.now() + timedelta(seconds=wait), "campaign_paced", enqueue=True)
@@ -109,6 +116,19 @@ def send(message_id: str) -> str:
     if wait > 0:
         return release(c, timezone.now() + timedelta(seconds=wait), "paced", enqueue=True)
     return attempt(c)
+
+
+def earlier_unsent(message: Message) -> datetime | None:
+    """When the oldest still-queued earlier message to the same contact is next due, if any."""
+    earlier = (Message.objects.filter(number_id=message.number_id, recipient=message.recipient,
+                                      direction=Message.Direction.OUTBOUND,
+                                      status=Message.Status.QUEUED,
+                                      created_at__lt=message.created_at)
+               .exclude(campaign__status=Campaign.Status.PAUSED)
+               .order_by("created_at").values("next_attempt_at").first())
+    if earlier is None:
+        return None
+    return earlier["next_attempt_at"] or timezone.now()
 
 
 def release(c: Claim, at: datetime, outcome: str, *, enqueue: bool = False) -> str:

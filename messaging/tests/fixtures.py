@@ -52,10 +52,16 @@ def linked_green(sandbox: Any, tenant: Tenant) -> Number:
 
 @pytest.fixture
 def queue(linked: Number) -> Callable[..., Message]:
-    """Queue a text to +55 11 88888-8888 on the linked number."""
+    """Queue a text on the linked number; each call writes to another contact unless `to` is given.
+
+    Separate contacts, because one chat's messages leave strictly in order (sending.py).
+    """
+    counter = iter(range(10_000))
+
     def make(text: str = "Hello", number: Number | None = None, **kwargs: Any) -> Message:
-        return outbox.queue_message(number or linked, to=kwargs.pop("to", "5511888888888"),
-                                    type=kwargs.pop("type", "text"), text=text, **kwargs)
+        to = kwargs.pop("to", None) or f"551188888{next(counter):04d}"
+        return outbox.queue_message(number or linked, to=to, type=kwargs.pop("type", "text"),
+                                    text=text, **kwargs)
     return make
 
 

@@ -173,3 +173,19 @@ def test_two_worker_processes_sending_one_numbers_queue_hold_its_rate(linked, qu
         assert in_window <= rate + burst, stamps
     assert stamps[-1] - stamps[0] >= (count - burst) / rate * 0.9
 
+
+
+def test_messages_to_one_contact_leave_in_the_order_they_were_queued(queue, sandbox):
+    first, second = queue("first", to="5511977770000"), queue("second", to="5511977770000")
+    assert sending.send(str(second.pk)) == "waiting_for_earlier"
+    assert sent_at_provider(sandbox) == []
+    assert sending.send(str(first.pk)) == "sent"
+    make_due(second)
+    assert sending.send(str(second.pk)) == "sent"
+    assert [m["text"] for m in sent_at_provider(sandbox)] == ["first", "second"]
+
+
+def test_messages_to_other_contacts_do_not_wait_for_each_other(queue, sandbox):
+    queue("to ana", to="5511900000001")
+    other = queue("to bia", to="5511900000002")
+    assert sending.send(str(other.pk)) == "sent"
