@@ -1,6 +1,7 @@
 """Celery app: configured from Django settings (CELERY_*), tasks discovered per app."""
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -11,26 +12,27 @@ app = Celery("whatsapp_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Beat is the single scheduler. Short-period tasks expire so a backlog never piles up.
+
+def every(seconds: float, task: str) -> dict[str, Any]:
+    """A periodic task that expires after its period, so a stalled worker never builds a backlog."""
+    return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+
+
+def daily(hour: int, minute: int, task: str) -> dict[str, Any]:
+    """A task once a day (UTC)."""
+    return {"task": task, "schedule": crontab(hour=hour, minute=minute)}
+
+
+# Beat is the single scheduler of these.
 app.conf.beat_schedule = {
-    "poll-pending-numbers": {"task": "instances.tasks.poll_pending_numbers",
-                             "schedule": 3.0, "options": {"expires": 3}},
-    "reconcile-connected-numbers": {"task": "instances.tasks.reconcile_connected_numbers",
-                                    "schedule": 60.0, "options": {"expires": 60}},
-    "restart-stuck-numbers": {"task": "instances.tasks.restart_stuck_numbers",
-                              "schedule": 30.0, "options": {"expires": 30}},
-    "check-provider-health": {"task": "instances.tasks.check_provider_health",
-                              "schedule": 60.0, "options": {"expires": 60}},
-    "finish-deletions": {"task": "instances.tasks.finish_deletions",
-                         "schedule": 60.0, "options": {"expires": 60}},
-    "complete-campaigns": {"task": "messaging.campaign_tasks.complete_campaigns",
-                           "schedule": 30.0, "options": {"expires": 30}},
-    "sweep-outbox": {"task": "messaging.tasks.sweep_outbox",
-                     "schedule": 15.0, "options": {"expires": 15}},
-    "sync-all-providers": {"task": "instances.tasks.sync_all_providers",
-                           "schedule": crontab(hour=3, minute=17)},
-    "redrive-webhook-events": {"task": "webhooks.tasks.redrive_webhook_events",
-                               "schedule": 60.0, "options": {"expires": 60}},
-    "purge-webhook-events": {"task": "webhooks.tasks.purge_webhook_events",
-                             "schedule": crontab(hour=3, minute=41)},
+    "poll-pending-numbers": every(3, "instances.tasks.poll_pending_numbers"),
+    "reconcile-connected-numbers": every(60, "instances.tasks.reconcile_connected_numbers"),
+    "restart-stuck-numbers": every(30, "instances.tasks.restart_stuck_numbers"),
+    "check-provider-health": every(60, "instances.tasks.check_provider_health"),
+    "finish-deletions": every(60, "instances.tasks.finish_deletions"),
+    "sweep-outbox": every(15, "messaging.tasks.sweep_outbox"),
+    "complete-campaigns": every(30, "messaging.campaign_tasks.complete_campaigns"),
+    "redrive-webhook-events": every(60, "webhooks.tasks.redrive_webhook_events"),
+    "sync-all-providers": daily(3, 17, "instances.tasks.sync_all_providers"),
+    "purge-webhook-events": daily(3, 41, "webhooks.tasks.purge_webhook_events"),
 }
