@@ -104,7 +104,10 @@ def sync_provider_instances(provider: str) -> None:
         sync.sync_provider(provider)
     except ProviderNotSupportedError as exc:
         logger.info("%s cannot list its instances here: %s", provider, exc)
-    for number in Number.objects.live().filter(provider=provider, status=S.CONNECTED):
+    # Every provisioned number, not only connected ones: a waiting number needs its QR webhooks.
+    provisioned = Number.objects.live().filter(provider=provider).exclude(
+        status__in=[S.PROVISIONING, S.ERROR])
+    for number in provisioned:
         try:
             sync.ensure_webhook(number)
         except ProviderError as exc:

@@ -92,3 +92,13 @@ def test_provider_health_is_stored_for_the_api(sandbox, api):
                                                   "last_check"}
     assert body["status"] in {"healthy", "degraded"}
     assert body["instances"]["total"] == 0
+
+
+def test_the_daily_sync_repairs_the_webhook_of_a_number_waiting_for_its_scan(make_number, sandbox):
+    from providers.types import WebhookConfig
+
+    number = make_number()
+    services.gateway_for(number).set_webhook(number.ref, WebhookConfig("http://127.0.0.1:9/x/", "x"))
+    tasks.sync_provider_instances("evolution")
+    held = sandbox.control("GET", f"/evolution/instances/{number.instance_name}")
+    assert held["webhook"] == services.webhook_config(number).url
