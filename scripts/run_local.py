@@ -72,6 +72,7 @@ def main() -> int:
         "=" * 64,
         f"  WhatsApp Numbers is starting on http://127.0.0.1:{PORT}/",
         f"  Admin: http://127.0.0.1:{PORT}/admin/    API docs: http://127.0.0.1:{PORT}/api/docs/",
+        f"  Sandbox provider (scan QR codes here): http://127.0.0.1:{SANDBOX_PORT}/_sandbox/",
         *(f"  {line}" for line in seeded.splitlines()),
         "  Stop with Ctrl-C.",
         "=" * 64,
