@@ -8,7 +8,7 @@ from django.db import DatabaseError
 
 from messaging import services as messaging
 
-from . import processing
+from . import outbound, processing
 
 # Reference R6: dedupe keys must outlive provider retries (Meta retries for 7 days).
 MIN_RETENTION_DAYS = 7
@@ -38,3 +38,16 @@ def purge_webhook_events() -> int:
     deleted = processing.purge(max(settings.WEBHOOK_RETENTION_DAYS, MIN_RETENTION_DAYS))
     messaging.drop_stale_receipts()
     return deleted
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=300,
+             retry_jitter=True, max_retries=8, ignore_result=True)
+def deliver(delivery_id: str) -> str:
+    """Post one outbound delivery to a tenant's endpoint; retries are scheduled by the delivery."""
+    return outbound.deliver(delivery_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_webhook_deliveries() -> int:
+    """Every minute: re-enqueue due pending deliveries whose task was lost."""
+    return outbound.sweep()

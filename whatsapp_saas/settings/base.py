@@ -214,6 +214,8 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # Accepted clock difference for signed deliveries (X-Webhook-Signature t=…); replays older fail.
 WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Plain-HTTP endpoints on 127.0.0.1 (tests only; production endpoints must be HTTPS).
+OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
 
 # ---------------------------------------------------------------- sending (messaging/sending.py)
 # A message not handed to the provider within this many hours fails with `expired`.
