@@ -19,6 +19,7 @@ from providers.events import StateReason as R
 from providers.registry import get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
+from webhooks import outbound
 
 from . import notify, routing
 from .models import ConnectionEvent, Number
@@ -74,6 +75,10 @@ def change_status(number: Number, status: S, reason: str = "", source: str = Sou
             ConnectionEvent.objects.create(number=locked, from_status=previous, to_status=status,
                                            reason=reason, source=source)
         locked.save()
+        if changed and status != previous:
+            outbound.emit(locked.tenant_id, outbound.NUMBER_STATUS, {
+                "number": str(locked.pk), "status": status, "reason": reason,
+                "phone_number": locked.phone_number})
         if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
             transaction.on_commit(lambda: notify.email_admins(locked, status))
     number.__dict__.update(locked.__dict__)

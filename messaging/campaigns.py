@@ -20,6 +20,7 @@ from django.utils import timezone
 from instances.models import Number
 from tenants.models import Tenant
 
+from . import events
 from .models import Campaign, Message
 
 PHONE = re.compile(r"^\d{8,15}$")
@@ -130,9 +131,12 @@ def cancel_campaign(campaign: Campaign) -> int:
         ).update(status=Status.CANCELLED, finished_at=timezone.now())
         if not changed:
             raise CampaignError("This campaign has already ended.")
+        now = timezone.now()
         failed = campaign.messages.filter(status=Message.Status.QUEUED).update(
-            status=Message.Status.FAILED, failed_at=timezone.now(),
+            status=Message.Status.FAILED, failed_at=now,
             error_code="campaign_cancelled", error_message="The campaign was cancelled.")
+        events.status_changed(campaign.messages.filter(status=Message.Status.FAILED,
+                                                       failed_at=now))
     campaign.refresh_from_db()
     return failed
 

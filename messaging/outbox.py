@@ -20,7 +20,7 @@ from instances.models import Number
 from providers.events import ConnectionStatus as S
 from providers.http import get_redis
 
-from . import services
+from . import events, services
 from .models import Campaign, Contact, Message
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ def retry_failed(message: Message) -> bool:
         status=Message.Status.QUEUED, attempts=0, next_attempt_at=now, expires_at=now + expiry,
         error_code="", error_message="", failed_at=None, updated_at=now)
     if retried:
+        events.status_changed([message])
         transaction.on_commit(lambda: schedule(message.pk, now))
     return bool(retried)
 
@@ -176,6 +177,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
         error_code="campaign_cancelled", error_message="The campaign was cancelled.",
         updated_at=now)
+    if expired or cancelled:
+        # failed_at == now singles out the rows this sweep failed.
+        events.status_changed(Message.objects.filter(status=Message.Status.FAILED, failed_at=now))
     return {"expired": expired, "cancelled": cancelled, "enqueued": enqueue_due(now)}
 
 

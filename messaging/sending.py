@@ -36,7 +36,7 @@ from providers.events import ConnectionStatus as S
 from providers.events import StateReason as R
 from providers.types import MediaKind, MediaMessage, SendResult, TextMessage
 
-from . import outbox, pacing, services
+from . import events, outbox, pacing, services
 from .models import Campaign, Message, SendAttempt
 
 logger = logging.getLogger(__name__)
@@ -141,8 +141,10 @@ def release(c: Claim, at: datetime, outcome: str, *, enqueue: bool = False) -> s
 def fail_unsent(c: Claim, code: str, text: str) -> str:
     """Fail a message that was never handed to the provider."""
     now = timezone.now()
-    held(c).update(status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
-                   error_code=code, error_message=text, updated_at=now)
+    with transaction.atomic():
+        if held(c).update(status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
+                          error_code=code, error_message=text, updated_at=now):
+            events.status_changed([c.message])
     return Outcome.FAILED
 
 
@@ -182,8 +184,10 @@ def record_sent(c: Claim, started: datetime, result: SendResult) -> str:
     with transaction.atomic():
         SendAttempt.objects.create(message=message, started_at=started, finished_at=now,
                                    outcome=Outcome.SENT)
-        if not store_sent(c, fields) and not cancelled_in_flight(c).update(
+        if store_sent(c, fields) or cancelled_in_flight(c).update(
                 **fields, error_code="", error_message="", failed_at=None):
+            events.status_changed([message])
+        else:
             logger.warning("message %s was sent after its lease ran out", message.pk)
     message.provider_message_id = result.provider_message_id
     services.apply_pending_receipts(message)
@@ -221,9 +225,10 @@ def record_error(c: Claim, started: datetime, exc: ProviderError) -> str:
                                    outcome=outcome, provider_status_code=exc.status,
                                    error_code=code, error_message=str(exc)[:2000])
         if delay is None:
-            held(c).update(status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
-                           error_code=code, error_message=str(exc)[:2000],
-                           attempts=F("attempts") + 1, updated_at=now)
+            if held(c).update(status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
+                              error_code=code, error_message=str(exc)[:2000],
+                              attempts=F("attempts") + 1, updated_at=now):
+                events.status_changed([message])
         else:
             at = now + timedelta(seconds=delay)
             if held(c).update(next_attempt_at=at, attempts=F("attempts") + 1, updated_at=now):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from instances.models import Number
 from providers.events import LADDER, MessageReceived, MessageSent, MessageStatus, status_can_advance
 
+from . import events
 from .models import Contact, Conversation, Message, PendingReceipt
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def climb(message: Message, status: MessageStatus, reason: str, detail: str,
                 setattr(message, name, at)
                 fields.add(name)
     message.save(update_fields=sorted(fields))
+    events.status_changed([message])
     return True
 
 
@@ -146,6 +148,7 @@ def record_inbound(number: Number, event: MessageReceived) -> Message:
                 raise
             return existing
         touch_conversation(conversation, message, unread=not event.from_me)
+        events.received(message)
     if event.from_me:
         apply_pending_receipts(message)
     return message

@@ -1,0 +1,42 @@
+"""Tell tenants' endpoints about messages: every status writer and the inbound path call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
+
+from webhooks import outbound
+
+from .models import Message
+
+
+def data_of(message: Message) -> dict[str, Any]:
+    """The API.md message object."""
+    from .api.serializers import MessageSerializer
+
+    return dict(MessageSerializer(message).data)
+
+
+def status_changed(messages: QuerySet[Message] | Iterable[Message]) -> None:
+    """Emit `message.status` for messages whose status has just changed (re-read from the rows)."""
+    announce(messages, outbound.MESSAGE_STATUS)
+
+
+def received(message: Message) -> None:
+    """Emit `message.received` for a message recorded for the first time."""
+    announce([message], outbound.MESSAGE_RECEIVED)
+
+
+def announce(messages: QuerySet[Message] | Iterable[Message], event_type: str) -> None:
+    """One event per message, skipping tenants that have no endpoint for it (bulk cancels)."""
+    ids = ([m.pk for m in messages] if not isinstance(messages, QuerySet)
+           else list(messages.values_list("pk", flat=True)))
+    if not ids:
+        return
+    rows = Message.objects.filter(pk__in=ids)
+    tenants = outbound.subscribed_tenants(rows.values_list("tenant_id", flat=True).distinct(),
+                                          event_type)
+    for message in rows.filter(tenant_id__in=tenants).order_by("created_at").iterator():
+        outbound.emit(message.tenant_id, event_type, data_of(message))
