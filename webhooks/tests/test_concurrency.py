@@ -57,17 +57,6 @@ def test_the_same_delivery_posted_50_times_concurrently_is_stored_and_processed_
     assert Conversation.objects.get().unread_count == 1
 
 
-@pytest.fixture
-def our_message(evolution_number: Number) -> Message:
-    """Our outbound message 3EB08EE8… to the customer, already sent."""
-    contact = Contact.objects.create(tenant=evolution_number.tenant, phone="5511888888888")
-    conversation = Conversation.objects.create(tenant=evolution_number.tenant,
-                                               number=evolution_number, contact=contact)
-    return Message.objects.create(tenant=evolution_number.tenant, number=evolution_number,
-                                  conversation=conversation, direction="outbound",
-                                  status="sent", provider_message_id="3EB08EE80DB4E276AFE85B")
-
-
 def process_delivered(deliver: Any, number: Number, payload: dict[str, Any]) -> None:
     """Deliver a payload and process what was stored."""
     assert deliver(number, payload).status_code == 200

@@ -7,6 +7,7 @@ from instances.api.views import NumberViewSet, ProviderHealthView
 from messaging.api.campaigns import CampaignViewSet
 from messaging.api.views import ConversationViewSet, MessageViewSet
 from tenants.api import ApiKeyViewSet
+from webhooks.api import EndpointViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -15,6 +16,7 @@ router.register("numbers", NumberViewSet, basename="number")
 router.register("messages", MessageViewSet, basename="message")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("webhook-endpoints", EndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [
     path("health/providers/", ProviderHealthView.as_view(), name="provider-health"),

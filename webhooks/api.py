@@ -1,0 +1,85 @@
+"""Webhook endpoints API: a tenant's URLs for our signed events; the secret is shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tenants.api import TenantScopedMixin
+
+from . import outbound
+from .models import EVENT_TYPES, Delivery, Endpoint, all_event_types
+
+READ, WRITE = "messages:read", "numbers:write"
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    """An endpoint as listed: never its secret."""
+
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES),
+                                        allow_empty=False, default=all_event_types)
+
+    class Meta:
+        model = Endpoint
+        fields = ["id", "url", "event_types", "is_active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_url(self, url: str) -> str:
+        """HTTPS only (see outbound.validate_url)."""
+        try:
+            outbound.validate_url(url)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return url
+
+    def validate_event_types(self, value: list[str]) -> list[str]:
+        """Each type once, in a stable order."""
+        return [t for t in EVENT_TYPES if t in value]
+
+
+class CreatedEndpointSerializer(EndpointSerializer):
+    """The create response: the only time the signing secret is shown."""
+
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    """A queued test delivery."""
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "event_type", "status", "attempts", "created_at"]
+        read_only_fields = fields
+
+
+class EndpointViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The tenant's webhook endpoints; POST registers one, POST …/test/ sends a ping."""
+
+    queryset = Endpoint.objects.all()
+    serializer_class = EndpointSerializer
+    required_scopes = {"read": READ, "write": WRITE}
+
+    @extend_schema(request=EndpointSerializer, responses={201: CreatedEndpointSerializer})
+    def create(self, request: Request) -> Response:
+        """Register an endpoint (201) with a generated secret, returned only here."""
+        serializer = EndpointSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = serializer.save(tenant=self.tenant)
+        return Response(CreatedEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: Any = None) -> Response:
+        """Queue a `ping` event to this endpoint (202)."""
+        delivery = outbound.ping(self.get_object())
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
