@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
+import socket
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -144,6 +146,9 @@ def post(delivery: Delivery) -> tuple[int | None, str]:
     """(status code, error) of one POST; error is "" on a 2xx answer."""
     if not delivery.endpoint.is_active:
         return None, "endpoint disabled"
+    blocked = blocked_address(urlsplit(delivery.endpoint.url).hostname or "")
+    if blocked:
+        return None, blocked
     body = body_of(delivery)
     try:
         # Redirects are not followed: a signed body must not be replayed to another host.
@@ -155,6 +160,26 @@ def post(delivery: Delivery) -> tuple[int | None, str]:
     if 200 <= response.status_code < 300:
         return response.status_code, ""
     return response.status_code, f"HTTP {response.status_code}"
+
+
+def blocked_address(host: str) -> str:
+    """Why a tenant's URL may not be called ("" when it may): no internal or reserved addresses.
+
+    Tenants choose these URLs, so without this check they could make our workers call services
+    inside our network. (A DNS answer that changes between this check and the request is not
+    covered; a proxy that enforces egress rules is the stronger guard.)
+    """
+    if settings.DEBUG or settings.OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP:
+        return ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc}"
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            return f"{host} resolves to a non-public address ({ip}); refused"
+    return ""
 
 
 def sweep(now: datetime | None = None) -> int:
@@ -177,3 +202,10 @@ def redeliver(deliveries: Iterable[Delivery]) -> int:
     for pk in ids:
         transaction.on_commit(lambda pk=str(pk): enqueue(pk), robust=True)
     return count
+
+
+def purge(retention_days: int) -> int:
+    """Delete delivered and failed deliveries older than `retention_days`; pending ones stay."""
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    return Delivery.objects.filter(created_at__lt=cutoff).exclude(
+        status=Delivery.Status.PENDING).delete()[0]

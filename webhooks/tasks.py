@@ -34,8 +34,10 @@ def redrive_webhook_events() -> int:
 
 @shared_task(ignore_result=True)
 def purge_webhook_events() -> int:
-    """Daily: delete events past WEBHOOK_RETENTION_DAYS and receipts whose message never came."""
-    deleted = processing.purge(max(settings.WEBHOOK_RETENTION_DAYS, MIN_RETENTION_DAYS))
+    """Daily: delete events and finished deliveries past WEBHOOK_RETENTION_DAYS, stale receipts."""
+    days = max(settings.WEBHOOK_RETENTION_DAYS, MIN_RETENTION_DAYS)
+    deleted = processing.purge(days)
+    outbound.purge(days)
     messaging.drop_stale_receipts()
     return deleted
 

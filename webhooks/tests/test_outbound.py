@@ -209,3 +209,38 @@ def test_messages_the_sweep_expires_are_emitted_as_failed(
     [delivery] = Delivery.objects.all()
     assert delivery.payload["data"]["status"] == "failed"
     assert delivery.payload["data"]["id"] == str(our_message.pk)
+
+
+def test_an_endpoint_on_an_internal_address_is_never_called(
+        tenant: Tenant, evolution_number: Number, our_message: Message,
+        receiver: WebhookReceiver, register: Callable[..., dict[str, Any]], settings: Any) -> None:
+    register(tenant, receiver.url)
+    settings.OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
+    services.apply_status(evolution_number, PROVIDER_ID, MessageStatus.DELIVERED)
+    delivery = Delivery.objects.get()
+    outbound.deliver(str(delivery.pk))
+    delivery.refresh_from_db()
+    assert receiver.received == []
+    assert "non-public address (127.0.0.1)" in delivery.last_error
+
+
+@pytest.mark.parametrize("host, allowed", [
+    ("10.1.2.3", False), ("192.168.0.10", False), ("169.254.169.254", False), ("::1", False),
+    ("8.8.8.8", True),
+])
+def test_only_public_addresses_may_be_called(host: str, allowed: bool, settings: Any) -> None:
+    settings.OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
+    assert (outbound.blocked_address(host) == "") is allowed
+
+
+def test_finished_deliveries_are_purged_after_the_retention_but_pending_ones_stay(
+        tenant: Tenant, evolution_number: Number, our_message: Message,
+        receiver: WebhookReceiver, register: Callable[..., dict[str, Any]]) -> None:
+    register(tenant, receiver.url)
+    services.apply_status(evolution_number, PROVIDER_ID, MessageStatus.DELIVERED)
+    services.apply_status(evolution_number, PROVIDER_ID, MessageStatus.READ)
+    done, waiting = Delivery.objects.order_by("created_at")
+    outbound.deliver(str(done.pk))
+    Delivery.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert outbound.purge(30) == 1
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [waiting.pk]
