@@ -88,6 +88,21 @@ def greenapi_number(tenant: Tenant) -> Any:
 
 
 @pytest.fixture
+def member(tenant: Tenant) -> Any:
+    """A client signed in as a plain member of Acme, for the tenant pages."""
+    from django.test import Client
+
+    from tenants.models import Membership
+    from tenants.services import find_or_create_user
+
+    user = find_or_create_user("member@acme.test", "pw-member-123")
+    Membership.objects.create(user=user, tenant=tenant, role="member")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def operator(db: None) -> Any:
     """A client signed in as a superuser, for admin pages."""
     from django.contrib.auth import get_user_model

@@ -11,20 +11,8 @@ from django.test import Client
 from instances import services
 from instances.models import Number
 from instances.views import make_link
-from tenants.models import Membership
-from tenants.services import find_or_create_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def member(tenant) -> Client:
-    """A signed-in member of Acme."""
-    user = find_or_create_user("member@acme.test", "pw-member-123")
-    Membership.objects.create(user=user, tenant=tenant, role="member")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_list_shows_the_tenants_numbers_with_their_status(member, make_number, tenant):

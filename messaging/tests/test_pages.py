@@ -15,16 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def member(tenant) -> Client:
-    """A signed-in member of Acme."""
-    user = find_or_create_user("member@acme.test", "pw-member-123")
-    Membership.objects.create(user=user, tenant=tenant, role="member")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def conversation(evolution_number) -> Conversation:
     """Ana wrote to Acme's support number."""
     services.record_inbound(evolution_number, MessageReceived(
