@@ -30,13 +30,17 @@ def received(message: Message) -> None:
 
 
 def announce(messages: QuerySet[Message] | Iterable[Message], event_type: str) -> None:
-    """One event per message, skipping tenants that have no endpoint for it (bulk cancels)."""
-    ids = ([m.pk for m in messages] if not isinstance(messages, QuerySet)
-           else list(messages.values_list("pk", flat=True)))
-    if not ids:
+    """One event per message, skipping tenants that have no endpoint for it (bulk cancels).
+
+    On the send and receipt paths most tenants have no endpoint: that case costs one query.
+    """
+    if isinstance(messages, QuerySet):
+        pairs = list(messages.values_list("pk", "tenant_id"))
+    else:
+        pairs = [(m.pk, m.tenant_id) for m in messages]
+    tenants = outbound.subscribed_tenants({tenant for _, tenant in pairs}, event_type) if pairs else set()
+    if not tenants:
         return
-    rows = Message.objects.filter(pk__in=ids)
-    tenants = outbound.subscribed_tenants(rows.values_list("tenant_id", flat=True).distinct(),
-                                          event_type)
-    for message in rows.filter(tenant_id__in=tenants).order_by("created_at").iterator():
+    ids = [pk for pk, tenant in pairs if tenant in tenants]
+    for message in Message.objects.filter(pk__in=ids).order_by("created_at").iterator():
         outbound.emit(message.tenant_id, event_type, data_of(message))
