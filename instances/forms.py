@@ -6,9 +6,10 @@ from typing import Any
 
 from django import forms
 
+from providers.base import e164_digits
 from providers.registry import PROVIDER_CHOICES
 
-from .api.serializers import PHONE
+from .api.serializers import PHONE_HELP
 
 
 class NumberForm(forms.Form):
@@ -40,7 +41,7 @@ class PairingForm(forms.Form):
 
     def clean_phone_number(self) -> str:
         """8 to 15 digits once +, spaces and dashes are removed."""
-        digits = "".join(c for c in self.cleaned_data["phone_number"] if c.isdigit())
-        if not PHONE.match(digits):
-            raise forms.ValidationError("Enter the number with country code: 8 to 15 digits.")
+        digits = e164_digits(self.cleaned_data["phone_number"])
+        if digits is None:
+            raise forms.ValidationError(PHONE_HELP)
         return digits

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from providers.base import ProviderGateway
+from providers.base import ProviderGateway, jid_digits
 from providers.errors import ProviderError, ProviderNotFoundError, ProviderOperationFailedError
 from providers.events import ConnectionStatus as S
 from providers.events import QrCode
@@ -231,7 +231,7 @@ def apply_state(number: Number, state: ConnectionState, source: str, *, phone: s
     fields: dict[str, Any] = {"last_state_check_at": timezone.now()}
     if status == S.CONNECTED:
         reason = connected_reason(number)
-        fields.update(phone_number=digits(phone) or number.phone_number,
+        fields.update(phone_number=jid_digits(phone) or number.phone_number,
                       profile_name=profile_name or number.profile_name)
     return change_status(number, status, str(reason), source, **fields)
 
@@ -247,11 +247,6 @@ def touch_checked(number: Number) -> Number:
     """Record that the state was checked, without a transition."""
     Number.objects.filter(pk=number.pk).update(last_state_check_at=timezone.now())
     return number
-
-
-def digits(phone: str) -> str:
-    """The digits of a phone number or JID (`5511...@s.whatsapp.net`)."""
-    return "".join(c for c in phone.split("@")[0].split(":")[0] if c.isdigit())
 
 
 def check_state(number: Number, source: str = Source.POLL) -> Number:

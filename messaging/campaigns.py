@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +17,12 @@ from django.db.models import Count
 from django.utils import timezone
 
 from instances.models import Number
+from providers.base import e164_digits
 from tenants.models import Tenant
 
 from . import events
 from .models import Campaign, Message
 
-PHONE = re.compile(r"^\d{8,15}$")
 PHONE_HEADERS = {"phone", "number", "to", "telefone", "whatsapp", "mobile"}
 Status = Campaign.Status
 
@@ -32,18 +31,12 @@ class CampaignError(ValueError):
     """A campaign request that cannot be done; the message says why."""
 
 
-def clean_phone(value: str) -> str | None:
-    """Digits of a phone number with country code, or None when it is not one."""
-    digits = re.sub(r"[\s\-+().]", "", value or "")
-    return digits if PHONE.match(digits) else None
-
-
 def parse_recipients(values: list[str]) -> tuple[list[str], list[str]]:
     """Valid phones (deduplicated, in order) and the values that were not phones."""
     valid: dict[str, None] = {}
     invalid = []
     for value in values:
-        phone = clean_phone(value)
+        phone = e164_digits(value)
         if phone:
             valid.setdefault(phone)
         elif value.strip():

@@ -11,6 +11,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from instances.models import Number
+from providers.base import jid_digits
 from providers.events import LADDER, MessageReceived, MessageSent, MessageStatus, status_can_advance
 
 from . import events
@@ -282,6 +283,3 @@ def address(jid: str) -> str:
     return jid_digits(jid) if jid.endswith(PHONE_SUFFIXES) else jid
 
 
-def jid_digits(jid: str) -> str:
-    """The digits of a phone JID (`5511…@s.whatsapp.net`, `5511…@c.us`, `5511…:12@…`)."""
-    return "".join(c for c in jid.split("@")[0].split(":")[0] if c.isdigit())

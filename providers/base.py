@@ -130,6 +130,18 @@ def digits_only(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+def jid_digits(jid: str) -> str:
+    """The phone digits of a JID (`5511…@s.whatsapp.net`, `5511…@c.us`, `5511…:12@…`)."""
+    return digits_only(jid.split("@")[0].split(":")[0])
+
+
+def e164_digits(value: str) -> str | None:
+    """A phone number typed with country code (+, spaces, dashes, dots, brackets allowed) as its
+    8 to 15 digits (E.164), or None when it is not one."""
+    digits = re.sub(r"[\s\-+().]", "", value or "")
+    return digits if re.fullmatch(r"\d{8,15}", digits) else None
+
+
 def media_file_name(message: MediaMessage) -> str:
     """The given file name, else the URL's, with an extension the recipient's phone understands."""
     if message.file_name:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rest_framework import serializers
 
 from instances.models import MAX_SEND_RATE_PER_MINUTE, Number
+from providers.base import e164_digits
 from providers.registry import PROVIDER_CHOICES
 
-PHONE = re.compile(r"^\d{8,15}$")
+PHONE_HELP = "Enter the number with country code: 8 to 15 digits."
 
 
 def clean_phone(value: str) -> str:
     """Digits only, 8 to 15 of them (a leading +, spaces and dashes are allowed)."""
-    digits = re.sub(r"[\s\-+()]", "", value or "")
-    if not PHONE.match(digits):
-        raise serializers.ValidationError("Enter the number with country code: 8 to 15 digits.")
+    digits = e164_digits(value)
+    if digits is None:
+        raise serializers.ValidationError(PHONE_HELP)
     return digits
 
 

@@ -104,8 +104,3 @@ def picked(payload: Payload, paths: Mapping[str, str]) -> dict[str, Any]:
     values = {name: dig(payload, path) for name, path in paths.items()}
     return {name: v if isinstance(v, (int, float)) and not isinstance(v, bool) else text(v)
             for name, v in values.items()}
-
-
-def digits(jid: str) -> str:
-    """The phone digits of a JID (`5511…@s.whatsapp.net`, `5511…@c.us`, `5511…:3@…`)."""
-    return "".join(c for c in jid.split("@")[0].split(":")[0] if c.isdigit())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from providers.evolution import WEBHOOK_SECRET_HEADER
+from providers.base import jid_digits
 from providers.events import (
     ConnectionChanged,
     ConnectionStatus,
@@ -21,8 +21,9 @@ from providers.events import (
     evolution_connection_state,
     evolution_message_status,
 )
+from providers.evolution import WEBHOOK_SECRET_HEADER
 
-from .base import Payload, WebhookNormalizer, digits, epoch, obj, picked, text
+from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
 
 # Baileys message keys → our kind; Evolution already folds extendedTextMessage into
 # `conversation` and documentWithCaptionMessage into documentMessage (reference 1.6).
@@ -101,7 +102,7 @@ class EvolutionNormalizer(WebhookNormalizer):
         mapping = evolution_connection_state(state, data.get("statusReason"))
         return [ConnectionChanged(
             **self._common(payload), status=mapping.status, reason=mapping.reason,
-            provider_state=state, phone=digits(text(data.get("wuid"))),
+            provider_state=state, phone=jid_digits(text(data.get("wuid"))),
             profile_name=text(data.get("profileName")),
         )]
 

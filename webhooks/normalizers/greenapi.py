@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from providers.base import jid_digits
 from providers.events import (
     ConnectionChanged,
     ConnectionStatus,
@@ -18,7 +19,7 @@ from providers.events import (
     greenapi_message_status,
 )
 
-from .base import Payload, WebhookNormalizer, digits, epoch, obj, picked, text
+from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
 
 # typeMessage → our kind (GreenAPI docs, notifications-format/incoming-message).
 KINDS: dict[str, MessageKind] = {
@@ -89,7 +90,7 @@ class GreenApiNormalizer(WebhookNormalizer):
         """The instance state; `instanceData.wid` is the linked account once authorized."""
         state = text(payload.get("stateInstance"))
         mapping = greenapi_connection_state(state)
-        phone = digits(text(obj(payload.get("instanceData")).get("wid")))
+        phone = jid_digits(text(obj(payload.get("instanceData")).get("wid")))
         return [ConnectionChanged(
             **self._common(payload), status=mapping.status, reason=mapping.reason,
             provider_state=state, phone=phone if mapping.status is ConnectionStatus.CONNECTED
