@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from providers.errors import ProviderError
+from whatsapp_saas.admin_actions import apply_each
 
 from . import health, services
 from .models import ConnectionEvent, Number
@@ -37,16 +38,8 @@ class ConnectionEventInline(admin.TabularInline):
 
 
 def run(request: HttpRequest, queryset: QuerySet[Number], verb: str, func: Any) -> None:
-    """Apply a service to each selected number and report what happened."""
-    done = 0
-    for number in queryset:
-        try:
-            func(number)
-            done += 1
-        except (services.NumberError, ProviderError) as exc:
-            messages.error(request, f"{number.name}: {exc}")
-    if done:
-        messages.success(request, f"{verb}: {done} number(s).")
+    """Apply a number service to each selected number."""
+    apply_each(request, queryset, verb, func, (services.NumberError, ProviderError))
 
 
 @admin.register(Number)

@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from whatsapp_saas.admin_actions import apply_each
+
 from . import campaigns
 from .models import Campaign, Conversation, Message, SendAttempt
 
@@ -177,13 +179,8 @@ class CampaignAdmin(admin.ModelAdmin):
             p["read"] + p["played"], p["failed"])
 
     def run(self, request: HttpRequest, queryset: QuerySet[Campaign], verb: str, func: Any) -> None:
-        """Apply a campaign service to each selected campaign, reporting errors."""
-        for campaign in queryset:
-            try:
-                func(campaign)
-                messages.success(request, f"{campaign.name}: {verb}.")
-            except campaigns.CampaignError as exc:
-                messages.error(request, f"{campaign.name}: {exc}")
+        """Apply a campaign service to each selected campaign."""
+        apply_each(request, queryset, verb, func, (campaigns.CampaignError,))
 
     @admin.action(description="Start or resume")
     def start(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
