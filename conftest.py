@@ -17,7 +17,9 @@ from tenants.services import create_tenant, issue_api_key
 @pytest.fixture(autouse=True)
 def clean_redis() -> Iterator[None]:
     """Every test starts with an empty test Redis database (see settings/test.py)."""
-    assert settings.REDIS_URL.endswith(f"/{settings.TEST_REDIS_DB}"), "tests need their own Redis db"
+    assert settings.REDIS_URL.endswith(f"/{settings.TEST_REDIS_DB}"), (
+        "tests need their own Redis db"
+    )
     cache.clear()
     yield
 
@@ -25,8 +27,10 @@ def clean_redis() -> Iterator[None]:
 @pytest.fixture
 def make_tenant(db: None) -> Callable[..., Tenant]:
     """Create tenants by name."""
+
     def make(name: str = "Acme", **kwargs: object) -> Tenant:
         return create_tenant(name, **kwargs)
+
     return make
 
 
@@ -45,24 +49,33 @@ def other_tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
 @pytest.fixture
 def make_key(db: None) -> Callable[..., tuple[ApiKey, str]]:
     """Issue API keys: make_key(tenant, scopes=[...]) → (key, raw)."""
-    def make(tenant: Tenant, scopes: list[str] | None = None, **kwargs: object) -> tuple[ApiKey, str]:
+
+    def make(
+        tenant: Tenant, scopes: list[str] | None = None, **kwargs: object
+    ) -> tuple[ApiKey, str]:
         return issue_api_key(tenant, "test", list(SCOPES) if scopes is None else scopes, **kwargs)
+
     return make
 
 
 @pytest.fixture
 def client_for() -> Callable[[str], APIClient]:
     """An API client sending `Authorization: Bearer <raw key>`."""
+
     def make(raw_key: str) -> APIClient:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
         return client
+
     return make
 
 
 @pytest.fixture
-def api(tenant: Tenant, make_key: Callable[..., tuple[ApiKey, str]],
-        client_for: Callable[[str], APIClient]) -> APIClient:
+def api(
+    tenant: Tenant,
+    make_key: Callable[..., tuple[ApiKey, str]],
+    client_for: Callable[[str], APIClient],
+) -> APIClient:
     """An API client for Acme with every scope."""
     return client_for(make_key(tenant)[1])
 
@@ -72,9 +85,15 @@ def evolution_number(tenant: Tenant) -> Any:
     """A connected Evolution number `acme-wa1`, made in the database (no provider involved)."""
     from instances.models import Number
 
-    return Number.objects.create(tenant=tenant, name="Support", provider="evolution",
-                                 instance_name="acme-wa1", provider_instance_id="acme-wa1",
-                                 status="connected", phone_number="5511999999999")
+    return Number.objects.create(
+        tenant=tenant,
+        name="Support",
+        provider="evolution",
+        instance_name="acme-wa1",
+        provider_instance_id="acme-wa1",
+        status="connected",
+        phone_number="5511999999999",
+    )
 
 
 @pytest.fixture
@@ -82,9 +101,15 @@ def greenapi_number(tenant: Tenant) -> Any:
     """A connected GreenAPI number (idInstance 1101000001), made in the database."""
     from instances.models import Number
 
-    return Number.objects.create(tenant=tenant, name="Sales", provider="greenapi",
-                                 instance_name="acme-green", provider_instance_id="1101000001",
-                                 status="connected", phone_number="5511999999999")
+    return Number.objects.create(
+        tenant=tenant,
+        name="Sales",
+        provider="greenapi",
+        instance_name="acme-green",
+        provider_instance_id="1101000001",
+        status="connected",
+        phone_number="5511999999999",
+    )
 
 
 @pytest.fixture
@@ -155,8 +180,10 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         yield page
         browser.close()

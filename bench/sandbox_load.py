@@ -30,19 +30,30 @@ def free_port() -> int:
 
 async def prepare(session: aiohttp.ClientSession, base: str) -> str:
     """Create and link one instance; return its token."""
-    async with session.post(f"{base}/instance/create", headers={"apikey": KEY}, json={
-            "instanceName": "bench", "integration": "WHATSAPP-BAILEYS"}) as response:
+    async with session.post(
+        f"{base}/instance/create",
+        headers={"apikey": KEY},
+        json={"instanceName": "bench", "integration": "WHATSAPP-BAILEYS"},
+    ) as response:
         token = (await response.json())["hash"]
     async with session.get(f"{base}/instance/connect/bench", headers={"apikey": token}):
         pass
-    async with session.post(f"{base}/_sandbox/evolution/instances/bench/scan",
-                            json={"phone": "5511900000000"}):
+    async with session.post(
+        f"{base}/_sandbox/evolution/instances/bench/scan", json={"phone": "5511900000000"}
+    ):
         pass
     return str(token)
 
 
-async def worker(session: aiohttp.ClientSession, base: str, token: str, until: float,
-                 latencies: list[float], errors: list[int], n: int) -> None:
+async def worker(
+    session: aiohttp.ClientSession,
+    base: str,
+    token: str,
+    until: float,
+    latencies: list[float],
+    errors: list[int],
+    n: int,
+) -> None:
     """Alternate a send and a state read until the time is up."""
     headers = {"apikey": token}
     i = 0
@@ -51,8 +62,11 @@ async def worker(session: aiohttp.ClientSession, base: str, token: str, until: f
         if i % 2:
             request = session.get(f"{base}/instance/connectionState/bench", headers=headers)
         else:
-            request = session.post(f"{base}/message/sendText/bench", headers=headers,
-                                   json={"number": f"55119{n:04d}{i % 10000:04d}", "text": "hi"})
+            request = session.post(
+                f"{base}/message/sendText/bench",
+                headers=headers,
+                json={"number": f"55119{n:04d}{i % 10000:04d}", "text": "hi"},
+            )
         async with request as response:
             await response.read()
             if response.status >= 400:
@@ -69,8 +83,9 @@ async def run(base: str, seconds: float, concurrency: int) -> None:
         latencies: list[float] = []
         errors: list[int] = []
         until = time.monotonic() + seconds
-        await asyncio.gather(*(worker(session, base, token, until, latencies, errors, n)
-                               for n in range(concurrency)))
+        await asyncio.gather(
+            *(worker(session, base, token, until, latencies, errors, n) for n in range(concurrency))
+        )
     quantiles = statistics.quantiles(latencies, n=100)
     print(f"requests: {len(latencies)} in {seconds:.0f} s with {concurrency} concurrent clients")
     print(f"throughput: {len(latencies) / seconds:.0f} requests/s")
@@ -86,9 +101,20 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", str(port), "--evolution-api-key", KEY,
-         "--no-auto-receipts"], cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--evolution-api-key",
+            KEY,
+            "--no-auto-receipts",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:

@@ -42,10 +42,17 @@ def environment(args: argparse.Namespace, sandbox_url: str, api_url: str) -> dic
     """The webhook benchmark's settings (local only) on our own database, plus short leases."""
     env = webhook_ingest.environment(args)
     env["DATABASE_URL"] = urlsplit(env["DATABASE_URL"])._replace(path=f"/{BENCH_DB}").geturl()
-    return {**env, "CACHE_KEY_PREFIX": "wa-bench-send", "PUBLIC_BASE_URL": api_url,
-            "EVOLUTION_API_URL": sandbox_url, "EVOLUTION_API_KEY": SANDBOX_KEY,
-            "API_THROTTLE_RATE": "1000000/min", "SEND_LEASE_SECONDS": "5",
-            "PROVIDER_CONNECT_TIMEOUT": "2", "PROVIDER_READ_TIMEOUT": "3"}
+    return {
+        **env,
+        "CACHE_KEY_PREFIX": "wa-bench-send",
+        "PUBLIC_BASE_URL": api_url,
+        "EVOLUTION_API_URL": sandbox_url,
+        "EVOLUTION_API_KEY": SANDBOX_KEY,
+        "API_THROTTLE_RATE": "1000000/min",
+        "SEND_LEASE_SECONDS": "5",
+        "PROVIDER_CONNECT_TIMEOUT": "2",
+        "PROVIDER_READ_TIMEOUT": "3",
+    }
 
 
 def prepare_database(env: dict[str, str]) -> None:
@@ -56,8 +63,12 @@ def prepare_database(env: dict[str, str]) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
             conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env={**os.environ, **env}, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+    )
 
 
 # ------------------------------------------------------------------ processes
@@ -74,30 +85,84 @@ class Processes:
 
     def spawn(self, command: list[str], quiet: bool = False) -> subprocess.Popen[bytes]:
         """Start a child in a new session, so a kill reaches its pool processes too."""
-        return subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True,
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL if quiet else None)
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if quiet else None,
+        )
 
     def sandbox(self, port: int) -> None:
         """The sandbox provider: no automatic receipts, real clock."""
-        self.others.append(self.spawn([sys.executable, "-m", "sandbox", "--port", str(port),
-                                       "--evolution-api-key", SANDBOX_KEY, "--seed", "1",
-                                       "--no-auto-receipts"], quiet=True))
+        self.others.append(
+            self.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "sandbox",
+                    "--port",
+                    str(port),
+                    "--evolution-api-key",
+                    SANDBOX_KEY,
+                    "--seed",
+                    "1",
+                    "--no-auto-receipts",
+                ],
+                quiet=True,
+            )
+        )
 
     def gunicorn(self, port: int) -> None:
         """The API as in production: gthread workers."""
-        self.others.append(self.spawn([
-            sys.executable, "-m", "gunicorn", "whatsapp_saas.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--worker-class", "gthread", "--threads", "8",
-            "--log-level", "warning"]))
+        self.others.append(
+            self.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "whatsapp_saas.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    "8",
+                    "--log-level",
+                    "warning",
+                ]
+            )
+        )
 
     def worker(self) -> None:
         """One Celery worker (prefork)."""
         self.started += 1
-        self.workers.append(self.spawn([
-            sys.executable, "-m", "celery", "-A", "whatsapp_saas", "worker", "-P", "prefork",
-            "-c", str(self.args.concurrency), "-n", f"bench{self.started}@%h", "-l", "ERROR",
-            "--without-gossip", "--without-mingle", "--without-heartbeat"]))
+        self.workers.append(
+            self.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "whatsapp_saas",
+                    "worker",
+                    "-P",
+                    "prefork",
+                    "-c",
+                    str(self.args.concurrency),
+                    "-n",
+                    f"bench{self.started}@%h",
+                    "-l",
+                    "ERROR",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ]
+            )
+        )
 
     def kill_worker(self) -> None:
         """SIGKILL the oldest worker's whole process group; start a replacement."""
@@ -150,9 +215,14 @@ def make_world(args: argparse.Namespace, sandbox_url: str) -> tuple[str, list[st
     _, key = issue_api_key(tenant, "bench", ["messages:send", "messages:read"])
     numbers = []
     for i in range(args.numbers):
-        number = services.connect(services.create_number(tenant, name=f"n{i}", provider="evolution"))
-        requests.post(f"{sandbox_url}/_sandbox/evolution/instances/{number.instance_name}/scan",
-                      json={"phone": f"55119{i:08d}"}, timeout=10).raise_for_status()
+        number = services.connect(
+            services.create_number(tenant, name=f"n{i}", provider="evolution")
+        )
+        requests.post(
+            f"{sandbox_url}/_sandbox/evolution/instances/{number.instance_name}/scan",
+            json={"phone": f"55119{i:08d}"},
+            timeout=10,
+        ).raise_for_status()
         services.update_number(number, send_rate_per_minute=args.rate)
         numbers.append(str(number.pk))
     settle(numbers)
@@ -187,8 +257,9 @@ class Run:
     kills: int = 0
 
 
-async def post_all(api_url: str, key: str, numbers: list[str], run: str, count: int,
-                   concurrency: int) -> list[str]:
+async def post_all(
+    api_url: str, key: str, numbers: list[str], run: str, count: int, concurrency: int
+) -> list[str]:
     """POST `count` messages round robin over the numbers; returns the accepted ids."""
     import aiohttp
 
@@ -196,19 +267,33 @@ async def post_all(api_url: str, key: str, numbers: list[str], run: str, count: 
     todo = iter(range(count))
     headers = {"Authorization": f"Bearer {key}"}
     async with aiohttp.ClientSession(headers=headers) as session:
+
         async def worker() -> None:
             for i in todo:
-                body = {"number": numbers[i % len(numbers)], "to": f"55218{i:08d}", "type": "text",
-                        "text": f"{run}:{i}", "client_message_id": f"{run}-{i}"}
+                body = {
+                    "number": numbers[i % len(numbers)],
+                    "to": f"55218{i:08d}",
+                    "type": "text",
+                    "text": f"{run}:{i}",
+                    "client_message_id": f"{run}-{i}",
+                }
                 async with session.post(f"{api_url}/api/v1/messages/", json=body) as response:
                     if response.status == 202:
                         accepted.append((await response.json())["id"])
+
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return accepted
 
 
-def execute(name: str, procs: Processes, args: argparse.Namespace, api_url: str, key: str,
-            numbers: list[str], kills: int) -> Run:
+def execute(
+    name: str,
+    procs: Processes,
+    args: argparse.Namespace,
+    api_url: str,
+    key: str,
+    numbers: list[str],
+    kills: int,
+) -> Run:
     """Post, then let the workers drain, sweeping like beat and killing workers if asked."""
     from messaging.models import Message
     from messaging.tasks import sweep_outbox
@@ -249,11 +334,19 @@ def report(run: Run, args: argparse.Namespace, sandbox_url: str) -> None:
     """Print one run's figures."""
     from messaging.models import Message
 
-    rows = list(Message.objects.filter(pk__in=run.accepted).values(
-        "status", "created_at", "sent_at", "number__instance_name", "text"))
+    rows = list(
+        Message.objects.filter(pk__in=run.accepted).values(
+            "status", "created_at", "sent_at", "number__instance_name", "text"
+        )
+    )
     sent = [r for r in rows if r["status"] != "queued" and r["sent_at"]]
-    log = [m for m in requests.get(f"{sandbox_url}/_sandbox/messages?direction=outbound",
-                                   timeout=30).json() if str(m["text"]).startswith(run.name + ":")]
+    log = [
+        m
+        for m in requests.get(
+            f"{sandbox_url}/_sandbox/messages?direction=outbound", timeout=30
+        ).json()
+        if str(m["text"]).startswith(run.name + ":")
+    ]
     copies = Counter(m["text"] for m in log)
     per_number: dict[str, list[float]] = defaultdict(list)
     for m in log:
@@ -263,21 +356,33 @@ def report(run: Run, args: argparse.Namespace, sandbox_url: str) -> None:
     waits = sorted((r["sent_at"] - r["created_at"]).total_seconds() for r in sent)
     lost = [r for r in rows if r["text"] not in copies]
     peak = max((max_in_one_second(s) for s in per_number.values()), default=0)
-    print(f"\n{run.name}: {args.numbers} numbers x {args.rate}/min, {len(run.accepted)} accepted "
-          f"of {args.messages}, {args.workers} workers x {args.concurrency}, "
-          f"{run.kills} worker(s) SIGKILLed")
-    print(f"  end to end         {len(sent) / span if span else 0:.1f} messages/s "
-          f"({len(sent)} sent in {span:.1f} s)")
+    print(
+        f"\n{run.name}: {args.numbers} numbers x {args.rate}/min, {len(run.accepted)} accepted "
+        f"of {args.messages}, {args.workers} workers x {args.concurrency}, "
+        f"{run.kills} worker(s) SIGKILLed"
+    )
+    print(
+        f"  end to end         {len(sent) / span if span else 0:.1f} messages/s "
+        f"({len(sent)} sent in {span:.1f} s)"
+    )
     if waits:
-        print(f"  accept -> sent     p50 {statistics.median(waits):.2f} s, "
-              f"p95 {waits[int(len(waits) * 0.95) - 1]:.2f} s, max {waits[-1]:.2f} s")
-    print(f"  per-number peak    {peak} sends in one second "
-          f"(limit {args.rate / 60:g}/s with a burst of {BURST})")
-    print(f"  provider duplicates {sum(n - 1 for n in copies.values())} "
-          f"({sum(1 for n in copies.values() if n > 1)} messages sent more than once)")
-    print(f"  lost               {len(lost)} (never reached the provider; "
-          f"{sum(1 for r in rows if r['status'] == 'queued')} still queued, "
-          f"{sum(1 for r in rows if r['status'] == 'failed')} failed)")
+        print(
+            f"  accept -> sent     p50 {statistics.median(waits):.2f} s, "
+            f"p95 {waits[int(len(waits) * 0.95) - 1]:.2f} s, max {waits[-1]:.2f} s"
+        )
+    print(
+        f"  per-number peak    {peak} sends in one second "
+        f"(limit {args.rate / 60:g}/s with a burst of {BURST})"
+    )
+    print(
+        f"  provider duplicates {sum(n - 1 for n in copies.values())} "
+        f"({sum(1 for n in copies.values() if n > 1)} messages sent more than once)"
+    )
+    print(
+        f"  lost               {len(lost)} (never reached the provider; "
+        f"{sum(1 for r in rows if r['status'] == 'queued')} still queued, "
+        f"{sum(1 for r in rows if r['status'] == 'failed')} failed)"
+    )
 
 
 def main() -> None:

@@ -53,8 +53,10 @@ def django_app() -> Any:
     from django.views.decorators.csrf import csrf_exempt
 
     app = get_wsgi_application()
-    globals()["urlpatterns"] = [path("bench/bare/", csrf_exempt(bare)),
-                                path("", include("whatsapp_saas.urls"))]
+    globals()["urlpatterns"] = [
+        path("bench/bare/", csrf_exempt(bare)),
+        path("", include("whatsapp_saas.urls")),
+    ]
     settings.ROOT_URLCONF = __name__
     return app
 
@@ -85,11 +87,18 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     redis_url = urlsplit(source_redis)._replace(path=f"/{args.redis_db}").geturl()
     local_only(database_url, redis_url)
     return {
-        "DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.base", "DEBUG": "0",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40, "FIELD_ENCRYPTION_KEY": "bench-field-key",
-        "ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url, "CACHE_KEY_PREFIX": "wa-bench", "LOG_LEVEL": "ERROR",
-        "PYTHONWARNINGS": "ignore", "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.base",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "FIELD_ENCRYPTION_KEY": "bench-field-key",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CACHE_KEY_PREFIX": "wa-bench",
+        "LOG_LEVEL": "ERROR",
+        "PYTHONWARNINGS": "ignore",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
     }
 
 
@@ -102,8 +111,12 @@ def prepare_database(env: dict[str, str]) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
             conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env={**os.environ, **env}, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+    )
 
 
 def make_number() -> tuple[str, str]:
@@ -112,12 +125,20 @@ def make_number() -> tuple[str, str]:
     from tenants.models import Tenant
     from webhooks.models import WebhookEvent
 
-    WebhookEvent.objects.filter(provider="evolution", dedupe_key__startswith=f"{INSTANCE}:").delete()
+    WebhookEvent.objects.filter(
+        provider="evolution", dedupe_key__startswith=f"{INSTANCE}:"
+    ).delete()
     Number.objects.filter(instance_name=INSTANCE).delete()
     tenant, _ = Tenant.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
-    number = Number.objects.create(tenant=tenant, name="Bench", provider="evolution",
-                                   instance_name=INSTANCE, provider_instance_id=INSTANCE,
-                                   status="connected", phone_number="5511999999999")
+    number = Number.objects.create(
+        tenant=tenant,
+        name="Bench",
+        provider="evolution",
+        instance_name=INSTANCE,
+        provider_instance_id=INSTANCE,
+        status="connected",
+        phone_number="5511999999999",
+    )
     return number.webhook_token, number.webhook_secret
 
 
@@ -130,10 +151,26 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict[str, str], args: argparse.Namespace, port: int) -> Any:
     """gunicorn with gthread workers, as in production; returns once it answers."""
-    command = [sys.executable, "-m", "gunicorn", "bench.webhook_ingest:application",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-               "--worker-class", "gthread", "--threads", str(args.threads),
-               "--keep-alive", "30", "--log-level", "warning", "--backlog", "2048"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "bench.webhook_ingest:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "2048",
+    ]
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -184,39 +221,57 @@ class Bodies:
             self.duplicates += 1
             return self.rng.choice(self.sent[-500:])
         n = len(self.sent)
-        body = json.dumps({
-            "event": "messages.upsert", "instance": INSTANCE,
-            "data": {"key": {"remoteJid": f"55119{n % 10**8:08d}@s.whatsapp.net", "fromMe": False,
-                             "id": f"3EB0{n:016X}", "addressingMode": "pn"},
-                     "pushName": "Customer", "status": "DELIVERY_ACK",
-                     "message": {"conversation": f"Hello, this is message {n}"},
-                     "contextInfo": None, "messageType": "conversation",
-                     "messageTimestamp": int(time.time()), "instanceId": "bench-instance-id",
-                     "source": "android"},
-            "destination": "http://127.0.0.1/webhooks/evolution/<token>/",
-            "date_time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-            "sender": "5511999999999@s.whatsapp.net", "server_url": "http://127.0.0.1:8081",
-            "apikey": None,
-        }).encode()
+        body = json.dumps(
+            {
+                "event": "messages.upsert",
+                "instance": INSTANCE,
+                "data": {
+                    "key": {
+                        "remoteJid": f"55119{n % 10**8:08d}@s.whatsapp.net",
+                        "fromMe": False,
+                        "id": f"3EB0{n:016X}",
+                        "addressingMode": "pn",
+                    },
+                    "pushName": "Customer",
+                    "status": "DELIVERY_ACK",
+                    "message": {"conversation": f"Hello, this is message {n}"},
+                    "contextInfo": None,
+                    "messageType": "conversation",
+                    "messageTimestamp": int(time.time()),
+                    "instanceId": "bench-instance-id",
+                    "source": "android",
+                },
+                "destination": "http://127.0.0.1/webhooks/evolution/<token>/",
+                "date_time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "sender": "5511999999999@s.whatsapp.net",
+                "server_url": "http://127.0.0.1:8081",
+                "apikey": None,
+            }
+        ).encode()
         stamp = int(time.time())
         mac = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
         self.sent.append((body, f"t={stamp},v1={mac.hexdigest()}"))
         return self.sent[-1]
 
 
-async def load(url: str, bodies: Bodies, secret: str, seconds: float, concurrency: int,
-               phase: Phase | None) -> None:
+async def load(
+    url: str, bodies: Bodies, secret: str, seconds: float, concurrency: int, phase: Phase | None
+) -> None:
     """POST from `concurrency` keep-alive connections for `seconds`; record into `phase`."""
     import aiohttp
 
     stop = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def worker() -> None:
             while time.monotonic() < stop:
                 body, signature = bodies.next()
-                headers = {"Content-Type": "application/json", "X-Webhook-Token": secret,
-                           "X-Webhook-Signature": signature}
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Webhook-Token": secret,
+                    "X-Webhook-Signature": signature,
+                }
                 started = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
@@ -252,19 +307,26 @@ def report(bare_phase: Phase, ingest: Phase, args: argparse.Namespace) -> None:
     from webhooks.models import WebhookEvent
 
     stored = WebhookEvent.objects.filter(dedupe_key__startswith=f"{INSTANCE}:").aggregate(
-        rows=Count("id"), duplicates=Sum("duplicates"))
-    print(f"webhook ingest benchmark: gunicorn {args.workers} workers x {args.threads} threads, "
-          f"{args.concurrency} connections, {args.seconds:.0f} s per phase, "
-          f"{args.duplicates:.0%} duplicates")
+        rows=Count("id"), duplicates=Sum("duplicates")
+    )
+    print(
+        f"webhook ingest benchmark: gunicorn {args.workers} workers x {args.threads} threads, "
+        f"{args.concurrency} connections, {args.seconds:.0f} s per phase, "
+        f"{args.duplicates:.0%} duplicates"
+    )
     print(f"{'endpoint':<16} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>7}")
     print(bare_phase.line())
     print(ingest.line())
     rate = [len(p.latencies) / p.seconds for p in (bare_phase, ingest)]
     p50 = [statistics.median(p.latencies) for p in (bare_phase, ingest)]
-    print(f"ratio ingest/bare: throughput {rate[1] / rate[0]:.2f}x, p50 latency "
-          f"{p50[1] / p50[0]:.2f}x")
-    print(f"stored: {stored['rows']} events, {stored['duplicates'] or 0} duplicates counted "
-          f"(warm-up included)")
+    print(
+        f"ratio ingest/bare: throughput {rate[1] / rate[0]:.2f}x, p50 latency "
+        f"{p50[1] / p50[0]:.2f}x"
+    )
+    print(
+        f"stored: {stored['rows']} events, {stored['duplicates'] or 0} duplicates counted "
+        f"(warm-up included)"
+    )
 
 
 def main() -> None:

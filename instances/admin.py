@@ -46,17 +46,47 @@ def run(request: HttpRequest, queryset: QuerySet[Number], verb: str, func: Any) 
 class NumberAdmin(admin.ModelAdmin):
     """Numbers of every tenant."""
 
-    list_display = ["name", "tenant", "provider", "coloured_status", "status_reason",
-                    "phone_number", "connected_at", "updated_at"]
+    list_display = [
+        "name",
+        "tenant",
+        "provider",
+        "coloured_status",
+        "status_reason",
+        "phone_number",
+        "connected_at",
+        "updated_at",
+    ]
     list_filter = ["status", "provider", "tenant"]
     search_fields = ["name", "instance_name", "phone_number", "profile_name", "tenant__name"]
     inlines = [ConnectionEventInline]
-    actions = ["connect", "disconnect", "reconnect", "resume", "sync_now", "rotate_secret",
-               "delete_completely"]
-    readonly_fields = ["instance_name", "provider_instance_id", "status", "status_reason",
-                       "phone_number", "profile_name", "live_qr", "pairing_code", "connected_at",
-                       "disconnected_at", "qr_updated_at", "last_state_check_at", "last_error",
-                       "connect_link", "created_by", "created_at", "updated_at"]
+    actions = [
+        "connect",
+        "disconnect",
+        "reconnect",
+        "resume",
+        "sync_now",
+        "rotate_secret",
+        "delete_completely",
+    ]
+    readonly_fields = [
+        "instance_name",
+        "provider_instance_id",
+        "status",
+        "status_reason",
+        "phone_number",
+        "profile_name",
+        "live_qr",
+        "pairing_code",
+        "connected_at",
+        "disconnected_at",
+        "qr_updated_at",
+        "last_state_check_at",
+        "last_error",
+        "connect_link",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     fields = ["tenant", "name", "purpose", "provider", "send_rate_per_minute", *readonly_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -74,34 +104,52 @@ class NumberAdmin(admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, number: Number) -> str:
         """The status as a coloured badge."""
-        colours = {"connected": "#128c7e", "qr_pending": "#1d4f91", "connecting": "#1d4f91",
-                   "paused": "#b7791f", "logged_out": "#c0392b", "banned": "#c0392b",
-                   "error": "#c0392b"}
-        return format_html('<b style="color:{}">{}</b>', colours.get(number.status, "#666"),
-                           number.get_status_display())
+        colours = {
+            "connected": "#128c7e",
+            "qr_pending": "#1d4f91",
+            "connecting": "#1d4f91",
+            "paused": "#b7791f",
+            "logged_out": "#c0392b",
+            "banned": "#c0392b",
+            "error": "#c0392b",
+        }
+        return format_html(
+            '<b style="color:{}">{}</b>',
+            colours.get(number.status, "#666"),
+            number.get_status_display(),
+        )
 
     @admin.display(description="QR code")
     def live_qr(self, number: Number) -> str:
         """The current QR while a scan is pending (the page reloads to refresh it)."""
         if not number.qr_code:
             return "—"
-        return format_html('<img src="{}" width="220" height="220" alt="QR"><br>'
-                           '<a href="{}">Open the live connect page</a>', number.qr_code,
-                           reverse("number-connect", args=[number.pk]))
+        return format_html(
+            '<img src="{}" width="220" height="220" alt="QR"><br>'
+            '<a href="{}">Open the live connect page</a>',
+            number.qr_code,
+            reverse("number-connect", args=[number.pk]),
+        )
 
     @admin.display(description="Connect link for the tenant (30 minutes)")
     def connect_link(self, number: Number) -> str:
         """A signed link to the connect page that needs no account."""
         if number.is_connected:
             return "—"
-        return format_html('<input readonly size="80" value="{}">',
-                           f"{settings.PUBLIC_BASE_URL}{make_link(number)}")
+        return format_html(
+            '<input readonly size="80" value="{}">',
+            f"{settings.PUBLIC_BASE_URL}{make_link(number)}",
+        )
 
     @admin.action(description="Connect (show a QR)")
     def connect(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
         """Start a QR connect."""
-        run(request, queryset, "Connect started",
-            lambda n: services.connect(n, source=Source.OPERATOR))
+        run(
+            request,
+            queryset,
+            "Connect started",
+            lambda n: services.connect(n, source=Source.OPERATOR),
+        )
 
     @admin.action(description="Disconnect (log out)")
     def disconnect(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
@@ -131,22 +179,37 @@ class NumberAdmin(admin.ModelAdmin):
     @admin.action(description="Delete completely (provider, database, cache)")
     def delete_completely(self, request: HttpRequest, queryset: QuerySet[Number]) -> None:
         """Remove at the provider too; finished later if the provider is down."""
-        run(request, queryset, "Deleted (or queued for deletion)",
-            lambda n: services.delete_number(n, Source.OPERATOR))
+        run(
+            request,
+            queryset,
+            "Deleted (or queued for deletion)",
+            lambda n: services.delete_number(n, Source.OPERATOR),
+        )
 
     def get_urls(self) -> list[Any]:
         """Add the health page."""
-        return [path("health/", self.admin_site.admin_view(self.health_view),
-                     name="instances_number_health"), *super().get_urls()]
+        return [
+            path(
+                "health/",
+                self.admin_site.admin_view(self.health_view),
+                name="instances_number_health",
+            ),
+            *super().get_urls(),
+        ]
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
         """Provider health and counts by status."""
-        context = {**self.admin_site.each_context(request), "title": "Provider health",
-                   "report": health.report(), "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Provider health",
+            "report": health.report(),
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/instances/health.html", context)
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-                        ) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """Link the health page from the list."""
         extra = {**(extra_context or {}), "health_url": reverse("admin:instances_number_health")}
         return super().changelist_view(request, extra)

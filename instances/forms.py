@@ -16,13 +16,18 @@ class NumberForm(forms.Form):
     """Add a number."""
 
     name = forms.CharField(max_length=100)
-    purpose = forms.CharField(max_length=200, required=False,
-                              help_text="What this number is for, e.g. support or sales.")
+    purpose = forms.CharField(
+        max_length=200, required=False, help_text="What this number is for, e.g. support or sales."
+    )
     provider = forms.ChoiceField(choices=PROVIDER_CHOICES)
-    greenapi_id_instance = forms.RegexField(r"^\d{1,20}$", required=False,
-                                            label="GreenAPI idInstance")
-    greenapi_api_token = forms.CharField(required=False, label="GreenAPI apiTokenInstance",
-                                         widget=forms.PasswordInput(render_value=True))
+    greenapi_id_instance = forms.RegexField(
+        r"^\d{1,20}$", required=False, label="GreenAPI idInstance"
+    )
+    greenapi_api_token = forms.CharField(
+        required=False,
+        label="GreenAPI apiTokenInstance",
+        widget=forms.PasswordInput(render_value=True),
+    )
 
     def clean(self) -> dict[str, Any]:
         """GreenAPI numbers come from GreenAPI's console with their id and token."""

@@ -24,9 +24,13 @@ def check_providers() -> dict[str, Any]:
     results = {}
     for name in PROVIDERS:
         probe = get_gateway(name).health()
-        results[name] = {"reachable": probe.reachable, "response_time_ms": round(probe.response_ms),
-                         "version": probe.version or None, "detail": probe.detail or None,
-                         "last_check": timezone.now().isoformat()}
+        results[name] = {
+            "reachable": probe.reachable,
+            "response_time_ms": round(probe.response_ms),
+            "version": probe.version or None,
+            "detail": probe.detail or None,
+            "last_check": timezone.now().isoformat(),
+        }
     stored = {"providers": results, "last_check": timezone.now().isoformat()}
     cache.set(CACHE_KEY, stored, TTL_SECONDS)
     return stored
@@ -50,14 +54,24 @@ def counts(tenant: Tenant | None = None) -> dict[str, int]:
         numbers = numbers.filter(tenant=tenant)
     by_status = dict(numbers.values_list("status").annotate(n=Count("pk")).order_by())
     total = sum(by_status.values())
-    return {"total": total, "connected": by_status.get("connected", 0),
-            "disconnected": total - by_status.get("connected", 0), "by_status": by_status}
+    return {
+        "total": total,
+        "connected": by_status.get("connected", 0),
+        "disconnected": total - by_status.get("connected", 0),
+        "by_status": by_status,
+    }
 
 
 def report(tenant: Tenant | None = None) -> dict[str, Any]:
     """The GET /api/v1/health/providers/ body, from the last stored check."""
     stored = cache.get(CACHE_KEY) or {"providers": {}, "last_check": None}
-    providers = {name: {k: v for k, v in item.items() if k != "detail"}
-                 for name, item in stored["providers"].items()}
-    return {"status": overall(providers), "providers": providers, "instances": counts(tenant),
-            "last_check": stored["last_check"]}
+    providers = {
+        name: {k: v for k, v in item.items() if k != "detail"}
+        for name, item in stored["providers"].items()
+    }
+    return {
+        "status": overall(providers),
+        "providers": providers,
+        "instances": counts(tenant),
+        "last_check": stored["last_check"],
+    }

@@ -17,7 +17,9 @@ from tenants.models import Tenant
 
 MAX_SEND_RATE_PER_MINUTE = 40 * 60
 STATUS_LABELS = {"qr_pending": "Waiting for scan", "logged_out": "Logged out"}
-STATUS_CHOICES = [(s.value, STATUS_LABELS.get(s.value, s.value.capitalize())) for s in ConnectionStatus]
+STATUS_CHOICES = [
+    (s.value, STATUS_LABELS.get(s.value, s.value.capitalize())) for s in ConnectionStatus
+]
 
 
 def hash_token(token: str) -> str:
@@ -51,8 +53,9 @@ class Number(models.Model):
     # The secret being rotated out, still accepted until the provider has the new one.
     previous_webhook_secret = encrypt(models.CharField(max_length=100, blank=True))
 
-    status = models.CharField(max_length=20, choices=STATUS_CHOICES,
-                              default=ConnectionStatus.PROVISIONING)
+    status = models.CharField(
+        max_length=20, choices=STATUS_CHOICES, default=ConnectionStatus.PROVISIONING
+    )
     status_reason = models.CharField(max_length=40, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -74,8 +77,9 @@ class Number(models.Model):
 
     send_rate_per_minute = models.PositiveIntegerField(default=20)
     consecutive_send_failures = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -109,8 +113,11 @@ class Number(models.Model):
     @property
     def ref(self) -> InstanceRef:
         """How the gateway addresses this number."""
-        return InstanceRef(external_id=self.provider_instance_id or self.instance_name,
-                           token=self.provider_token, api_url=self.provider_api_url)
+        return InstanceRef(
+            external_id=self.provider_instance_id or self.instance_name,
+            token=self.provider_token,
+            api_url=self.provider_api_url,
+        )
 
     @property
     def is_connected(self) -> bool:

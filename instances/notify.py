@@ -23,8 +23,15 @@ SUBJECTS = {
 def admin_emails(number: Number) -> list[str]:
     """The email addresses of the tenant's owners and admins."""
     roles = [Membership.Role.OWNER, Membership.Role.ADMIN]
-    return sorted({m.user.email for m in Membership.objects.filter(
-        tenant_id=number.tenant_id, role__in=roles).select_related("user") if m.user.email})
+    return sorted(
+        {
+            m.user.email
+            for m in Membership.objects.filter(
+                tenant_id=number.tenant_id, role__in=roles
+            ).select_related("user")
+            if m.user.email
+        }
+    )
 
 
 def email_admins(number: Number, status: str) -> None:
@@ -33,8 +40,12 @@ def email_admins(number: Number, status: str) -> None:
     if not recipients:
         logger.warning("number %s is %s and its tenant has no admin email", number.pk, status)
         return
-    subject = SUBJECTS.get(status, "WhatsApp number {name} needs attention").format(name=number.name)
-    body = (f"{subject}.\n\nNumber: {number.name} ({number.phone_number or 'no phone yet'})\n"
-            f"Status: {status} ({number.status_reason or 'no reason given'})\n\n"
-            f"Open {settings.PUBLIC_BASE_URL}/numbers/{number.pk}/connect/ to link it again.")
+    subject = SUBJECTS.get(status, "WhatsApp number {name} needs attention").format(
+        name=number.name
+    )
+    body = (
+        f"{subject}.\n\nNumber: {number.name} ({number.phone_number or 'no phone yet'})\n"
+        f"Status: {status} ({number.status_reason or 'no reason given'})\n\n"
+        f"Open {settings.PUBLIC_BASE_URL}/numbers/{number.pk}/connect/ to link it again."
+    )
     send_mail(subject, body, None, recipients, fail_silently=False)

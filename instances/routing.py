@@ -32,15 +32,21 @@ def token_key(token_hash: str) -> str:
 
 def route_of(number: Number) -> Route:
     """The cached view of a number."""
-    return Route(number_id=str(number.pk), tenant_id=str(number.tenant_id),
-                 provider=number.provider, instance_name=number.instance_name)
+    return Route(
+        number_id=str(number.pk),
+        tenant_id=str(number.tenant_id),
+        provider=number.provider,
+        instance_name=number.instance_name,
+    )
 
 
 def warm(number: Number) -> None:
     """Cache both lookups for an hour."""
     route = route_of(number)
-    cache.set_many({instance_key(number.instance_name): route,
-                    token_key(number.webhook_token_hash): route}, TTL_SECONDS)
+    cache.set_many(
+        {instance_key(number.instance_name): route, token_key(number.webhook_token_hash): route},
+        TTL_SECONDS,
+    )
 
 
 def drop(number: Number) -> None:

@@ -60,8 +60,9 @@ def webhook_config(number: Number) -> WebhookConfig:
 # ------------------------------------------------------------------ status: the one function
 
 
-def change_status(number: Number, status: S, reason: str = "", source: str = Source.API,
-                  **fields: Any) -> Number:
+def change_status(
+    number: Number, status: S, reason: str = "", source: str = Source.API, **fields: Any
+) -> Number:
     """Set a number's status (and fields) under a row lock; record one event per transition."""
     with transaction.atomic():
         locked = Number.objects.select_for_update().get(pk=number.pk)
@@ -72,13 +73,21 @@ def change_status(number: Number, status: S, reason: str = "", source: str = Sou
         locked.status, locked.status_reason = status, reason
         if changed:
             locked.status_changed_at = now
-            ConnectionEvent.objects.create(number=locked, from_status=previous, to_status=status,
-                                           reason=reason, source=source)
+            ConnectionEvent.objects.create(
+                number=locked, from_status=previous, to_status=status, reason=reason, source=source
+            )
         locked.save()
         if changed and status != previous:
-            outbound.emit(locked.tenant_id, outbound.NUMBER_STATUS, {
-                "number": str(locked.pk), "status": status, "reason": reason,
-                "phone_number": locked.phone_number})
+            outbound.emit(
+                locked.tenant_id,
+                outbound.NUMBER_STATUS,
+                {
+                    "number": str(locked.pk),
+                    "status": status,
+                    "reason": reason,
+                    "phone_number": locked.phone_number,
+                },
+            )
         if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
             transaction.on_commit(lambda: notify.email_admins(locked, status))
     number.__dict__.update(locked.__dict__)
@@ -88,15 +97,25 @@ def change_status(number: Number, status: S, reason: str = "", source: str = Sou
 def stamps(number: Number, status: S, now: Any) -> dict[str, Any]:
     """Timestamps and cleared fields that go with entering a status."""
     if status == S.CONNECTED:
-        fields: dict[str, Any] = {"qr_code": "", "qr_expires_at": None, "pairing_code": "",
-                                  "pairing_code_expires_at": None, "connect_started_at": None,
-                                  "last_error": ""}
+        fields: dict[str, Any] = {
+            "qr_code": "",
+            "qr_expires_at": None,
+            "pairing_code": "",
+            "pairing_code_expires_at": None,
+            "connect_started_at": None,
+            "last_error": "",
+        }
         if number.status != S.CONNECTED:
             fields["connected_at"] = now
         return fields
     if status in {S.DISCONNECTED, S.LOGGED_OUT, S.BANNED, S.ERROR} and number.status != status:
-        clear = {"qr_code": "", "qr_expires_at": None, "pairing_code": "",
-                 "pairing_code_expires_at": None, "connect_started_at": None}
+        clear = {
+            "qr_code": "",
+            "qr_expires_at": None,
+            "pairing_code": "",
+            "pairing_code_expires_at": None,
+            "connect_started_at": None,
+        }
         return {**clear, "disconnected_at": now} if number.status == S.CONNECTED else clear
     return {}
 
@@ -104,25 +123,43 @@ def stamps(number: Number, status: S, now: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ create and provision
 
 
-def create_number(tenant: Tenant, *, name: str, provider: str, purpose: str = "",
-                  phone_number: str = "", created_by: Any = None, greenapi_id_instance: str = "",
-                  greenapi_api_token: str = "", greenapi_api_url: str = "") -> Number:
+def create_number(
+    tenant: Tenant,
+    *,
+    name: str,
+    provider: str,
+    purpose: str = "",
+    phone_number: str = "",
+    created_by: Any = None,
+    greenapi_id_instance: str = "",
+    greenapi_api_token: str = "",
+    greenapi_api_url: str = "",
+) -> Number:
     """Write the row first (quota checked under a lock on the tenant), then provision it."""
     instance_name = get_gateway(provider).new_instance_name(tenant.slug)
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if Number.objects.filter(tenant=locked).live().count() >= locked.max_numbers:
-            raise QuotaExceeded(f"This workspace may have at most {locked.max_numbers} numbers.",
-                                code="quota_exceeded")
+            raise QuotaExceeded(
+                f"This workspace may have at most {locked.max_numbers} numbers.",
+                code="quota_exceeded",
+            )
         number = Number.objects.create(
-            tenant=locked, name=name, purpose=purpose, provider=provider, created_by=created_by,
+            tenant=locked,
+            name=name,
+            purpose=purpose,
+            provider=provider,
+            created_by=created_by,
             phone_number=phone_number,
             instance_name=instance_name,
-            provider_instance_id=greenapi_id_instance, provider_token=greenapi_api_token,
-            provider_api_url=greenapi_api_url, status_changed_at=timezone.now(),
+            provider_instance_id=greenapi_id_instance,
+            provider_token=greenapi_api_token,
+            provider_api_url=greenapi_api_url,
+            status_changed_at=timezone.now(),
         )
-        ConnectionEvent.objects.create(number=number, from_status="", to_status=S.PROVISIONING,
-                                       source=Source.API)
+        ConnectionEvent.objects.create(
+            number=number, from_status="", to_status=S.PROVISIONING, source=Source.API
+        )
     return provision(number)
 
 
@@ -134,8 +171,12 @@ def provision(number: Number, source: str = Source.API) -> Number:
         logger.warning("provisioning %s failed: %s", number.instance_name, exc)
         return change_status(number, S.ERROR, "provider_error", source, last_error=str(exc)[:500])
     number = change_status(
-        number, initial_status(created.state), created.state.reason, source,
-        provider_instance_id=created.ref.external_id, last_error="",
+        number,
+        initial_status(created.state),
+        created.state.reason,
+        source,
+        provider_instance_id=created.ref.external_id,
+        last_error="",
         provider_token=created.ref.token or number.provider_token,
     )
     routing.warm(number)
@@ -146,8 +187,11 @@ def provider_ref(number: Number) -> InstanceRef:
     """The reference to provision with: GreenAPI's console id, or our instance name."""
     if number.provider_instance_id:
         return number.ref
-    return InstanceRef(external_id=number.instance_name, token=number.provider_token,
-                       api_url=number.provider_api_url)
+    return InstanceRef(
+        external_id=number.instance_name,
+        token=number.provider_token,
+        api_url=number.provider_api_url,
+    )
 
 
 def initial_status(state: ConnectionState) -> S:
@@ -158,18 +202,22 @@ def initial_status(state: ConnectionState) -> S:
 # ------------------------------------------------------------------ connect
 
 
-def connect(number: Number, *, method: str = "qr", phone_number: str = "",
-            source: str = Source.API) -> Number:
+def connect(
+    number: Number, *, method: str = "qr", phone_number: str = "", source: str = Source.API
+) -> Number:
     """Ask the provider for a QR or a pairing code and show it; 409 when already connected."""
     if number.status == S.CONNECTED:
         raise NumberError("This number is already connected; disconnect it first.")
     if number.status in {S.PROVISIONING, S.ERROR} and not provisioned(number):
         number = provision(number, source)
         if number.status == S.ERROR:
-            raise NumberError(f"The provider could not create this number: {number.last_error}",
-                              code="provider_unavailable")
-    result = gateway_for(number).connect(number.ref, pairing_number=phone_number
-                                         if method == "pairing_code" else "")
+            raise NumberError(
+                f"The provider could not create this number: {number.last_error}",
+                code="provider_unavailable",
+            )
+    result = gateway_for(number).connect(
+        number.ref, pairing_number=phone_number if method == "pairing_code" else ""
+    )
     number = show_connect_result(number, result, source)
     routing.warm(number)
     return number
@@ -189,13 +237,15 @@ def show_connect_result(number: Number, result: ConnectResult, source: str) -> N
     if result.qr is not None:
         fields.update(qr_code=result.qr.data_url, qr_expires_at=now + QR_TTL, qr_updated_at=now)
     if result.pairing_code:
-        fields.update(pairing_code=result.pairing_code,
-                      pairing_code_expires_at=now + CONNECT_WINDOW)
+        fields.update(
+            pairing_code=result.pairing_code, pairing_code_expires_at=now + CONNECT_WINDOW
+        )
     return change_status(number, S.QR_PENDING, R.WAITING_SCAN, source, **fields)
 
 
-def apply_qr(number: Number, qr: QrCode | None, pairing_code: str = "",
-             source: str = Source.WEBHOOK) -> Number:
+def apply_qr(
+    number: Number, qr: QrCode | None, pairing_code: str = "", source: str = Source.WEBHOOK
+) -> Number:
     """A fresh QR (or pairing code) from the provider; ignored once connected."""
     if number.status == S.CONNECTED or (qr is None and not pairing_code):
         return number
@@ -208,8 +258,15 @@ def apply_qr(number: Number, qr: QrCode | None, pairing_code: str = "",
     return change_status(number, S.QR_PENDING, R.WAITING_SCAN, source, **fields)
 
 
-def apply_state(number: Number, state: ConnectionState, source: str, *, phone: str = "",
-                profile_name: str = "", occurred_at: datetime | None = None) -> Number:
+def apply_state(
+    number: Number,
+    state: ConnectionState,
+    source: str,
+    *,
+    phone: str = "",
+    profile_name: str = "",
+    occurred_at: datetime | None = None,
+) -> Number:
     """A connection state from a webhook or a poll, translated to our status.
 
     `occurred_at` is the provider's time of a webhook event: one older than the newest applied is
@@ -221,18 +278,26 @@ def apply_state(number: Number, state: ConnectionState, source: str, *, phone: s
         Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
         number.last_provider_event_at = occurred_at
     status, reason = state.status, state.reason
-    if number.status == S.PAUSED and number.status_reason == R.SEND_FAILURES and status in {
-            S.CONNECTED, S.CONNECTING}:
+    if (
+        number.status == S.PAUSED
+        and number.status_reason == R.SEND_FAILURES
+        and status in {S.CONNECTED, S.CONNECTING}
+    ):
         # Paused after repeated send failures: only an operator resumes it (see `resume`).
         return touch_checked(number)
-    if number.status in SCANNING and status in {S.CONNECTING, S.DISCONNECTED} and reason in {
-            R.NONE, R.WAITING_SCAN, R.NOT_LOADED}:
+    if (
+        number.status in SCANNING
+        and status in {S.CONNECTING, S.DISCONNECTED}
+        and reason in {R.NONE, R.WAITING_SCAN, R.NOT_LOADED}
+    ):
         return touch_checked(number)
     fields: dict[str, Any] = {"last_state_check_at": timezone.now()}
     if status == S.CONNECTED:
         reason = connected_reason(number)
-        fields.update(phone_number=jid_digits(phone) or number.phone_number,
-                      profile_name=profile_name or number.profile_name)
+        fields.update(
+            phone_number=jid_digits(phone) or number.phone_number,
+            profile_name=profile_name or number.profile_name,
+        )
     return change_status(number, status, str(reason), source, **fields)
 
 
@@ -303,15 +368,17 @@ def delete_number(number: Number, source: str = Source.API) -> bool:
     and `instances.tasks.finish_deletions` completes the job later.
     """
     Number.objects.filter(pk=number.pk, deletion_requested_at__isnull=True).update(
-        deletion_requested_at=timezone.now())
+        deletion_requested_at=timezone.now()
+    )
     routing.drop(number)
     try:
         gateway_for(number).delete_instance(number.ref)
     except ProviderNotFoundError:
         pass
     except ProviderError as exc:
-        logger.warning("deleting %s at the provider failed, will retry: %s",
-                       number.instance_name, exc)
+        logger.warning(
+            "deleting %s at the provider failed, will retry: %s", number.instance_name, exc
+        )
         Number.objects.filter(pk=number.pk).update(last_error=str(exc)[:500])
         return False
     Number.objects.filter(pk=number.pk).delete()

@@ -28,8 +28,12 @@ def sync_provider(provider: str) -> SyncReport:
     """Compare the provider's instance list with ours; ours missing there become `not_found`."""
     get_spec(provider)
     theirs = {item.ref.external_id for item in get_gateway(provider).list_instances()}
-    ours = {n.ref.external_id: n for n in Number.objects.live().filter(provider=provider)
-            .exclude(status__in=[S.PROVISIONING, S.ERROR])}
+    ours = {
+        n.ref.external_id: n
+        for n in Number.objects.live()
+        .filter(provider=provider)
+        .exclude(status__in=[S.PROVISIONING, S.ERROR])
+    }
     missing = sorted(set(ours) - theirs)
     for name in missing:
         change_status(ours[name], S.DISCONNECTED, "not_found", Source.POLL)

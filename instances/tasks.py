@@ -28,8 +28,13 @@ Source = ConnectionEvent.Source
 RECONCILE_EVERY = timedelta(minutes=5)
 RECONCILE_RUNS_PER_PERIOD = 5
 STUCK_CONNECTING = timedelta(minutes=2)
-RETRY = {"autoretry_for": (ProviderError,), "retry_backoff": True, "retry_backoff_max": 300,
-         "retry_jitter": True, "max_retries": 5}
+RETRY = {
+    "autoretry_for": (ProviderError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 def pending_numbers() -> QuerySet[Number]:
@@ -44,8 +49,9 @@ def poll_pending_numbers() -> int:
     for number in pending_numbers().filter(connect_started_at__lt=cutoff):
         services.change_status(number, S.DISCONNECTED, R.QR_EXPIRED, Source.POLL)
     calls = 0
-    for number in pending_numbers().filter(Q(connect_started_at__gte=cutoff) |
-                                           Q(connect_started_at__isnull=True)):
+    for number in pending_numbers().filter(
+        Q(connect_started_at__gte=cutoff) | Q(connect_started_at__isnull=True)
+    ):
         calls += 1
         check_quietly(number)
     return calls
@@ -63,8 +69,10 @@ def check_quietly(number: Number) -> None:
 def reconcile_connected_numbers() -> int:
     """Every minute, a fifth of the connected numbers not checked for 5 minutes: spread evenly."""
     connected = Number.objects.live().filter(status=S.CONNECTED)
-    due = connected.filter(Q(last_state_check_at__isnull=True) |
-                           Q(last_state_check_at__lt=timezone.now() - RECONCILE_EVERY))
+    due = connected.filter(
+        Q(last_state_check_at__isnull=True)
+        | Q(last_state_check_at__lt=timezone.now() - RECONCILE_EVERY)
+    )
     batch = math.ceil(connected.count() / RECONCILE_RUNS_PER_PERIOD)
     numbers = list(due.order_by("last_state_check_at")[:batch])
     for number in numbers:
@@ -75,9 +83,13 @@ def reconcile_connected_numbers() -> int:
 @shared_task(ignore_result=True)
 def restart_stuck_numbers() -> int:
     """A number `connecting` for 2 minutes is restarted once (until it changes status again)."""
-    stuck = Number.objects.live().filter(
-        status=S.CONNECTING, status_changed_at__lt=timezone.now() - STUCK_CONNECTING
-    ).filter(Q(restarted_at__isnull=True) | Q(restarted_at__lt=timezone.now() - STUCK_CONNECTING * 2))
+    stuck = (
+        Number.objects.live()
+        .filter(status=S.CONNECTING, status_changed_at__lt=timezone.now() - STUCK_CONNECTING)
+        .filter(
+            Q(restarted_at__isnull=True) | Q(restarted_at__lt=timezone.now() - STUCK_CONNECTING * 2)
+        )
+    )
     restarted = 0
     for number in stuck:
         try:
@@ -105,8 +117,11 @@ def sync_provider_instances(provider: str) -> None:
     except ProviderNotSupportedError as exc:
         logger.info("%s cannot list its instances here: %s", provider, exc)
     # Every provisioned number, not only connected ones: a waiting number needs its QR webhooks.
-    provisioned = Number.objects.live().filter(provider=provider).exclude(
-        status__in=[S.PROVISIONING, S.ERROR])
+    provisioned = (
+        Number.objects.live()
+        .filter(provider=provider)
+        .exclude(status__in=[S.PROVISIONING, S.ERROR])
+    )
     for number in provisioned:
         try:
             sync.ensure_webhook(number)

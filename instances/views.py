@@ -28,17 +28,24 @@ LINK_MAX_AGE = timedelta(minutes=30)
 
 def number_for_user(request: HttpRequest, number_id: str) -> Number:
     """A live number of one of the user's tenants, else 404."""
-    return get_object_or_404(Number.objects.live().filter(tenant__in=tenants_of(request.user)),
-                             pk=number_id)
+    return get_object_or_404(
+        Number.objects.live().filter(tenant__in=tenants_of(request.user)), pk=number_id
+    )
 
 
 def connect_state(number: Number) -> dict[str, object]:
     """What the connect page polls every 2 s: our database only."""
-    return {"status": number.status, "status_label": number.get_status_display(),
-            "reason": number.status_reason,
-            "qr_code": number.qr_code or None, "pairing_code": number.pairing_code or None,
-            "qr_updated_at": number.qr_updated_at, "phone_number": number.phone_number,
-            "profile_name": number.profile_name, "connected": number.is_connected}
+    return {
+        "status": number.status,
+        "status_label": number.get_status_display(),
+        "reason": number.status_reason,
+        "qr_code": number.qr_code or None,
+        "pairing_code": number.pairing_code or None,
+        "qr_updated_at": number.qr_updated_at,
+        "phone_number": number.phone_number,
+        "profile_name": number.profile_name,
+        "connected": number.is_connected,
+    }
 
 
 @login_required
@@ -47,9 +54,19 @@ def number_list(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_object_or_404(tenants_of(request.user), slug=slug)
     numbers = Number.objects.live().filter(tenant=tenant).order_by("name")
     if request.GET.get("format") == "json":
-        return JsonResponse({"numbers": [{"id": str(n.pk), "status": n.status,
-                                          "status_label": n.get_status_display(),
-                                          "phone_number": n.phone_number} for n in numbers]})
+        return JsonResponse(
+            {
+                "numbers": [
+                    {
+                        "id": str(n.pk),
+                        "status": n.status,
+                        "status_label": n.get_status_display(),
+                        "phone_number": n.phone_number,
+                    }
+                    for n in numbers
+                ]
+            }
+        )
     return render(request, "instances/number_list.html", {"tenant": tenant, "numbers": numbers})
 
 
@@ -65,7 +82,9 @@ def number_add(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             if number.status == "error":
-                messages.error(request, f"The provider could not create it yet: {number.last_error}")
+                messages.error(
+                    request, f"The provider could not create it yet: {number.last_error}"
+                )
             return redirect("number-connect", number_id=number.pk)
     return render(request, "instances/number_add.html", {"tenant": tenant, "form": form})
 
@@ -74,8 +93,12 @@ def number_add(request: HttpRequest, slug: str) -> HttpResponse:
 def connect_page(request: HttpRequest, number_id: str) -> HttpResponse:
     """The connect page for a signed-in member."""
     number = number_for_user(request, number_id)
-    return render_connect(request, number, reverse("number-connect-start", args=[number.pk]),
-                          reverse("number-connect-state", args=[number.pk]))
+    return render_connect(
+        request,
+        number,
+        reverse("number-connect-start", args=[number.pk]),
+        reverse("number-connect-state", args=[number.pk]),
+    )
 
 
 @login_required
@@ -100,19 +123,33 @@ def start(request: HttpRequest, number: Number) -> None:
         messages.error(request, form.errors["phone_number"][0])
         return
     try:
-        services.connect(number, method="pairing_code" if form else "qr",
-                         phone_number=form.cleaned_data["phone_number"] if form else "",
-                         source="operator" if request.user.is_staff else "api")
+        services.connect(
+            number,
+            method="pairing_code" if form else "qr",
+            phone_number=form.cleaned_data["phone_number"] if form else "",
+            source="operator" if request.user.is_staff else "api",
+        )
     except (services.NumberError, ProviderError) as exc:
         messages.error(request, f"Could not start: {exc}")
 
 
-def render_connect(request: HttpRequest, number: Number, action: str, state_url: str) -> HttpResponse:
+def render_connect(
+    request: HttpRequest, number: Number, action: str, state_url: str
+) -> HttpResponse:
     """Render the connect page (shared by members and signed links)."""
-    return render(request, "instances/connect.html", {
-        "number": number, "tenant": number.tenant, "action": action, "state_url": state_url,
-        "state": connect_state(number), "pairing_form": PairingForm(),
-        "window_seconds": int(services.CONNECT_WINDOW.total_seconds())})
+    return render(
+        request,
+        "instances/connect.html",
+        {
+            "number": number,
+            "tenant": number.tenant,
+            "action": action,
+            "state_url": state_url,
+            "state": connect_state(number),
+            "pairing_form": PairingForm(),
+            "window_seconds": int(services.CONNECT_WINDOW.total_seconds()),
+        },
+    )
 
 
 # ------------------------------------------------------------------ signed links
@@ -128,7 +165,8 @@ def number_from_link(token: str, *, allow_connected: bool = False) -> Number:
     """The number a valid link points to, else 404."""
     try:
         number_id = signing.TimestampSigner(salt=LINK_SALT).unsign(
-            token, max_age=LINK_MAX_AGE.total_seconds())
+            token, max_age=LINK_MAX_AGE.total_seconds()
+        )
     except signing.BadSignature:
         raise Http404("This link is invalid or has expired.") from None
     number = get_object_or_404(Number.objects.live(), pk=number_id)
@@ -140,8 +178,12 @@ def number_from_link(token: str, *, allow_connected: bool = False) -> Number:
 def link_page(request: HttpRequest, token: str) -> HttpResponse:
     """The connect page through a signed link."""
     number = number_from_link(token)
-    return render_connect(request, number, reverse("number-connect-link-start", args=[token]),
-                          reverse("number-connect-link-state", args=[token]))
+    return render_connect(
+        request,
+        number,
+        reverse("number-connect-link-start", args=[token]),
+        reverse("number-connect-link-state", args=[token]),
+    )
 
 
 def link_state(request: HttpRequest, token: str) -> JsonResponse:

@@ -15,9 +15,15 @@ from whatsapp_saas.admin_actions import apply_each
 from . import campaigns
 from .models import Campaign, Conversation, Message, SendAttempt
 
-STATUS_COLOURS = {"queued": "#1d4f91", "sent": "#555", "delivered": "#128c7e",
-                  "read": "#0b7bd6", "played": "#0b7bd6", "failed": "#c0392b",
-                  "received": "#128c7e"}
+STATUS_COLOURS = {
+    "queued": "#1d4f91",
+    "sent": "#555",
+    "delivered": "#128c7e",
+    "read": "#0b7bd6",
+    "played": "#0b7bd6",
+    "failed": "#c0392b",
+    "received": "#128c7e",
+}
 
 
 def coloured(status: str, label: str) -> str:
@@ -31,8 +37,14 @@ class SendAttemptInline(admin.TabularInline):
     model = SendAttempt
     extra = 0
     can_delete = False
-    fields = ["started_at", "finished_at", "outcome", "provider_status_code", "error_code",
-              "error_message"]
+    fields = [
+        "started_at",
+        "finished_at",
+        "outcome",
+        "provider_status_code",
+        "error_code",
+        "error_message",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -44,8 +56,17 @@ class SendAttemptInline(admin.TabularInline):
 class MessageAdmin(admin.ModelAdmin):
     """Messages in and out, with their attempts."""
 
-    list_display = ["created_at", "direction", "number", "recipient", "sender", "type",
-                    "status_badge", "attempts", "error_code"]
+    list_display = [
+        "created_at",
+        "direction",
+        "number",
+        "recipient",
+        "sender",
+        "type",
+        "status_badge",
+        "attempts",
+        "error_code",
+    ]
     list_filter = ["status", "direction", "type", "tenant", "number"]
     search_fields = ["recipient", "sender", "provider_message_id", "client_message_id", "text"]
     readonly_fields = [f.name for f in Message._meta.fields]
@@ -78,8 +99,14 @@ class ConversationAdmin(admin.ModelAdmin):
     list_display = ["contact", "number", "tenant", "last_message_at", "unread_count"]
     list_filter = ["tenant", "number"]
     search_fields = ["contact__phone", "contact__name"]
-    readonly_fields = ["tenant", "number", "contact", "last_message_at", "unread_count",
-                       "created_at"]
+    readonly_fields = [
+        "tenant",
+        "number",
+        "contact",
+        "last_message_at",
+        "unread_count",
+        "created_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Conversations start with their first message."""
@@ -90,18 +117,35 @@ class CampaignForm(forms.ModelForm):
     """Create a campaign: recipients typed one per line or uploaded as CSV."""
 
     recipients_text = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 6}), label="Recipients",
-        help_text="One phone number with country code per line.")
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        label="Recipients",
+        help_text="One phone number with country code per line.",
+    )
     recipients_csv = forms.FileField(
-        required=False, label="…or a CSV file",
-        help_text="A column named phone, number or to; otherwise the first column.")
+        required=False,
+        label="…or a CSV file",
+        help_text="A column named phone, number or to; otherwise the first column.",
+    )
 
     class Meta:
         model = Campaign
-        fields = ["tenant", "number", "name", "type", "text", "media_url", "caption",
-                  "file_name", "delay_seconds"]
-        widgets = {"type": forms.Select(choices=[(t, t) for t in
-                                                 ("text", "image", "video", "document", "audio")])}
+        fields = [
+            "tenant",
+            "number",
+            "name",
+            "type",
+            "text",
+            "media_url",
+            "caption",
+            "file_name",
+            "delay_seconds",
+        ]
+        widgets = {
+            "type": forms.Select(
+                choices=[(t, t) for t in ("text", "image", "video", "document", "audio")]
+            )
+        }
 
     def clean(self) -> dict[str, Any]:
         """Collect recipients from both inputs; refuse values that are not phone numbers."""
@@ -128,8 +172,15 @@ class CampaignAdmin(admin.ModelAdmin):
     """Campaigns with live progress and start / pause / cancel."""
 
     form = CampaignForm
-    list_display = ["name", "tenant", "number", "status", "recipient_count", "progress_bar",
-                    "created_at"]
+    list_display = [
+        "name",
+        "tenant",
+        "number",
+        "status",
+        "recipient_count",
+        "progress_bar",
+        "created_at",
+    ]
     list_filter = ["status", "tenant"]
     actions = ["start", "pause", "cancel"]
     change_form_template = "admin/messaging/campaign/change_form.html"
@@ -138,9 +189,22 @@ class CampaignAdmin(admin.ModelAdmin):
         """Once created, only the progress moves."""
         if obj is None:
             return []
-        return ["tenant", "number", "name", "type", "text", "media_url", "caption", "file_name",
-                "delay_seconds", "status", "recipient_count", "progress_bar", "started_at",
-                "finished_at"]
+        return [
+            "tenant",
+            "number",
+            "name",
+            "type",
+            "text",
+            "media_url",
+            "caption",
+            "file_name",
+            "delay_seconds",
+            "status",
+            "recipient_count",
+            "progress_bar",
+            "started_at",
+            "finished_at",
+        ]
 
     def get_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         """The upload fields only on creation."""
@@ -148,15 +212,25 @@ class CampaignAdmin(admin.ModelAdmin):
             return [*CampaignForm.Meta.fields, "recipients_text", "recipients_csv"]
         return self.get_readonly_fields(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm,
-                   change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool
+    ) -> None:
         """New campaigns go through the service (validation, dedupe)."""
         if change:
             return
         created = campaigns.create_campaign(
-            obj.tenant, obj.number, name=obj.name, recipients=form.cleaned_data["recipients"],
-            type=obj.type, text=obj.text, media_url=obj.media_url, caption=obj.caption,
-            file_name=obj.file_name, delay_seconds=obj.delay_seconds, created_by=request.user)
+            obj.tenant,
+            obj.number,
+            name=obj.name,
+            recipients=form.cleaned_data["recipients"],
+            type=obj.type,
+            text=obj.text,
+            media_url=obj.media_url,
+            caption=obj.caption,
+            file_name=obj.file_name,
+            delay_seconds=obj.delay_seconds,
+            created_by=request.user,
+        )
         obj.__dict__.update(created.__dict__)
 
     @admin.display(description="Recipients")
@@ -175,8 +249,15 @@ class CampaignAdmin(admin.ModelAdmin):
             '<div style="background:#e5e5e5;width:160px;height:8px;border-radius:4px">'
             '<div style="background:#128c7e;width:{}%;height:8px;border-radius:4px"></div></div>'
             "{}% · queued {} · sent {} · delivered {} · read {} · failed {}</div>",
-            percent, percent, percent, p["queued"] + p["not_queued"], p["sent"], p["delivered"],
-            p["read"] + p["played"], p["failed"])
+            percent,
+            percent,
+            percent,
+            p["queued"] + p["not_queued"],
+            p["sent"],
+            p["delivered"],
+            p["read"] + p["played"],
+            p["failed"],
+        )
 
     def run(self, request: HttpRequest, queryset: QuerySet[Campaign], verb: str, func: Any) -> None:
         """Apply a campaign service to each selected campaign."""

@@ -56,17 +56,29 @@ def recipients_from_csv(data: bytes) -> tuple[list[str], list[str]]:
     return parse_recipients([row[column or 0] if len(row) > (column or 0) else "" for row in body])
 
 
-def create_campaign(tenant: Tenant, number: Number, *, name: str, recipients: list[str],
-                    type: str = "text", text: str = "", media_url: str = "", caption: str = "",
-                    file_name: str = "", delay_seconds: float = 2.0, created_by: Any = None
-                    ) -> Campaign:
+def create_campaign(
+    tenant: Tenant,
+    number: Number,
+    *,
+    name: str,
+    recipients: list[str],
+    type: str = "text",
+    text: str = "",
+    media_url: str = "",
+    caption: str = "",
+    file_name: str = "",
+    delay_seconds: float = 2.0,
+    created_by: Any = None,
+) -> Campaign:
     """A draft campaign of the tenant's number; invalid recipients are refused, duplicates merged."""
     if number.tenant_id != tenant.pk:
         raise CampaignError("The number does not belong to this workspace.")
     phones, invalid = parse_recipients(recipients)
     if invalid:
-        raise CampaignError(f"Not phone numbers: {', '.join(invalid[:5])}"
-                            + (f" and {len(invalid) - 5} more" if len(invalid) > 5 else ""))
+        raise CampaignError(
+            f"Not phone numbers: {', '.join(invalid[:5])}"
+            + (f" and {len(invalid) - 5} more" if len(invalid) > 5 else "")
+        )
     if not phones:
         raise CampaignError("A campaign needs at least one recipient.")
     if type == "text" and not text.strip():
@@ -74,9 +86,18 @@ def create_campaign(tenant: Tenant, number: Number, *, name: str, recipients: li
     if type != "text" and not media_url:
         raise CampaignError("A media campaign needs its media URL.")
     return Campaign.objects.create(
-        tenant=tenant, number=number, name=name, type=type, text=text, media_url=media_url,
-        caption=caption, file_name=file_name, recipients=phones,
-        delay_seconds=max(delay_seconds, 0.0), created_by=created_by)
+        tenant=tenant,
+        number=number,
+        name=name,
+        type=type,
+        text=text,
+        media_url=media_url,
+        caption=caption,
+        file_name=file_name,
+        recipients=phones,
+        delay_seconds=max(delay_seconds, 0.0),
+        created_by=created_by,
+    )
 
 
 def start_campaign(campaign: Campaign) -> int:
@@ -91,18 +112,27 @@ def start_campaign(campaign: Campaign) -> int:
         locked.status, locked.started_at = Status.RUNNING, locked.started_at or now
         locked.save(update_fields=["status", "started_at"])
         step = timedelta(seconds=locked.delay_seconds)
-        waiting = list(locked.messages.filter(status=Message.Status.QUEUED).order_by("next_attempt_at"))
+        waiting = list(
+            locked.messages.filter(status=Message.Status.QUEUED).order_by("next_attempt_at")
+        )
         for i, message in enumerate(waiting):
             message.next_attempt_at = now + step * i
         Message.objects.bulk_update(waiting, ["next_attempt_at"])
         done = set(locked.messages.values_list("recipient", flat=True))
         todo = [phone for phone in locked.recipients if phone not in done]
         for i, phone in enumerate(todo, start=len(waiting)):
-            queue_message(locked.number, to=phone, type=locked.type, text=locked.text,
-                          media_url=locked.media_url, caption=locked.caption,
-                          file_name=locked.file_name, campaign=locked,
-                          client_message_id=f"campaign:{locked.pk}:{phone}",
-                          not_before=now + step * i)
+            queue_message(
+                locked.number,
+                to=phone,
+                type=locked.type,
+                text=locked.text,
+                media_url=locked.media_url,
+                caption=locked.caption,
+                file_name=locked.file_name,
+                campaign=locked,
+                client_message_id=f"campaign:{locked.pk}:{phone}",
+                not_before=now + step * i,
+            )
     campaign.refresh_from_db()
     return len(todo)
 
@@ -110,7 +140,8 @@ def start_campaign(campaign: Campaign) -> int:
 def pause_campaign(campaign: Campaign) -> None:
     """Stop new sends at once; queued messages wait until it is started again."""
     changed = Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
-        status=Status.PAUSED)
+        status=Status.PAUSED
+    )
     if not changed:
         raise CampaignError("Only a running campaign can be paused.")
     campaign.refresh_from_db()
@@ -126,10 +157,12 @@ def cancel_campaign(campaign: Campaign) -> int:
             raise CampaignError("This campaign has already ended.")
         now = timezone.now()
         failed = campaign.messages.filter(status=Message.Status.QUEUED).update(
-            status=Message.Status.FAILED, failed_at=now,
-            error_code="campaign_cancelled", error_message="The campaign was cancelled.")
-        events.status_changed(campaign.messages.filter(status=Message.Status.FAILED,
-                                                       failed_at=now))
+            status=Message.Status.FAILED,
+            failed_at=now,
+            error_code="campaign_cancelled",
+            error_message="The campaign was cancelled.",
+        )
+        events.status_changed(campaign.messages.filter(status=Message.Status.FAILED, failed_at=now))
     campaign.refresh_from_db()
     return failed
 
@@ -137,8 +170,10 @@ def cancel_campaign(campaign: Campaign) -> int:
 def progress(campaign: Campaign) -> dict[str, int]:
     """Messages by status, plus the recipients not queued yet."""
     counts = dict(campaign.messages.values_list("status").annotate(n=Count("pk")).order_by())
-    result = {status: counts.get(status, 0) for status in
-              ("queued", "sent", "delivered", "read", "played", "failed")}
+    result = {
+        status: counts.get(status, 0)
+        for status in ("queued", "sent", "delivered", "read", "played", "failed")
+    }
     result["total"] = len(campaign.recipients)
     result["not_queued"] = result["total"] - sum(counts.values())
     return result
@@ -147,7 +182,12 @@ def progress(campaign: Campaign) -> dict[str, int]:
 def complete_finished() -> int:
     """Mark running campaigns whose every message has left the queue as completed."""
     running = Campaign.objects.filter(status=Status.RUNNING)
-    done = [c.pk for c in running if not c.messages.filter(status=Message.Status.QUEUED).exists()
-            and c.messages.count() >= len(c.recipients)]
+    done = [
+        c.pk
+        for c in running
+        if not c.messages.filter(status=Message.Status.QUEUED).exists()
+        and c.messages.count() >= len(c.recipients)
+    ]
     return Campaign.objects.filter(pk__in=done, status=Status.RUNNING).update(
-        status=Status.COMPLETED, finished_at=timezone.now())
+        status=Status.COMPLETED, finished_at=timezone.now()
+    )

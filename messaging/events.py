@@ -38,7 +38,9 @@ def announce(messages: QuerySet[Message] | Iterable[Message], event_type: str) -
         pairs = list(messages.values_list("pk", "tenant_id"))
     else:
         pairs = [(m.pk, m.tenant_id) for m in messages]
-    tenants = outbound.subscribed_tenants({tenant for _, tenant in pairs}, event_type) if pairs else set()
+    tenants = (
+        outbound.subscribed_tenants({tenant for _, tenant in pairs}, event_type) if pairs else set()
+    )
     if not tenants:
         return
     ids = [pk for pk, tenant in pairs if tenant in tenants]

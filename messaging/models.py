@@ -30,12 +30,19 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "phone"], condition=~Q(phone=""),
-                                    name="contact_phone_unique_per_tenant"),
-            models.UniqueConstraint(fields=["tenant", "lid"], condition=~Q(lid=""),
-                                    name="contact_lid_unique_per_tenant"),
-            models.UniqueConstraint(fields=["tenant", "jid"], condition=Q(is_group=True),
-                                    name="contact_group_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "phone"],
+                condition=~Q(phone=""),
+                name="contact_phone_unique_per_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "lid"], condition=~Q(lid=""), name="contact_lid_unique_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "jid"],
+                condition=Q(is_group=True),
+                name="contact_group_unique_per_tenant",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -55,8 +62,11 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["number", "contact"],
-                                               name="conversation_unique_per_number_contact")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number", "contact"], name="conversation_unique_per_number_contact"
+            )
+        ]
         indexes = [models.Index(fields=["tenant", "-last_message_at"])]
 
     def __str__(self) -> str:
@@ -86,7 +96,9 @@ class Campaign(models.Model):
     recipients = models.JSONField(default=list, blank=True)
     delay_seconds = models.FloatField(default=2.0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -120,8 +132,9 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
     number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="messages")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
-                                     related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     direction = models.CharField(max_length=10, choices=Direction.choices)
     type = models.CharField(max_length=12, choices=Type.choices, default=MessageKind.TEXT.value)
     recipient = models.CharField(max_length=120, blank=True)
@@ -144,8 +157,9 @@ class Message(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="messages")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
 
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -157,12 +171,16 @@ class Message(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["number", "provider_message_id"],
-                                    condition=~Q(provider_message_id=""),
-                                    name="message_provider_id_unique_per_number"),
-            models.UniqueConstraint(fields=["tenant", "client_message_id"],
-                                    condition=~Q(client_message_id=""),
-                                    name="message_client_id_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["number", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_id_unique_per_number",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "client_message_id"],
+                condition=~Q(client_message_id=""),
+                name="message_client_id_unique_per_tenant",
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
@@ -217,8 +235,12 @@ class PendingReceipt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["number", "provider_message_id", "status"],
-                                               name="pending_receipt_once_per_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number", "provider_message_id", "status"],
+                name="pending_receipt_once_per_status",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider_message_id} → {self.status}"

@@ -51,10 +51,20 @@ class IdempotencyConflict(Exception):
         self.existing = existing
 
 
-def queue_message(number: Number, *, to: str, type: str, text: str = "", media_url: str = "",
-                  caption: str = "", file_name: str = "", client_message_id: str = "",
-                  fingerprint: str = "", campaign: Campaign | None = None,
-                  not_before: datetime | None = None) -> Message:
+def queue_message(
+    number: Number,
+    *,
+    to: str,
+    type: str,
+    text: str = "",
+    media_url: str = "",
+    caption: str = "",
+    file_name: str = "",
+    client_message_id: str = "",
+    fingerprint: str = "",
+    campaign: Campaign | None = None,
+    not_before: datetime | None = None,
+) -> Message:
     """Create an outbound message `queued` (thread and contact reused) and send it after commit.
 
     A `client_message_id` already used with the same `fingerprint` returns the first message and
@@ -67,12 +77,24 @@ def queue_message(number: Number, *, to: str, type: str, text: str = "", media_u
     due = not_before or timezone.now()
     try:
         with transaction.atomic():
-            message = create(number, to, due, type=type, text=text, media_url=media_url,
-                             caption=caption, file_name=file_name, campaign=campaign,
-                             client_message_id=client_message_id, request_fingerprint=fingerprint)
+            message = create(
+                number,
+                to,
+                due,
+                type=type,
+                text=text,
+                media_url=media_url,
+                caption=caption,
+                file_name=file_name,
+                campaign=campaign,
+                client_message_id=client_message_id,
+                request_fingerprint=fingerprint,
+            )
     except IntegrityError:
         # A concurrent request with the same client message id won the insert.
-        first = replay(number.tenant_id, client_message_id, fingerprint) if client_message_id else None
+        first = (
+            replay(number.tenant_id, client_message_id, fingerprint) if client_message_id else None
+        )
         if first is None:
             raise
         return first
@@ -83,13 +105,22 @@ def queue_message(number: Number, *, to: str, type: str, text: str = "", media_u
 def create(number: Number, to: str, due: datetime, **fields: object) -> Message:
     """Insert the row with its contact and conversation, and move the thread forward."""
     contact, _ = Contact.objects.get_or_create(
-        tenant_id=number.tenant_id, phone=to, defaults={"jid": f"{to}@s.whatsapp.net"})
+        tenant_id=number.tenant_id, phone=to, defaults={"jid": f"{to}@s.whatsapp.net"}
+    )
     conversation = services.conversation_for(number, contact)
     expires = max(due, timezone.now()) + timedelta(hours=settings.MESSAGE_EXPIRY_HOURS)
     message = Message.objects.create(
-        tenant_id=number.tenant_id, number=number, conversation=conversation,
-        direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED, recipient=to,
-        sender=number.phone_number, next_attempt_at=due, expires_at=expires, **fields)
+        tenant_id=number.tenant_id,
+        number=number,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        recipient=to,
+        sender=number.phone_number,
+        next_attempt_at=due,
+        expires_at=expires,
+        **fields,
+    )
     services.touch_conversation(conversation, message, unread=False)
     return message
 
@@ -107,8 +138,9 @@ def refuse_unless_usable(number: Number) -> None:
     if number.deletion_requested_at is not None:
         raise QueueRefused("This number is being deleted.", "deleted")
     if number.status in REFUSED:
-        raise QueueRefused(f"This number is {number.status}: link it again before sending.",
-                           number.status)
+        raise QueueRefused(
+            f"This number is {number.status}: link it again before sending.", number.status
+        )
 
 
 def retry_failed(message: Message) -> bool:
@@ -116,10 +148,20 @@ def retry_failed(message: Message) -> bool:
     now = timezone.now()
     expiry = timedelta(hours=settings.MESSAGE_EXPIRY_HOURS)
     retried = Message.objects.filter(
-        pk=message.pk, direction=Message.Direction.OUTBOUND, status=Message.Status.FAILED,
-        provider_message_id="").update(
-        status=Message.Status.QUEUED, attempts=0, next_attempt_at=now, expires_at=now + expiry,
-        error_code="", error_message="", failed_at=None, updated_at=now)
+        pk=message.pk,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.FAILED,
+        provider_message_id="",
+    ).update(
+        status=Message.Status.QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        expires_at=now + expiry,
+        error_code="",
+        error_message="",
+        failed_at=None,
+        updated_at=now,
+    )
     if retried:
         events.status_changed([message])
         transaction.on_commit(lambda: schedule(message.pk, now))
@@ -170,13 +212,30 @@ def mark_enqueued(countdowns: dict[str, float], *, only_new: bool) -> list[str]:
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Expire overdue messages, fail those of cancelled campaigns, enqueue what is (nearly) due."""
     now = now or timezone.now()
-    expired = unleased(now).filter(expires_at__lt=now).update(
-        status=Message.Status.FAILED, failed_at=now, next_attempt_at=None, error_code="expired",
-        error_message="The message could not be sent before it expired.", updated_at=now)
-    cancelled = unleased(now).filter(campaign__status=Campaign.Status.CANCELLED).update(
-        status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
-        error_code="campaign_cancelled", error_message="The campaign was cancelled.",
-        updated_at=now)
+    expired = (
+        unleased(now)
+        .filter(expires_at__lt=now)
+        .update(
+            status=Message.Status.FAILED,
+            failed_at=now,
+            next_attempt_at=None,
+            error_code="expired",
+            error_message="The message could not be sent before it expired.",
+            updated_at=now,
+        )
+    )
+    cancelled = (
+        unleased(now)
+        .filter(campaign__status=Campaign.Status.CANCELLED)
+        .update(
+            status=Message.Status.FAILED,
+            failed_at=now,
+            next_attempt_at=None,
+            error_code="campaign_cancelled",
+            error_message="The campaign was cancelled.",
+            updated_at=now,
+        )
+    )
     if expired or cancelled:
         # failed_at == now singles out the rows this sweep failed.
         events.status_changed(Message.objects.filter(status=Message.Status.FAILED, failed_at=now))
@@ -187,17 +246,25 @@ def unleased(now: datetime) -> QuerySet[Message]:
     """Queued outbound messages no worker holds (a claim pushes next_attempt_at past now)."""
     return Message.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
+        status=Message.Status.QUEUED,
+        direction=Message.Direction.OUTBOUND,
+    )
 
 
 def enqueue_due(now: datetime) -> int:
     """Enqueue, once per grace period, messages due soon on connected numbers of live campaigns."""
-    due = (Message.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + SWEEP_WINDOW),
-        status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND,
-        number__status=S.CONNECTED, number__deletion_requested_at__isnull=True)
+    due = (
+        Message.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + SWEEP_WINDOW),
+            status=Message.Status.QUEUED,
+            direction=Message.Direction.OUTBOUND,
+            number__status=S.CONNECTED,
+            number__deletion_requested_at__isnull=True,
+        )
         .exclude(campaign__status=Campaign.Status.PAUSED)
-        .order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:SWEEP_BATCH])
+        .order_by("next_attempt_at")
+        .values_list("pk", "next_attempt_at")[:SWEEP_BATCH]
+    )
     countdowns = {str(pk): max(((at or now) - now).total_seconds(), 0.0) for pk, at in due}
     fresh = mark_enqueued(countdowns, only_new=True) if countdowns else []
     for message_id in fresh:

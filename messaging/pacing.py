@@ -18,7 +18,6 @@ from instances.models import Number
 from providers.http import get_redis
 
 from .models import Campaign
-
 from .ratelimit import HARD_CAP_PER_SECOND, RateLimiter
 
 # A wait this short is slept in the task rather than rescheduled.
@@ -76,8 +75,9 @@ def campaign_wait(campaign: Campaign) -> float:
     """
     if campaign.delay_seconds <= 0:
         return 0.0
-    decision = limiter(settings.REDIS_URL).acquire_every(f"campaign:{campaign.pk}",
-                                                         campaign.delay_seconds)
+    decision = limiter(settings.REDIS_URL).acquire_every(
+        f"campaign:{campaign.pk}", campaign.delay_seconds
+    )
     return 0.0 if decision.allowed else decision.retry_after + WAKE_PAD
 
 
@@ -85,7 +85,8 @@ def place_in_line(number: Number, earliest: float) -> float:
     """The next free wake-up of this number, at least `earliest` seconds away, then the next."""
     waited = line_script(settings.REDIS_URL)(
         keys=[f"whatsapp:line:{number.pk}"],
-        args=[int(earliest * 1_000_000), int(interval(number) * 1_000_000)])
+        args=[int(earliest * 1_000_000), int(interval(number) * 1_000_000)],
+    )
     return int(waited) / 1_000_000 + WAKE_PAD
 
 

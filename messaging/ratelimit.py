@@ -56,8 +56,9 @@ class RateLimiter:
         """Take one slot for `key`, slots being at least `interval` seconds apart (after a burst)."""
         interval_us = max(int(interval * 1_000_000), 1)
         tolerance_us = interval_us * (max(burst, 1) - 1)
-        allowed, wait_us = self.script(keys=[f"{self.prefix}:{key}"],
-                                       args=[interval_us, tolerance_us])
+        allowed, wait_us = self.script(
+            keys=[f"{self.prefix}:{key}"], args=[interval_us, tolerance_us]
+        )
         return Decision(bool(allowed), int(wait_us) / 1_000_000)
 
     def reset(self, key: str) -> None:

@@ -67,15 +67,17 @@ class Claim:
 def claim(message_id: str) -> Claim | None:
     """Take a due, queued outbound message with one conditional UPDATE; None if not ours."""
     now = timezone.now()
-    message = (Message.objects.select_related("number", "campaign")
-               .filter(pk=message_id, status=Message.Status.QUEUED,
-                       direction=Message.Direction.OUTBOUND).first())
+    message = (
+        Message.objects.select_related("number", "campaign")
+        .filter(pk=message_id, status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
+        .first()
+    )
     if message is None or (message.next_attempt_at and message.next_attempt_at > now):
         return None
     due, lease = message.next_attempt_at or now, now + outbox.lease_time()
-    taken = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED,
-                                   next_attempt_at=message.next_attempt_at).update(
-        next_attempt_at=lease)
+    taken = Message.objects.filter(
+        pk=message.pk, status=Message.Status.QUEUED, next_attempt_at=message.next_attempt_at
+    ).update(next_attempt_at=lease)
     if not taken:
         return None
     message.next_attempt_at = lease
@@ -84,8 +86,9 @@ def claim(message_id: str) -> Claim | None:
 
 def held(c: Claim) -> QuerySet[Message]:
     """The rows this claim still owns: queued with our lease (the fence of every write)."""
-    return Message.objects.filter(pk=c.message.pk, status=Message.Status.QUEUED,
-                                  next_attempt_at=c.lease)
+    return Message.objects.filter(
+        pk=c.message.pk, status=Message.Status.QUEUED, next_attempt_at=c.lease
+    )
 
 
 def send(message_id: str) -> str:
@@ -107,8 +110,9 @@ def send(message_id: str) -> str:
     earlier = earlier_unsent(message)
     if earlier is not None:
         # One chat stays in order: wait until the older message to this contact has gone.
-        return release(c, max(earlier, timezone.now()) + ORDER_PAD, "waiting_for_earlier",
-                       enqueue=True)
+        return release(
+            c, max(earlier, timezone.now()) + ORDER_PAD, "waiting_for_earlier", enqueue=True
+        )
     wait = pacing.campaign_wait(campaign) if campaign is not None else 0.0
     if wait > 0:
         return release(c, timezone.now() + timedelta(seconds=wait), "campaign_paced", enqueue=True)
@@ -120,12 +124,19 @@ def send(message_id: str) -> str:
 
 def earlier_unsent(message: Message) -> datetime | None:
     """When the oldest still-queued earlier message to the same contact is next due, if any."""
-    earlier = (Message.objects.filter(number_id=message.number_id, recipient=message.recipient,
-                                      direction=Message.Direction.OUTBOUND,
-                                      status=Message.Status.QUEUED,
-                                      created_at__lt=message.created_at)
-               .exclude(campaign__status=Campaign.Status.PAUSED)
-               .order_by("created_at").values("next_attempt_at").first())
+    earlier = (
+        Message.objects.filter(
+            number_id=message.number_id,
+            recipient=message.recipient,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+            created_at__lt=message.created_at,
+        )
+        .exclude(campaign__status=Campaign.Status.PAUSED)
+        .order_by("created_at")
+        .values("next_attempt_at")
+        .first()
+    )
     if earlier is None:
         return None
     return earlier["next_attempt_at"] or timezone.now()
@@ -142,8 +153,14 @@ def fail_unsent(c: Claim, code: str, text: str) -> str:
     """Fail a message that was never handed to the provider."""
     now = timezone.now()
     with transaction.atomic():
-        if held(c).update(status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
-                          error_code=code, error_message=text, updated_at=now):
+        if held(c).update(
+            status=Message.Status.FAILED,
+            failed_at=now,
+            next_attempt_at=None,
+            error_code=code,
+            error_message=text,
+            updated_at=now,
+        ):
             events.status_changed([c.message])
     return Outcome.FAILED
 
@@ -170,36 +187,56 @@ def call_provider(message: Message) -> SendResult:
     gateway, ref = gateway_for(message.number), message.number.ref
     if message.type == Message.Type.TEXT:
         return gateway.send_text(ref, TextMessage(to=message.recipient, text=message.text))
-    return gateway.send_media(ref, MediaMessage(
-        to=message.recipient, url=message.media_url, kind=MediaKind(message.type),
-        caption=message.caption, file_name=message.file_name, mime_type=message.mime_type))
+    return gateway.send_media(
+        ref,
+        MediaMessage(
+            to=message.recipient,
+            url=message.media_url,
+            kind=MediaKind(message.type),
+            caption=message.caption,
+            file_name=message.file_name,
+            mime_type=message.mime_type,
+        ),
+    )
 
 
 def record_sent(c: Claim, started: datetime, result: SendResult) -> str:
     """Store the provider id and `sent`, apply receipts that came first, reset the failure count."""
     now, message = timezone.now(), c.message
-    fields = {"status": Message.Status.SENT, "provider_message_id": result.provider_message_id,
-              "sent_at": now, "next_attempt_at": None, "attempts": F("attempts") + 1,
-              "updated_at": now}
+    fields = {
+        "status": Message.Status.SENT,
+        "provider_message_id": result.provider_message_id,
+        "sent_at": now,
+        "next_attempt_at": None,
+        "attempts": F("attempts") + 1,
+        "updated_at": now,
+    }
     with transaction.atomic():
-        SendAttempt.objects.create(message=message, started_at=started, finished_at=now,
-                                   outcome=Outcome.SENT)
+        SendAttempt.objects.create(
+            message=message, started_at=started, finished_at=now, outcome=Outcome.SENT
+        )
         if store_sent(c, fields) or cancelled_in_flight(c).update(
-                **fields, error_code="", error_message="", failed_at=None):
+            **fields, error_code="", error_message="", failed_at=None
+        ):
             events.status_changed([message])
         else:
             logger.warning("message %s was sent after its lease ran out", message.pk)
     message.provider_message_id = result.provider_message_id
     services.apply_pending_receipts(message)
     Number.objects.filter(pk=message.number_id, consecutive_send_failures__gt=0).update(
-        consecutive_send_failures=0)
+        consecutive_send_failures=0
+    )
     return Outcome.SENT
 
 
 def cancelled_in_flight(c: Claim) -> QuerySet[Message]:
     """The row if its campaign was cancelled while this claim was at the provider: it did go out."""
-    return Message.objects.filter(pk=c.message.pk, status=Message.Status.FAILED,
-                                  error_code="campaign_cancelled", next_attempt_at=c.lease)
+    return Message.objects.filter(
+        pk=c.message.pk,
+        status=Message.Status.FAILED,
+        error_code="campaign_cancelled",
+        next_attempt_at=c.lease,
+    )
 
 
 def store_sent(c: Claim, fields: dict[str, object]) -> int:
@@ -209,9 +246,11 @@ def store_sent(c: Claim, fields: dict[str, object]) -> int:
             return held(c).update(**fields)
     except IntegrityError:
         # A webhook recorded this very message (as typed on the phone) before we stored the id.
-        Message.objects.filter(number_id=c.message.number_id, attempts=0,
-                               provider_message_id=fields["provider_message_id"]).exclude(
-            pk=c.message.pk).delete()
+        Message.objects.filter(
+            number_id=c.message.number_id,
+            attempts=0,
+            provider_message_id=fields["provider_message_id"],
+        ).exclude(pk=c.message.pk).delete()
         return held(c).update(**fields)
 
 
@@ -221,13 +260,25 @@ def record_error(c: Claim, started: datetime, exc: ProviderError) -> str:
     now, message = timezone.now(), c.message
     outcome = Outcome.FAILED if delay is None else Outcome.RETRY
     with transaction.atomic():
-        SendAttempt.objects.create(message=message, started_at=started, finished_at=now,
-                                   outcome=outcome, provider_status_code=exc.status,
-                                   error_code=code, error_message=str(exc)[:2000])
+        SendAttempt.objects.create(
+            message=message,
+            started_at=started,
+            finished_at=now,
+            outcome=outcome,
+            provider_status_code=exc.status,
+            error_code=code,
+            error_message=str(exc)[:2000],
+        )
         if delay is None:
-            if held(c).update(status=Message.Status.FAILED, failed_at=now, next_attempt_at=None,
-                              error_code=code, error_message=str(exc)[:2000],
-                              attempts=F("attempts") + 1, updated_at=now):
+            if held(c).update(
+                status=Message.Status.FAILED,
+                failed_at=now,
+                next_attempt_at=None,
+                error_code=code,
+                error_message=str(exc)[:2000],
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            ):
                 events.status_changed([message])
         else:
             at = now + timedelta(seconds=delay)
@@ -263,8 +314,9 @@ def transient_tries(message: Message) -> int:
 
 def backoff(tries: int) -> float:
     """Exponential backoff with equal jitter: half fixed, half random, capped."""
-    ceiling = min(settings.SEND_RETRY_MAX_SECONDS,
-                  settings.SEND_RETRY_BASE_SECONDS * 2 ** (tries - 1))
+    ceiling = min(
+        settings.SEND_RETRY_MAX_SECONDS, settings.SEND_RETRY_BASE_SECONDS * 2 ** (tries - 1)
+    )
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

@@ -21,16 +21,27 @@ logger = logging.getLogger(__name__)
 
 PENDING_RECEIPT_TTL = timedelta(days=1)
 # The timestamp each rung sets; reaching a rung also stamps the rungs below it that never came.
-STAMPS = {MessageStatus.SENT: "sent_at", MessageStatus.DELIVERED: "delivered_at",
-          MessageStatus.READ: "read_at", MessageStatus.PLAYED: "read_at"}
+STAMPS = {
+    MessageStatus.SENT: "sent_at",
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.READ: "read_at",
+    MessageStatus.PLAYED: "read_at",
+}
 PHONE_SUFFIXES = ("@s.whatsapp.net", "@c.us")
 
 
 # ------------------------------------------------------------------ receipts: the one function
 
 
-def apply_status(number: Number, provider_message_id: str, status: MessageStatus, *,
-                 reason: str = "", detail: str = "", at: datetime | None = None) -> Message | None:
+def apply_status(
+    number: Number,
+    provider_message_id: str,
+    status: MessageStatus,
+    *,
+    reason: str = "",
+    detail: str = "",
+    at: datetime | None = None,
+) -> Message | None:
     """Move an outbound message up the ladder (`failed` is terminal, never down, stamps set once).
 
     A receipt for a provider id we do not know yet is kept as a PendingReceipt and applied by
@@ -40,9 +51,15 @@ def apply_status(number: Number, provider_message_id: str, status: MessageStatus
         return None
     at = at or timezone.now()
     with transaction.atomic():
-        message = (Message.objects.select_for_update()
-                   .filter(number=number, provider_message_id=provider_message_id,
-                           direction=Message.Direction.OUTBOUND).first())
+        message = (
+            Message.objects.select_for_update()
+            .filter(
+                number=number,
+                provider_message_id=provider_message_id,
+                direction=Message.Direction.OUTBOUND,
+            )
+            .first()
+        )
         if message is None:
             keep_pending(number, provider_message_id, status, reason, detail, at)
             return None
@@ -50,8 +67,7 @@ def apply_status(number: Number, provider_message_id: str, status: MessageStatus
     return message
 
 
-def climb(message: Message, status: MessageStatus, reason: str, detail: str,
-          at: datetime) -> bool:
+def climb(message: Message, status: MessageStatus, reason: str, detail: str, at: datetime) -> bool:
     """Apply one status to a locked message if the ladder allows it; True when it moved."""
     if not status_can_advance(MessageStatus(message.status), status):
         return False
@@ -63,7 +79,7 @@ def climb(message: Message, status: MessageStatus, reason: str, detail: str,
         message.error_message = detail or "The provider reported that the message failed."
         fields |= {"failed_at", "error_code", "error_message"}
     else:
-        for rung in LADDER[1:LADDER.index(status) + 1]:
+        for rung in LADDER[1 : LADDER.index(status) + 1]:
             name = STAMPS[rung]
             if getattr(message, name) is None:
                 setattr(message, name, at)
@@ -73,12 +89,26 @@ def climb(message: Message, status: MessageStatus, reason: str, detail: str,
     return True
 
 
-def keep_pending(number: Number, provider_message_id: str, status: MessageStatus, reason: str,
-                 detail: str, at: datetime) -> None:
+def keep_pending(
+    number: Number,
+    provider_message_id: str,
+    status: MessageStatus,
+    reason: str,
+    detail: str,
+    at: datetime,
+) -> None:
     """Remember a receipt for a message we have not seen yet (once per status)."""
     PendingReceipt.objects.bulk_create(
-        [PendingReceipt(number=number, provider_message_id=provider_message_id, status=status,
-                        reason=reason, detail=detail, occurred_at=at)],
+        [
+            PendingReceipt(
+                number=number,
+                provider_message_id=provider_message_id,
+                status=status,
+                reason=reason,
+                detail=detail,
+                occurred_at=at,
+            )
+        ],
         ignore_conflicts=True,
     )
 
@@ -89,14 +119,27 @@ def apply_pending_receipts(message: Message) -> int:
         return 0
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
-        pending = list(PendingReceipt.objects.select_for_update().filter(
-            number_id=locked.number_id, provider_message_id=locked.provider_message_id))
+        pending = list(
+            PendingReceipt.objects.select_for_update().filter(
+                number_id=locked.number_id, provider_message_id=locked.provider_message_id
+            )
+        )
         # Ladder order, `failed` last: a contradictory pair then keeps the rung that was reached.
-        pending.sort(key=lambda r: LADDER.index(MessageStatus(r.status))
-                     if MessageStatus(r.status) in LADDER else len(LADDER))
+        pending.sort(
+            key=lambda r: (
+                LADDER.index(MessageStatus(r.status))
+                if MessageStatus(r.status) in LADDER
+                else len(LADDER)
+            )
+        )
         for receipt in pending:
-            climb(locked, MessageStatus(receipt.status), receipt.reason, receipt.detail,
-                  receipt.occurred_at or receipt.created_at)
+            climb(
+                locked,
+                MessageStatus(receipt.status),
+                receipt.reason,
+                receipt.detail,
+                receipt.occurred_at or receipt.created_at,
+            )
         PendingReceipt.objects.filter(pk__in=[r.pk for r in pending]).delete()
     message.__dict__.update(locked.__dict__)
     return len(pending)
@@ -104,15 +147,21 @@ def apply_pending_receipts(message: Message) -> int:
 
 def apply_waiting_receipts(limit: int = 500) -> int:
     """Safety net for the race between a receipt and its message's id: apply what now matches."""
-    known = Message.objects.filter(number_id=OuterRef("number_id"),
-                                   provider_message_id=OuterRef("provider_message_id"),
-                                   direction=Message.Direction.OUTBOUND)
-    pairs = (PendingReceipt.objects.filter(Exists(known))
-             .values_list("number_id", "provider_message_id").distinct()[:limit])
+    known = Message.objects.filter(
+        number_id=OuterRef("number_id"),
+        provider_message_id=OuterRef("provider_message_id"),
+        direction=Message.Direction.OUTBOUND,
+    )
+    pairs = (
+        PendingReceipt.objects.filter(Exists(known))
+        .values_list("number_id", "provider_message_id")
+        .distinct()[:limit]
+    )
     applied = 0
     for number_id, provider_message_id in pairs:
-        message = Message.objects.filter(number_id=number_id,
-                                         provider_message_id=provider_message_id).first()
+        message = Message.objects.filter(
+            number_id=number_id, provider_message_id=provider_message_id
+        ).first()
         if message is not None:
             applied += apply_pending_receipts(message)
     return applied
@@ -162,23 +211,32 @@ def find(number: Number, provider_message_id: str) -> Message | None:
     return Message.objects.filter(number=number, provider_message_id=provider_message_id).first()
 
 
-def message_fields(number: Number, conversation: Conversation,
-                   event: MessageReceived) -> dict[str, object]:
+def message_fields(
+    number: Number, conversation: Conversation, event: MessageReceived
+) -> dict[str, object]:
     """Columns of a message recorded from a provider event."""
     at = event.occurred_at or timezone.now()
     counterpart = conversation.contact.phone or conversation.contact.jid
     own = number.phone_number
     sender = address(event.sender) if event.is_group else counterpart
     return {
-        "tenant_id": number.tenant_id, "number": number, "conversation": conversation,
+        "tenant_id": number.tenant_id,
+        "number": number,
+        "conversation": conversation,
         "direction": Message.Direction.OUTBOUND if event.from_me else Message.Direction.INBOUND,
         "status": Message.Status.SENT if event.from_me else Message.Status.RECEIVED,
-        "type": event.message_type or Message.Type.TEXT, "provider_message_id": event.message_id,
+        "type": event.message_type or Message.Type.TEXT,
+        "provider_message_id": event.message_id,
         "recipient": counterpart if event.from_me else own,
         "sender": own if event.from_me else sender,
-        "text": event.text, "media_url": event.media_url, "caption": event.caption,
-        "file_name": event.file_name, "mime_type": event.mime_type, "extra": event.extra,
-        "is_group": event.is_group, "sent_at": at,
+        "text": event.text,
+        "media_url": event.media_url,
+        "caption": event.caption,
+        "file_name": event.file_name,
+        "mime_type": event.mime_type,
+        "extra": event.extra,
+        "is_group": event.is_group,
+        "sent_at": at,
     }
 
 
@@ -218,8 +276,13 @@ def contact_for(tenant_id: object, event: MessageReceived) -> Contact:
         if contact is not None:
             return learn(contact, phone=phone, lid=lid, name=name, jid=phone_jid(event))
     by_chat = event.is_group or not (phone or lid)
-    fields = {"phone": phone, "lid": lid, "name": name, "is_group": event.is_group,
-              "jid": event.chat_id if by_chat else phone_jid(event)}
+    fields = {
+        "phone": phone,
+        "lid": lid,
+        "name": name,
+        "is_group": event.is_group,
+        "jid": event.chat_id if by_chat else phone_jid(event),
+    }
     try:
         with transaction.atomic():
             return Contact.objects.create(tenant_id=tenant_id, **fields)
@@ -254,8 +317,11 @@ def phone_jid(event: MessageReceived) -> str:
 
 def learn(contact: Contact, **values: str) -> Contact:
     """Fill the contact's empty identifiers (and refresh its name) from what a message says."""
-    changed = {k: v for k, v in values.items()
-               if v and (k == "name" or not getattr(contact, k)) and getattr(contact, k) != v}
+    changed = {
+        k: v
+        for k, v in values.items()
+        if v and (k == "name" or not getattr(contact, k)) and getattr(contact, k) != v
+    }
     if not changed or contact.is_group:
         return contact
     for name, value in changed.items():
@@ -273,7 +339,8 @@ def learn(contact: Contact, **values: str) -> Contact:
 def conversation_for(number: Number, contact: Contact) -> Conversation:
     """The number's thread with this contact, created on first use."""
     conversation, _ = Conversation.objects.get_or_create(
-        number=number, contact=contact, defaults={"tenant_id": number.tenant_id})
+        number=number, contact=contact, defaults={"tenant_id": number.tenant_id}
+    )
     conversation.contact = contact
     return conversation
 
@@ -281,5 +348,3 @@ def conversation_for(number: Number, contact: Contact) -> Conversation:
 def address(jid: str) -> str:
     """Digits for a phone JID, the JID itself otherwise (a `@lid` participant)."""
     return jid_digits(jid) if jid.endswith(PHONE_SUFFIXES) else jid
-
-

@@ -8,8 +8,14 @@ from django.db import DatabaseError
 from . import outbox, sending
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=60,
-             retry_jitter=True, max_retries=5, ignore_result=True)
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
 def send_message(message_id: str) -> str:
     """Claim and send one queued message; a duplicate or early run changes nothing.
 

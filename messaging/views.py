@@ -15,8 +15,14 @@ from tenants.services import tenants_of
 
 from .models import Conversation
 
-TICKS = {"queued": "🕓", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "played": "✓✓",
-         "failed": "!"}
+TICKS = {
+    "queued": "🕓",
+    "sent": "✓",
+    "delivered": "✓✓",
+    "read": "✓✓",
+    "played": "✓✓",
+    "failed": "!",
+}
 
 
 class ReplyForm(forms.Form):
@@ -27,8 +33,12 @@ class ReplyForm(forms.Form):
 
 def conversation_for_user(request: HttpRequest, conversation_id: str) -> Conversation:
     """A conversation of one of the user's tenants, else 404."""
-    return get_object_or_404(Conversation.objects.select_related("contact", "number", "tenant")
-                             .filter(tenant__in=tenants_of(request.user)), pk=conversation_id)
+    return get_object_or_404(
+        Conversation.objects.select_related("contact", "number", "tenant").filter(
+            tenant__in=tenants_of(request.user)
+        ),
+        pk=conversation_id,
+    )
 
 
 @login_required
@@ -41,9 +51,16 @@ def inbox(request: HttpRequest, slug: str) -> HttpResponse:
     if selected:
         conversations = conversations.filter(number_id=selected)
     conversations = conversations.order_by(F("last_message_at").desc(nulls_last=True))[:200]
-    return render(request, "messaging/inbox.html", {
-        "tenant": tenant, "numbers": numbers, "conversations": conversations,
-        "selected": selected})
+    return render(
+        request,
+        "messaging/inbox.html",
+        {
+            "tenant": tenant,
+            "numbers": numbers,
+            "conversations": conversations,
+            "selected": selected,
+        },
+    )
 
 
 @login_required
@@ -53,12 +70,21 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
     Conversation.objects.filter(pk=convo.pk).update(unread_count=0)
     history = list(convo.messages.order_by("-created_at")[:200])[::-1]
     if request.GET.get("format") == "json":
-        return JsonResponse({"messages": [{"id": str(m.pk), "status": m.status,
-                                           "tick": TICKS.get(m.status, "")} for m in history]})
+        return JsonResponse(
+            {
+                "messages": [
+                    {"id": str(m.pk), "status": m.status, "tick": TICKS.get(m.status, "")}
+                    for m in history
+                ]
+            }
+        )
     for message in history:
         message.tick = TICKS.get(message.status, "")
-    return render(request, "messaging/conversation.html", {
-        "tenant": convo.tenant, "conversation": convo, "history": history, "form": ReplyForm()})
+    return render(
+        request,
+        "messaging/conversation.html",
+        {"tenant": convo.tenant, "conversation": convo, "history": history, "form": ReplyForm()},
+    )
 
 
 @login_required
@@ -75,8 +101,9 @@ def reply(request: HttpRequest, conversation_id: str) -> HttpResponse:
         flash.error(request, "Group conversations are read-only here.")
     else:
         try:
-            queue_message(convo.number, to=convo.contact.phone, type="text",
-                          text=form.cleaned_data["text"])
+            queue_message(
+                convo.number, to=convo.contact.phone, type="text", text=form.cleaned_data["text"]
+            )
         except QueueRefused as exc:
             flash.error(request, str(exc))
     return redirect("conversation", conversation_id=convo.pk)

@@ -111,8 +111,9 @@ class ProviderGateway(ABC):
         slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:24].strip("-") or "wa"
         return f"{slug}-{uuid.uuid4().hex[:8]}"
 
-    def probe(self, request: Callable[[], HttpResponse], version_of: Callable[[Any], str]
-              ) -> HealthStatus:
+    def probe(
+        self, request: Callable[[], HttpResponse], version_of: Callable[[Any], str]
+    ) -> HealthStatus:
         """Run a health request; any non-transient answer proves the server is reachable."""
         started = time.monotonic()
         try:
@@ -121,8 +122,9 @@ class ProviderGateway(ABC):
             elapsed = (time.monotonic() - started) * 1000
             reachable = not isinstance(exc, ProviderTransientError)
             return HealthStatus(reachable=reachable, response_ms=elapsed, detail=str(exc))
-        return HealthStatus(reachable=True, response_ms=response.elapsed_ms,
-                            version=version_of(response.body))
+        return HealthStatus(
+            reachable=True, response_ms=response.elapsed_ms, version=version_of(response.body)
+        )
 
 
 def digits_only(value: str) -> str:
@@ -156,8 +158,10 @@ def media_file_name(message: MediaMessage) -> str:
 def redact(value: Any) -> Any:
     """A copy of a JSON value with provider secrets (tokens, keys) masked."""
     if isinstance(value, Mapping):
-        return {key: "****" if key in SECRET_KEYS and item else redact(item)
-                for key, item in value.items()}
+        return {
+            key: "****" if key in SECRET_KEYS and item else redact(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value

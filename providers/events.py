@@ -157,7 +157,12 @@ EVOLUTION_STATUSES: dict[str, StatusMapping] = {
     "DELETED": UNKNOWN_STATUS,
 }
 EVOLUTION_ACK_NAMES: dict[int, str] = {
-    0: "ERROR", 1: "PENDING", 2: "SERVER_ACK", 3: "DELIVERY_ACK", 4: "READ", 5: "PLAYED"
+    0: "ERROR",
+    1: "PENDING",
+    2: "SERVER_ACK",
+    3: "DELIVERY_ACK",
+    4: "READ",
+    5: "PLAYED",
 }
 
 GREENAPI_STATUSES: dict[str, StatusMapping] = {

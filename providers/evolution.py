@@ -106,8 +106,9 @@ class EvolutionGateway(ProviderGateway):
     def connect(self, ref: InstanceRef, *, pairing_number: str = "") -> ConnectResult:
         """GET /instance/connect; `?number=` asks for a pairing code (only while `close`)."""
         params = {"number": digits_only(pairing_number)} if pairing_number else None
-        data = self._call("GET", f"/instance/connect/{self._seg(ref)}", self._auth(ref),
-                          params=params)
+        data = self._call(
+            "GET", f"/instance/connect/{self._seg(ref)}", self._auth(ref), params=params
+        )
         return self._connect_result(data)
 
     def get_state(self, ref: InstanceRef) -> ConnectionState:
@@ -180,17 +181,32 @@ class EvolutionGateway(ProviderGateway):
     def health(self, ref: InstanceRef | None = None) -> HealthStatus:
         """GET / gives the server version (reference 1.10); bypasses the breaker on purpose."""
         return self.probe(
-            lambda: self.http.request("GET", self.config.base_url, "/", headers=self._global(),
-                                      use_breaker=False),
+            lambda: self.http.request(
+                "GET", self.config.base_url, "/", headers=self._global(), use_breaker=False
+            ),
             lambda body: str(body.get("version") or "") if isinstance(body, Mapping) else "",
         )
 
-    def _call(self, method: str, path: str, headers: Mapping[str, str], *,
-              json: Any = None, params: Mapping[str, str] | None = None,
-              read_timeout: float | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
+    ) -> Any:
         """One request to the Evolution server."""
-        return self.http.call(method, self.config.base_url, path, headers=headers, json=json,
-                              params=params, read_timeout=read_timeout)
+        return self.http.call(
+            method,
+            self.config.base_url,
+            path,
+            headers=headers,
+            json=json,
+            params=params,
+            read_timeout=read_timeout,
+        )
 
     def _global(self) -> dict[str, str]:
         """Headers with the global key."""
@@ -241,8 +257,10 @@ class EvolutionGateway(ProviderGateway):
     def _fetch_row(self, name: str, headers: Mapping[str, str]) -> Mapping[str, Any] | None:
         """The fetchInstances row of one instance name, or None when the answer lacks it."""
         rows = self._call("GET", "/instance/fetchInstances", headers, params={"instanceName": name})
-        return next((row for row in rows or [] if isinstance(row, Mapping)
-                     and row.get("name") == name), None)
+        return next(
+            (row for row in rows or [] if isinstance(row, Mapping) and row.get("name") == name),
+            None,
+        )
 
     def _connect_result(self, data: Any) -> ConnectResult:
         """Read the shapes /instance/connect returns (reference 1.3)."""
@@ -292,16 +310,23 @@ class EvolutionGateway(ProviderGateway):
         if quoted_id:
             body["quoted"] = {"key": {"id": quoted_id}}
 
-    def _send(self, ref: InstanceRef, route: str, body: dict[str, Any],
-              delay_ms: int) -> SendResult:
+    def _send(
+        self, ref: InstanceRef, route: str, body: dict[str, Any], delay_ms: int
+    ) -> SendResult:
         """Post a send; Evolution blocks `delay` ms first, so the read timeout grows by it (R9)."""
-        data = self._call("POST", route + self._seg(ref), self._auth(ref), json=body,
-                          read_timeout=self.config.read_timeout + max(delay_ms, 0) / 1000)
+        data = self._call(
+            "POST",
+            route + self._seg(ref),
+            self._auth(ref),
+            json=body,
+            read_timeout=self.config.read_timeout + max(delay_ms, 0) / 1000,
+        )
         key = data.get("key") if isinstance(data, Mapping) else None
         message_id = str((key or {}).get("id") or "")
         if not message_id:
-            raise ProviderOperationFailedError("send answered without key.id", provider=self.name,
-                                               body=data)
+            raise ProviderOperationFailedError(
+                "send answered without key.id", provider=self.name, body=data
+            )
         return SendResult(message_id, evolution_message_status(data.get("status")).status, raw=data)
 
     def _listed(self, row: Mapping[str, Any]) -> ProviderInstance:

@@ -51,8 +51,9 @@ class GreenApiGateway(ProviderGateway):
         if 200 <= status < 300:
             code = body.get("code") if isinstance(body, Mapping) else None
             if isinstance(code, int) and code >= 400 and "description" in body:
-                return status_error(self.name, code, body, headers,
-                                    message=str(body["description"]))
+                return status_error(
+                    self.name, code, body, headers, message=str(body["description"])
+                )
             return None
         return status_error(self.name, status, body, headers, message=_error_message(body))
 
@@ -73,8 +74,9 @@ class GreenApiGateway(ProviderGateway):
         if kind == "alreadyLogged":
             return ConnectResult(already_connected=True, raw=data)
         if kind == "error":
-            raise ProviderOperationFailedError(str(data.get("message") or "qr error"),
-                                               provider=self.name, body=data)
+            raise ProviderOperationFailedError(
+                str(data.get("message") or "qr error"), provider=self.name, body=data
+            )
         return ConnectResult(raw=data)
 
     def get_state(self, ref: InstanceRef) -> ConnectionState:
@@ -105,8 +107,13 @@ class GreenApiGateway(ProviderGateway):
             **{switch: "yes" for switch in NOTIFICATION_SWITCHES},
         }
         data = self._save_settings(ref, body)
-        return WebhookSettings(url=webhook.url, enabled=bool(webhook.url), secret=webhook.secret,
-                               events=NOTIFICATION_SWITCHES, raw=data)
+        return WebhookSettings(
+            url=webhook.url,
+            enabled=bool(webhook.url),
+            secret=webhook.secret,
+            events=NOTIFICATION_SWITCHES,
+            raw=data,
+        )
 
     def get_webhook(self, ref: InstanceRef) -> WebhookSettings | None:
         """getSettings; None when no webhook URL is set."""
@@ -162,29 +169,50 @@ class GreenApiGateway(ProviderGateway):
             raise ProviderNotSupportedError(
                 "listing GreenAPI instances needs a partner token", provider=self.name
             )
-        rows = self.http.call("GET", self.config.base_url, f"/partner/getInstances/{token}",
-                              secrets=(token,))
-        return [self._listed(row) for row in rows or []
-                if isinstance(row, Mapping) and not row.get("deleted")]
+        rows = self.http.call(
+            "GET", self.config.base_url, f"/partner/getInstances/{token}", secrets=(token,)
+        )
+        return [
+            self._listed(row)
+            for row in rows or []
+            if isinstance(row, Mapping) and not row.get("deleted")
+        ]
 
     def health(self, ref: InstanceRef | None = None) -> HealthStatus:
         """getStateInstance of `ref`, or any answer from the API host; the breaker is bypassed."""
         if ref is None:
-            return self.probe(lambda: self.http.request("GET", self.config.base_url, "/",
-                                                        use_breaker=False), lambda body: "")
-        return self.probe(lambda: self._request(ref, "GET", "getStateInstance", use_breaker=False),
-                          lambda body: "")
+            return self.probe(
+                lambda: self.http.request("GET", self.config.base_url, "/", use_breaker=False),
+                lambda body: "",
+            )
+        return self.probe(
+            lambda: self._request(ref, "GET", "getStateInstance", use_breaker=False),
+            lambda body: "",
+        )
 
-    def _request(self, ref: InstanceRef, method: str, api_method: str, *, json: Any = None,
-                 use_breaker: bool = True) -> HttpResponse:
+    def _request(
+        self,
+        ref: InstanceRef,
+        method: str,
+        api_method: str,
+        *,
+        json: Any = None,
+        use_breaker: bool = True,
+    ) -> HttpResponse:
         """One call to `{apiUrl}/waInstance{id}/{method}/{token}`; the token never reaches a log."""
         if not ref.external_id.isdigit():
             raise ProviderInvalidRequestError(
                 f"GreenAPI idInstance must be digits, got {ref.external_id!r}", provider=self.name
             )
         path = f"/waInstance{ref.external_id}/{api_method}/{ref.token}"
-        return self.http.request(method, ref.api_url or self.config.base_url, path, json=json,
-                                 secrets=(ref.token,), use_breaker=use_breaker)
+        return self.http.request(
+            method,
+            ref.api_url or self.config.base_url,
+            path,
+            json=json,
+            secrets=(ref.token,),
+            use_breaker=use_breaker,
+        )
 
     def _call(self, ref: InstanceRef, method: str, api_method: str, *, json: Any = None) -> Any:
         """The parsed body of one instance call."""
@@ -218,22 +246,27 @@ class GreenApiGateway(ProviderGateway):
         """SendResult from `{"idMessage": ...}`; GreenAPI queues first, so the status is queued."""
         message_id = data.get("idMessage") if isinstance(data, Mapping) else None
         if not message_id:
-            raise ProviderOperationFailedError("send answered without idMessage",
-                                               provider=self.name, body=data)
+            raise ProviderOperationFailedError(
+                "send answered without idMessage", provider=self.name, body=data
+            )
         return SendResult(str(message_id), raw=data)
 
     def _listed(self, row: Mapping[str, Any]) -> ProviderInstance:
         """One getInstances row; its token is kept on the ref and masked in raw."""
-        ref = InstanceRef(str(row.get("idInstance") or ""),
-                          token=str(row.get("apiTokenInstance") or ""))
+        ref = InstanceRef(
+            str(row.get("idInstance") or ""), token=str(row.get("apiTokenInstance") or "")
+        )
         return ProviderInstance(ref=ref, raw=redact(row))
 
 
 def _error_message(body: Any) -> str:
     """A readable message from a GreenAPI error body (text, JSON message, or 466 quota body)."""
     if isinstance(body, Mapping):
-        quotas = [body[key] for key in ("invokeStatus", "correspondentsStatus")
-                  if isinstance(body.get(key), Mapping)]
+        quotas = [
+            body[key]
+            for key in ("invokeStatus", "correspondentsStatus")
+            if isinstance(body.get(key), Mapping)
+        ]
         if quotas:
             return "; ".join(
                 f"{q.get('method')} quota {q.get('used')}/{q.get('total')} ({q.get('status')})"

@@ -81,8 +81,13 @@ def _counts_as_failure(exc: BaseException) -> bool:
 class Breaker:
     """A pybreaker circuit kept in Redis; one CircuitBreaker per thread over one shared storage."""
 
-    def __init__(self, name: str, storage: pybreaker.CircuitBreakerStorage, fail_max: int,
-                 reset_timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        storage: pybreaker.CircuitBreakerStorage,
+        fail_max: int,
+        reset_timeout: float,
+    ) -> None:
         self.name = name
         self.storage = storage
         self.fail_max = fail_max
@@ -130,21 +135,31 @@ class Breaker:
 def get_breaker(provider: str, base_url: str, config: ProviderConfig) -> Breaker:
     """The shared breaker of one provider base URL."""
     name = f"{provider}:{urlsplit(base_url).netloc or base_url}"
-    key = (config.redis_url, config.breaker_namespace, name, config.breaker_fail_max,
-           config.breaker_reset_seconds)
+    key = (
+        config.redis_url,
+        config.breaker_namespace,
+        name,
+        config.breaker_fail_max,
+        config.breaker_reset_seconds,
+    )
     with _lock:
         breaker = _breakers.get(key)
     if breaker is None:
         try:
             storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, get_redis(config.redis_url),
+                pybreaker.STATE_CLOSED,
+                get_redis(config.redis_url),
                 namespace=f"{config.breaker_namespace}:{name}",
             )
         except redis.RedisError:
             # Redis down must not stop sending: this call goes unguarded and the next retries Redis.
             logger.warning("breaker %s: Redis unavailable, call not guarded", name)
-            return Breaker(name, pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED),
-                           config.breaker_fail_max, config.breaker_reset_seconds)
+            return Breaker(
+                name,
+                pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED),
+                config.breaker_fail_max,
+                config.breaker_reset_seconds,
+            )
         breaker = Breaker(name, storage, config.breaker_fail_max, config.breaker_reset_seconds)
         with _lock:
             breaker = _breakers.setdefault(key, breaker)
@@ -162,20 +177,27 @@ def default_classifier(provider: str) -> Classifier:
     return classify
 
 
-def status_error(provider: str, status: int, body: Any, headers: Mapping[str, str], *,
-                 message: str) -> ProviderError:
+def status_error(
+    provider: str, status: int, body: Any, headers: Mapping[str, str], *, message: str
+) -> ProviderError:
     """The taxonomy error for an HTTP status."""
     error_class = error_class_for_status(status)
     retry_after = parse_retry_after(headers.get("Retry-After"))
-    return error_class(message or f"HTTP {status}", provider=provider, status=status, body=body,
-                       retry_after=retry_after)
+    return error_class(
+        message or f"HTTP {status}",
+        provider=provider,
+        status=status,
+        body=body,
+        retry_after=retry_after,
+    )
 
 
 class ProviderHttpClient:
     """Sends one provider's requests: timeouts, user agent, masked logs, breaker, classification."""
 
-    def __init__(self, provider: str, config: ProviderConfig,
-                 classify: Classifier | None = None) -> None:
+    def __init__(
+        self, provider: str, config: ProviderConfig, classify: Classifier | None = None
+    ) -> None:
         self.provider = provider
         self.config = config
         self.classify = classify or default_classifier(provider)
@@ -188,28 +210,60 @@ class ProviderHttpClient:
         """Send a request and return its parsed JSON body."""
         return self.request(method, base_url, path, **kwargs).body
 
-    def request(self, method: str, base_url: str, path: str, *,
-                headers: Mapping[str, str] | None = None, json: Any = None,
-                params: Mapping[str, str] | None = None, read_timeout: float | None = None,
-                secrets: Iterable[str] = (), use_breaker: bool = True) -> HttpResponse:
+    def request(
+        self,
+        method: str,
+        base_url: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
+        secrets: Iterable[str] = (),
+        use_breaker: bool = True,
+    ) -> HttpResponse:
         """Send through the breaker (unless told not to) and raise the taxonomy error on failure."""
 
         def send() -> HttpResponse:
-            return self._send(method, base_url, path, headers=headers, json=json, params=params,
-                              read_timeout=read_timeout, secrets=tuple(secrets))
+            return self._send(
+                method,
+                base_url,
+                path,
+                headers=headers,
+                json=json,
+                params=params,
+                read_timeout=read_timeout,
+                secrets=tuple(secrets),
+            )
 
         return self.breaker(base_url).call(send) if use_breaker else send()
 
-    def _send(self, method: str, base_url: str, path: str, *, headers: Mapping[str, str] | None,
-              json: Any, params: Mapping[str, str] | None, read_timeout: float | None,
-              secrets: tuple[str, ...]) -> HttpResponse:
+    def _send(
+        self,
+        method: str,
+        base_url: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        params: Mapping[str, str] | None,
+        read_timeout: float | None,
+        secrets: tuple[str, ...],
+    ) -> HttpResponse:
         """One HTTP exchange, logged and classified."""
         session = get_session(base_url, self.config.user_agent)
         timeout = (self.config.connect_timeout, read_timeout or self.config.read_timeout)
         started = time.monotonic()
         try:
-            response = session.request(method, base_url.rstrip("/") + path, headers=headers,
-                                       json=json, params=params, timeout=timeout)
+            response = session.request(
+                method,
+                base_url.rstrip("/") + path,
+                headers=headers,
+                json=json,
+                params=params,
+                timeout=timeout,
+            )
         except requests.RequestException as exc:
             self._log(method, path, secrets, type(exc).__name__, started)
             raise self._transport_error(exc) from exc
@@ -220,8 +274,12 @@ class ProviderHttpClient:
             error.provider = error.provider or self.provider
             raise error
         if body is _UNPARSEABLE:
-            raise ProviderProtocolError("response is not JSON", provider=self.provider,
-                                        status=response.status_code, body=response.text[:500])
+            raise ProviderProtocolError(
+                "response is not JSON",
+                provider=self.provider,
+                status=response.status_code,
+                body=response.text[:500],
+            )
         return HttpResponse(response.status_code, body, _ms_since(started))
 
     def _transport_error(self, exc: requests.RequestException) -> ProviderTransientError:
@@ -230,18 +288,30 @@ class ProviderHttpClient:
             return ProviderTimeoutError(f"timed out: {type(exc).__name__}", provider=self.provider)
         if isinstance(exc, requests.ConnectionError):
             return ProviderConnectionError("connection failed", provider=self.provider)
-        return ProviderTransientError(f"request failed: {type(exc).__name__}",
-                                      provider=self.provider)
+        return ProviderTransientError(
+            f"request failed: {type(exc).__name__}", provider=self.provider
+        )
 
-    def _log(self, method: str, path: str, secrets: tuple[str, ...], outcome: int | str,
-             started: float) -> None:
+    def _log(
+        self, method: str, path: str, secrets: tuple[str, ...], outcome: int | str, started: float
+    ) -> None:
         """Log method, masked path, status and duration; never bodies, headers or query strings."""
         masked = mask_path(path, secrets)
         elapsed = _ms_since(started)
         logger.info(
-            "%s %s %s -> %s in %.0f ms", self.provider, method, masked, outcome, elapsed,
-            extra={"provider": self.provider, "http_method": method, "http_path": masked,
-                   "http_status": str(outcome), "duration_ms": round(elapsed, 1)},
+            "%s %s %s -> %s in %.0f ms",
+            self.provider,
+            method,
+            masked,
+            outcome,
+            elapsed,
+            extra={
+                "provider": self.provider,
+                "http_method": method,
+                "http_path": masked,
+                "http_status": str(outcome),
+                "duration_ms": round(elapsed, 1),
+            },
         )
 
 

@@ -74,8 +74,12 @@ class WebhookSettings:
 
     def matches(self, desired: WebhookConfig) -> bool:
         """Whether this configuration already delivers everything we handle to `desired`."""
-        return (self.enabled and self.complete and self.url == desired.url
-                and self.secret == desired.secret)
+        return (
+            self.enabled
+            and self.complete
+            and self.url == desired.url
+            and self.secret == desired.secret
+        )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + f.name.replace("_", "-")
         text = f"{f.metadata['help']} (env {env_name(f.name)})"
         if f.metadata["parse"] is parse_bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=text
+            )
         else:
             parser.add_argument(flag, default=None, metavar=f.name.upper(), help=text)
     return parser
@@ -44,17 +46,29 @@ def load_config(argv: list[str] | None = None) -> SandboxConfig:
 def main(argv: list[str] | None = None) -> None:
     """Run the sandbox until interrupted."""
     config = load_config(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     access_log = logging.getLogger("aiohttp.access") if config.access_log else None
     url = config.base_url()
     control = f", control page {url}/_sandbox/" if config.control else ""
 
     def announce(*_: object) -> None:
-        print(f"sandbox: Evolution API and GreenAPI on {url} (clock {config.clock}){control}", file=sys.stderr,
-              flush=True)
+        print(
+            f"sandbox: Evolution API and GreenAPI on {url} (clock {config.clock}){control}",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    web.run_app(create_app(config), host=config.host, port=config.port, access_log=access_log, backlog=1024,
-                print=announce, shutdown_timeout=2.0)
+    web.run_app(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        access_log=access_log,
+        backlog=1024,
+        print=announce,
+        shutdown_timeout=2.0,
+    )
 
 
 if __name__ == "__main__":

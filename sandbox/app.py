@@ -38,12 +38,16 @@ def provider_of(request: web.Request) -> str | None:
     path = request.path
     if path.startswith(("/waInstance", partner.PREFIX)):
         return GREENAPI
-    if path.startswith("/media/") or (path.startswith(control.PREFIX) and request.app[SANDBOX_KEY].config.control):
+    if path.startswith("/media/") or (
+        path.startswith(control.PREFIX) and request.app[SANDBOX_KEY].config.control
+    ):
         return None
     return EVOLUTION
 
 
-def provider_error(provider: str | None, status: int, headers: dict[str, str] | None = None) -> web.Response:
+def provider_error(
+    provider: str | None, status: int, headers: dict[str, str] | None = None
+) -> web.Response:
     """Render an error status in the provider's own shape."""
     if provider == GREENAPI:
         return greenapi_response(status, headers=headers)
@@ -99,7 +103,9 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         return drop_connection(request)
     if fault in (ERROR, RATE_LIMIT):
         s = faults.settings
-        status, headers = (s.error_status, None) if fault == ERROR else (429, {"Retry-After": str(s.retry_after)})
+        status, headers = (
+            (s.error_status, None) if fault == ERROR else (429, {"Retry-After": str(s.retry_after)})
+        )
         if s.error_body is not None:
             return custom_response(status, s.error_body, headers)
         return provider_error(provider, status, headers)

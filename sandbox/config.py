@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-BOOT_ONLY = frozenset({"host", "port", "seed", "clock", "clock_start", "control", "greenapi_instances"})
+BOOT_ONLY = frozenset(
+    {"host", "port", "seed", "clock", "clock_start", "control", "greenapi_instances"}
+)
 
 
 def parse_bool(value: Any) -> bool:
@@ -63,7 +65,9 @@ def parse_greenapi_instances(value: Any) -> list[tuple[int, str]]:
 def parse_numbers(value: Any) -> frozenset[str]:
     """Read a set of phone numbers (digits), comma separated or a JSON list."""
     items = value if isinstance(value, (list, tuple, set, frozenset)) else str(value).split(",")
-    return frozenset("".join(ch for ch in str(item) if ch.isdigit()) for item in items if str(item).strip())
+    return frozenset(
+        "".join(ch for ch in str(item) if ch.isdigit()) for item in items if str(item).strip()
+    )
 
 
 def parse_codes(value: Any) -> frozenset[int]:
@@ -99,40 +103,71 @@ class SandboxConfig:
     host: str = setting("127.0.0.1", str, "interface to listen on")
     port: int = setting(8081, int, "port to listen on (0 picks a free one)")
     evolution_api_key: str = setting(
-        "sandbox-global-key", str, "Evolution global API key (header apikey)", env="EVOLUTION_API_KEY"
+        "sandbox-global-key",
+        str,
+        "Evolution global API key (header apikey)",
+        env="EVOLUTION_API_KEY",
     )
-    server_url: str = setting("", str, "server_url in Evolution webhooks (default http://host:port)")
+    server_url: str = setting(
+        "", str, "server_url in Evolution webhooks (default http://host:port)"
+    )
     control: bool = setting(True, parse_bool, "serve the control API and page under /_sandbox/")
-    seed: int | None = setting(None, parse_optional_int, "seed for ids, QR references and fault draws")
-    clock: str = setting("real", parse_choice("real", "manual"), "real, or manual (advanced by the control API)")
+    seed: int | None = setting(
+        None, parse_optional_int, "seed for ids, QR references and fault draws"
+    )
+    clock: str = setting(
+        "real", parse_choice("real", "manual"), "real, or manual (advanced by the control API)"
+    )
     clock_start: float | None = setting(
-        None, parse_optional_float, "epoch seconds the manual clock starts at (default 2026-01-01T00:00:00Z)"
+        None,
+        parse_optional_float,
+        "epoch seconds the manual clock starts at (default 2026-01-01T00:00:00Z)",
     )
     access_log: bool = setting(False, parse_bool, "log every request")
-    evolution_qr_seconds: float = setting(45.0, float, "Evolution QR refresh interval (Baileys qrTimeout 45 s)")
-    evolution_qr_limit: int = setting(30, int, "Evolution QRCODE_LIMIT: QR codes issued before refused")
+    evolution_qr_seconds: float = setting(
+        45.0, float, "Evolution QR refresh interval (Baileys qrTimeout 45 s)"
+    )
+    evolution_qr_limit: int = setting(
+        30, int, "Evolution QRCODE_LIMIT: QR codes issued before refused"
+    )
     evolution_qr_initial_delay: float = setting(
-        0.0, float, "seconds before the first Evolution QR (>0 makes create/connect answer {count: 0})"
+        0.0,
+        float,
+        "seconds before the first Evolution QR (>0 makes create/connect answer {count: 0})",
     )
     evolution_refused_state: str = setting(
-        "refused", parse_choice("refused", "close"), "connectionState after the QR limit: refused, or close"
+        "refused",
+        parse_choice("refused", "close"),
+        "connectionState after the QR limit: refused, or close",
     )
     evolution_expose_token: bool = setting(
-        False, parse_bool, "send the instance token as webhook apikey (AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES)"
+        False,
+        parse_bool,
+        "send the instance token as webhook apikey (AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES)",
     )
-    evolution_create_delay: float = setting(0.0, float, "real seconds create waits with qrcode:true (Evolution: 5)")
+    evolution_create_delay: float = setting(
+        0.0, float, "real seconds create waits with qrcode:true (Evolution: 5)"
+    )
     greenapi_qr_seconds: float = setting(20.0, float, "GreenAPI QR refresh interval")
     greenapi_code_ttl: float = setting(150.0, float, "GreenAPI pairing code lifetime in seconds")
-    greenapi_reboot_seconds: float = setting(5.0, float, "GreenAPI reboot: seconds spent in starting")
-    greenapi_reboot_on_settings: bool = setting(False, parse_bool, "setSettings reboots the instance as GreenAPI does")
+    greenapi_reboot_seconds: float = setting(
+        5.0, float, "GreenAPI reboot: seconds spent in starting"
+    )
+    greenapi_reboot_on_settings: bool = setting(
+        False, parse_bool, "setSettings reboots the instance as GreenAPI does"
+    )
     greenapi_instances: list[tuple[int, str]] = setting(
         [], parse_greenapi_instances, "preconfigured GreenAPI instances ID:TOKEN, comma separated"
     )
     greenapi_partner_token: str = setting(
         "sandbox-partner-token", str, "GreenAPI partner token of the Partner API (getInstances)"
     )
-    reconnect_seconds: float = setting(2.0, float, "seconds a recoverable disconnect takes to reconnect")
-    auto_receipts: bool = setting(True, parse_bool, "send sent/delivered/read receipts after every send")
+    reconnect_seconds: float = setting(
+        2.0, float, "seconds a recoverable disconnect takes to reconnect"
+    )
+    auto_receipts: bool = setting(
+        True, parse_bool, "send sent/delivered/read receipts after every send"
+    )
     receipt_delays: tuple[float, float, float] = setting(
         (1.0, 2.0, 4.0), parse_delays, "seconds after a send for sent,delivered,read receipts"
     )
@@ -143,18 +178,32 @@ class SandboxConfig:
     not_on_whatsapp: frozenset[str] = setting(
         frozenset(), parse_numbers, "phone numbers that are not on WhatsApp, comma separated"
     )
-    webhook_timeout: float = setting(30.0, float, "Evolution WEBHOOK_REQUEST_TIMEOUT_MS, in seconds")
+    webhook_timeout: float = setting(
+        30.0, float, "Evolution WEBHOOK_REQUEST_TIMEOUT_MS, in seconds"
+    )
     webhook_max_attempts: int = setting(10, int, "Evolution WEBHOOK_RETRY_MAX_ATTEMPTS")
-    webhook_initial_delay: float = setting(5.0, float, "Evolution WEBHOOK_RETRY_INITIAL_DELAY_SECONDS")
-    webhook_exponential: bool = setting(True, parse_bool, "Evolution WEBHOOK_RETRY_USE_EXPONENTIAL_BACKOFF")
+    webhook_initial_delay: float = setting(
+        5.0, float, "Evolution WEBHOOK_RETRY_INITIAL_DELAY_SECONDS"
+    )
+    webhook_exponential: bool = setting(
+        True, parse_bool, "Evolution WEBHOOK_RETRY_USE_EXPONENTIAL_BACKOFF"
+    )
     webhook_max_delay: float = setting(300.0, float, "Evolution WEBHOOK_RETRY_MAX_DELAY_SECONDS")
     webhook_jitter: float = setting(0.2, float, "Evolution WEBHOOK_RETRY_JITTER_FACTOR")
     webhook_non_retryable: frozenset[int] = setting(
-        frozenset({400, 401, 403, 404, 422}), parse_codes, "Evolution WEBHOOK_RETRY_NON_RETRYABLE_STATUS_CODES"
+        frozenset({400, 401, 403, 404, 422}),
+        parse_codes,
+        "Evolution WEBHOOK_RETRY_NON_RETRYABLE_STATUS_CODES",
     )
-    greenapi_webhook_timeout: float = setting(180.0, float, "GreenAPI: seconds a webhook endpoint has to answer")
-    greenapi_webhook_retry_seconds: float = setting(60.0, float, "GreenAPI: pause before resending a failed webhook")
-    greenapi_webhook_max_attempts: int = setting(1440, int, "GreenAPI: attempts before a webhook is dropped (24 h)")
+    greenapi_webhook_timeout: float = setting(
+        180.0, float, "GreenAPI: seconds a webhook endpoint has to answer"
+    )
+    greenapi_webhook_retry_seconds: float = setting(
+        60.0, float, "GreenAPI: pause before resending a failed webhook"
+    )
+    greenapi_webhook_max_attempts: int = setting(
+        1440, int, "GreenAPI: attempts before a webhook is dropped (24 h)"
+    )
 
     def base_url(self) -> str:
         """Return the URL clients use to reach this server."""
@@ -194,6 +243,10 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> SandboxConfig:
     """Build a config from defaults overridden by environment variables."""
     environ = os.environ if environ is None else environ
     config = SandboxConfig()
-    values = {f.name: environ[env_name(f.name)] for f in dataclasses.fields(config) if env_name(f.name) in environ}
+    values = {
+        f.name: environ[env_name(f.name)]
+        for f in dataclasses.fields(config)
+        if env_name(f.name) in environ
+    }
     config.update(values)
     return config

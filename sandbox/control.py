@@ -11,7 +11,15 @@ from sandbox.errors import ControlError
 from sandbox.evolution_sim import RECEIPT_STATUS
 from sandbox.greenapi_sim import RECEIPT_STATUSES
 from sandbox.page import PAGE
-from sandbox.state import EVOLUTION, GREENAPI, PROVIDERS, SANDBOX_KEY, EvoInstance, GreenInstance, Sandbox
+from sandbox.state import (
+    EVOLUTION,
+    GREENAPI,
+    PROVIDERS,
+    SANDBOX_KEY,
+    EvoInstance,
+    GreenInstance,
+    Sandbox,
+)
 
 PREFIX = "/_sandbox"
 routes = web.RouteTableDef()
@@ -65,15 +73,25 @@ def snapshot(sb: Sandbox) -> dict[str, Any]:
     """Return everything the page and tests want to see at once."""
     instances = [sb.evolution.describe(i) for i in sb.store.evolution.values()]
     instances += [sb.greenapi.describe(i) for i in sb.store.greenapi.values()]
-    return {"clock": clock_view(sb), "instances": instances, "faults": sb.faults.as_dict(),
-            "webhooksPending": sb.webhooks.pending, "messages": len(sb.store.messages),
-            "evolutionUrl": sb.config.base_url(), "greenapiUrl": sb.config.base_url()}
+    return {
+        "clock": clock_view(sb),
+        "instances": instances,
+        "faults": sb.faults.as_dict(),
+        "webhooksPending": sb.webhooks.pending,
+        "messages": len(sb.store.messages),
+        "evolutionUrl": sb.config.base_url(),
+        "greenapiUrl": sb.config.base_url(),
+    }
 
 
 def clock_view(sb: Sandbox) -> dict[str, Any]:
     """Return the clock mode and time."""
-    return {"mode": "manual" if sb.clock.manual else "real", "now": sb.clock.now(), "iso": sb.clock.iso(),
-            "pendingTimers": sb.clock.pending()}
+    return {
+        "mode": "manual" if sb.clock.manual else "real",
+        "now": sb.clock.now(),
+        "iso": sb.clock.iso(),
+        "pendingTimers": sb.clock.pending(),
+    }
 
 
 @routes.get(PREFIX + "/")
@@ -163,15 +181,25 @@ async def create_greenapi(request: web.Request) -> web.Response:
     sb = _sb(request)
     body = await _body(request)
     id_instance = body.get("idInstance")
-    if id_instance is not None and (isinstance(id_instance, bool) or not isinstance(id_instance, int)):
+    if id_instance is not None and (
+        isinstance(id_instance, bool) or not isinstance(id_instance, int)
+    ):
         raise ControlError(400, "idInstance must be an integer")
     settings = body.get("settings")
     if settings is not None and not isinstance(settings, dict):
         raise ControlError(400, "settings must be an object")
     inst = sb.greenapi.create(id_instance, body.get("apiTokenInstance"), settings)
     base = sb.config.base_url()
-    return web.json_response({"idInstance": inst.id, "apiTokenInstance": inst.token, "apiUrl": base,
-                              "mediaUrl": base, "stateInstance": inst.state}, status=201)
+    return web.json_response(
+        {
+            "idInstance": inst.id,
+            "apiTokenInstance": inst.token,
+            "apiUrl": base,
+            "mediaUrl": base,
+            "stateInstance": inst.state,
+        },
+        status=201,
+    )
 
 
 @routes.delete(PREFIX + "/greenapi/instances/{key}")
@@ -236,7 +264,9 @@ async def inbound(request: web.Request) -> web.Response:
         raise ControlError(400, "media must be an object")
     text = None if body.get("text") is None else str(body["text"])
     if isinstance(inst, EvoInstance):
-        msg = sb.evolution.inbound(inst, sender, text, media, body.get("pushName"), bool(body.get("lid")))
+        msg = sb.evolution.inbound(
+            inst, sender, text, media, body.get("pushName"), bool(body.get("lid"))
+        )
     else:
         msg = sb.greenapi.inbound(inst, sender, text, media, body.get("pushName"))
     return web.json_response({**msg.as_dict(), "payload": msg.payload}, status=201)
@@ -246,8 +276,11 @@ async def inbound(request: web.Request) -> web.Response:
 async def messages(request: web.Request) -> web.Response:
     """Messages sent and received, filtered by ?provider=, ?instance=, ?direction=."""
     query = request.query
-    found = [m.as_dict() for m in _sb(request).store.messages.values()
-             if all(query.get(k) in (None, getattr(m, k)) for k in ("provider", "instance", "direction"))]
+    found = [
+        m.as_dict()
+        for m in _sb(request).store.messages.values()
+        if all(query.get(k) in (None, getattr(m, k)) for k in ("provider", "instance", "direction"))
+    ]
     return web.json_response(found)
 
 
@@ -299,7 +332,9 @@ async def webhooks(request: web.Request) -> web.Response:
     sb, query = _sb(request), request.query
     limit = int(query.get("limit", "200")) if query.get("limit", "200").isdigit() else 200
     entries = sb.webhooks.entries(query.get("instance"), query.get("event"), limit)
-    return web.json_response({"pending": sb.webhooks.pending, "deliveries": [d.as_dict() for d in entries]})
+    return web.json_response(
+        {"pending": sb.webhooks.pending, "deliveries": [d.as_dict() for d in entries]}
+    )
 
 
 @routes.delete(PREFIX + "/webhooks")
@@ -307,4 +342,3 @@ async def clear_webhooks(request: web.Request) -> web.Response:
     """Forget the delivery log."""
     _sb(request).webhooks.clear()
     return web.json_response({"pending": _sb(request).webhooks.pending, "deliveries": []})
-

@@ -7,15 +7,26 @@ from typing import Any
 
 from aiohttp import web
 
-
 # GreenAPI's Developer-plan quota error (reference 2.6, https://greenapi.com/en/docs/api/466-error-example-body).
 QUOTA_EXCEEDED = 466
-QUOTA_DESCRIPTION = "Monthly quota has been exceeded. You can only send messages to 3 chats on the Developer plan."
+QUOTA_DESCRIPTION = (
+    "Monthly quota has been exceeded. You can only send messages to 3 chats on the Developer plan."
+)
 QUOTA_BODY = {
-    "invokeStatus": {"method": "checkwhatsapp", "used": 100, "total": 100, "status": "QUOTE_EXCEEDED",
-                     "description": QUOTA_DESCRIPTION},
-    "correspondentsStatus": {"method": "correspondents", "used": 3, "total": 3,
-                             "status": "CORRESPONDENTS_QUOTE_EXCEEDED", "description": QUOTA_DESCRIPTION},
+    "invokeStatus": {
+        "method": "checkwhatsapp",
+        "used": 100,
+        "total": 100,
+        "status": "QUOTE_EXCEEDED",
+        "description": QUOTA_DESCRIPTION,
+    },
+    "correspondentsStatus": {
+        "method": "correspondents",
+        "used": 3,
+        "total": 3,
+        "status": "CORRESPONDENTS_QUOTE_EXCEEDED",
+        "description": QUOTA_DESCRIPTION,
+    },
 }
 
 
@@ -50,7 +61,9 @@ def evolution_body(status: int, message: Any) -> dict[str, Any]:
     return {"status": status, "error": reason(status), "response": {"message": message}}
 
 
-def evolution_response(status: int, message: Any, headers: dict[str, str] | None = None) -> web.Response:
+def evolution_response(
+    status: int, message: Any, headers: dict[str, str] | None = None
+) -> web.Response:
     """Render an Evolution error."""
     return web.json_response(evolution_body(status, message), status=status, headers=headers)
 
@@ -64,11 +77,15 @@ def evolution_message(status: int) -> Any:
     return [reason(status)]
 
 
-def greenapi_response(status: int, text: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
+def greenapi_response(
+    status: int, text: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     """Render a GreenAPI error: plain text, except 466, whose quota body is JSON (reference 2.6)."""
     if status == QUOTA_EXCEEDED and text is None:
         return web.json_response(QUOTA_BODY, status=status, headers=headers)
-    return web.Response(status=status, text=text if text is not None else reason(status), headers=headers)
+    return web.Response(
+        status=status, text=text if text is not None else reason(status), headers=headers
+    )
 
 
 def custom_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:

@@ -18,16 +18,47 @@ from sandbox.state import SANDBOX_KEY, EvoInstance, EvoWebhook, Sandbox
 
 VERSION = "2.3.6"
 CONFIG_EVENTS = (
-    "APPLICATION_STARTUP", "QRCODE_UPDATED", "MESSAGES_SET", "MESSAGES_UPSERT", "MESSAGES_EDITED",
-    "MESSAGES_UPDATE", "MESSAGES_DELETE", "SEND_MESSAGE", "SEND_MESSAGE_UPDATE", "CONTACTS_SET",
-    "CONTACTS_UPSERT", "CONTACTS_UPDATE", "PRESENCE_UPDATE", "CHATS_SET", "CHATS_UPSERT", "CHATS_UPDATE",
-    "CHATS_DELETE", "GROUPS_UPSERT", "GROUP_UPDATE", "GROUP_PARTICIPANTS_UPDATE", "CONNECTION_UPDATE",
-    "LABELS_EDIT", "LABELS_ASSOCIATION", "CALL", "TYPEBOT_START", "TYPEBOT_CHANGE_STATUS", "REMOVE_INSTANCE",
-    "LOGOUT_INSTANCE", "INSTANCE_CREATE", "INSTANCE_DELETE", "STATUS_INSTANCE",
+    "APPLICATION_STARTUP",
+    "QRCODE_UPDATED",
+    "MESSAGES_SET",
+    "MESSAGES_UPSERT",
+    "MESSAGES_EDITED",
+    "MESSAGES_UPDATE",
+    "MESSAGES_DELETE",
+    "SEND_MESSAGE",
+    "SEND_MESSAGE_UPDATE",
+    "CONTACTS_SET",
+    "CONTACTS_UPSERT",
+    "CONTACTS_UPDATE",
+    "PRESENCE_UPDATE",
+    "CHATS_SET",
+    "CHATS_UPSERT",
+    "CHATS_UPDATE",
+    "CHATS_DELETE",
+    "GROUPS_UPSERT",
+    "GROUP_UPDATE",
+    "GROUP_PARTICIPANTS_UPDATE",
+    "CONNECTION_UPDATE",
+    "LABELS_EDIT",
+    "LABELS_ASSOCIATION",
+    "CALL",
+    "TYPEBOT_START",
+    "TYPEBOT_CHANGE_STATUS",
+    "REMOVE_INSTANCE",
+    "LOGOUT_INSTANCE",
+    "INSTANCE_CREATE",
+    "INSTANCE_DELETE",
+    "STATUS_INSTANCE",
 )
 SETTINGS_DEFAULTS: dict[str, Any] = {
-    "rejectCall": False, "msgCall": "", "groupsIgnore": False, "alwaysOnline": False, "readMessages": False,
-    "readStatus": False, "syncFullHistory": False, "wavoipToken": "",
+    "rejectCall": False,
+    "msgCall": "",
+    "groupsIgnore": False,
+    "alwaysOnline": False,
+    "readMessages": False,
+    "readStatus": False,
+    "syncFullHistory": False,
+    "wavoipToken": "",
 }
 routes = web.RouteTableDef()
 
@@ -87,13 +118,23 @@ def webhook_row(sb: Sandbox, inst: EvoInstance) -> dict[str, Any] | None:
     hook = inst.webhook
     if hook is None:
         return None
-    return {"id": hook.id, "url": hook.url, "headers": hook.headers, "enabled": hook.enabled,
-            "events": hook.events, "webhookByEvents": hook.by_events, "webhookBase64": hook.base64,
-            "createdAt": sb.clock.iso(hook.created_at), "updatedAt": sb.clock.iso(hook.updated_at),
-            "instanceId": inst.id}
+    return {
+        "id": hook.id,
+        "url": hook.url,
+        "headers": hook.headers,
+        "enabled": hook.enabled,
+        "events": hook.events,
+        "webhookByEvents": hook.by_events,
+        "webhookBase64": hook.base64,
+        "createdAt": sb.clock.iso(hook.created_at),
+        "updatedAt": sb.clock.iso(hook.updated_at),
+        "instanceId": inst.id,
+    }
 
 
-def build_webhook(sb: Sandbox, spec: Any, existing: EvoWebhook | None, at_create: bool) -> EvoWebhook | None:
+def build_webhook(
+    sb: Sandbox, spec: Any, existing: EvoWebhook | None, at_create: bool
+) -> EvoWebhook | None:
     """Validate a webhook object and return the row to store."""
     if not isinstance(spec, dict):
         raise schema_error("webhook is not of a type(s) object")
@@ -104,28 +145,42 @@ def build_webhook(sb: Sandbox, spec: Any, existing: EvoWebhook | None, at_create
     events = list(events or [])
     for index, name in enumerate(events):
         if name not in CONFIG_EVENTS:
-            raise schema_error(f"webhook.events[{index}] is not one of enum values: {','.join(CONFIG_EVENTS)}")
+            raise schema_error(
+                f"webhook.events[{index}] is not one of enum values: {','.join(CONFIG_EVENTS)}"
+            )
     enabled = True if at_create else bool(spec.get("enabled"))
     now = sb.clock.now()
     headers = spec.get("headers") or {}
     if not isinstance(headers, dict):
         raise schema_error("webhook.headers is not of a type(s) object")
-    return EvoWebhook(id=existing.id if existing else sb.ids.cuid(), url=str(spec.get("url") or ""),
-                      headers={str(k): v for k, v in headers.items()}, enabled=enabled,
-                      events=events if enabled else [],
-                      by_events=bool(spec.get("byEvents", spec.get("webhookByEvents", False))),
-                      base64=bool(spec.get("base64", spec.get("webhookBase64", False))),
-                      created_at=existing.created_at if existing else now, updated_at=now)
+    return EvoWebhook(
+        id=existing.id if existing else sb.ids.cuid(),
+        url=str(spec.get("url") or ""),
+        headers={str(k): v for k, v in headers.items()},
+        enabled=enabled,
+        events=events if enabled else [],
+        by_events=bool(spec.get("byEvents", spec.get("webhookByEvents", False))),
+        base64=bool(spec.get("base64", spec.get("webhookBase64", False))),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
+    )
 
 
 @routes.get("/")
 async def root(request: web.Request) -> web.Response:
     """Health and version, as GET / of Evolution."""
     base = _sb(request).config.base_url()
-    return web.json_response({"status": 200, "message": "Welcome to the Evolution API, it is working!",
-                              "version": VERSION, "clientName": "evolution_exchange", "manager": f"{base}/manager",
-                              "documentation": "https://doc.evolution-api.com",
-                              "whatsappWebVersion": "2.3000.1027934701"})
+    return web.json_response(
+        {
+            "status": 200,
+            "message": "Welcome to the Evolution API, it is working!",
+            "version": VERSION,
+            "clientName": "evolution_exchange",
+            "manager": f"{base}/manager",
+            "documentation": "https://doc.evolution-api.com",
+            "whatsappWebVersion": "2.3000.1027934701",
+        }
+    )
 
 
 @routes.post("/instance/create")
@@ -144,7 +199,9 @@ async def create(request: web.Request) -> web.Response:
     hook_spec = body.get("webhook")
     if hook_spec is not None and not isinstance(hook_spec, dict):
         raise schema_error("webhook is not of a type(s) object")
-    webhook = build_webhook(sb, hook_spec, None, True) if hook_spec and hook_spec.get("url") else None
+    webhook = (
+        build_webhook(sb, hook_spec, None, True) if hook_spec and hook_spec.get("url") else None
+    )
     settings = {key: body.get(key, default) for key, default in SETTINGS_DEFAULTS.items()}
     inst = sb.evolution.create(str(name), body.get("token") or None, settings, webhook)
     number = "".join(ch for ch in str(body.get("number") or "") if ch.isdigit()) or None
@@ -161,12 +218,33 @@ async def create(request: web.Request) -> web.Response:
 
 def create_answer(inst: EvoInstance, webhook: EvoWebhook | None) -> dict[str, Any]:
     """Return the 201 body of create (without the qrcode part)."""
-    hook = {"webhookUrl": webhook.url, "webhookHeaders": webhook.headers, "webhookByEvents": webhook.by_events,
-            "webhookBase64": webhook.base64} if webhook else {}
-    return {"instance": {"instanceName": inst.name, "instanceId": inst.id, "integration": inst.integration,
-                         "webhookWaBusiness": None, "accessTokenWaBusiness": "", "status": "close"},
-            "hash": inst.token, "webhook": hook, "websocket": {}, "rabbitmq": {}, "nats": {}, "sqs": {},
-            "settings": dict(inst.settings)}
+    hook = (
+        {
+            "webhookUrl": webhook.url,
+            "webhookHeaders": webhook.headers,
+            "webhookByEvents": webhook.by_events,
+            "webhookBase64": webhook.base64,
+        }
+        if webhook
+        else {}
+    )
+    return {
+        "instance": {
+            "instanceName": inst.name,
+            "instanceId": inst.id,
+            "integration": inst.integration,
+            "webhookWaBusiness": None,
+            "accessTokenWaBusiness": "",
+            "status": "close",
+        },
+        "hash": inst.token,
+        "webhook": hook,
+        "websocket": {},
+        "rabbitmq": {},
+        "nats": {},
+        "sqs": {},
+        "settings": dict(inst.settings),
+    }
 
 
 @routes.get("/instance/connect/{instance}")
@@ -203,25 +281,48 @@ async def fetch_instances(request: web.Request) -> web.Response:
     if name is not None and name not in sb.store.evolution:
         raise EvolutionError(404, [f'Instance "{name}" not found'])
     wanted_id, number = request.query.get("instanceId"), request.query.get("number")
-    rows = [inst for inst in rows if (name is None or inst.name == name)
-            and (wanted_id is None or inst.id == wanted_id) and (number is None or inst.number == number)]
+    rows = [
+        inst
+        for inst in rows
+        if (name is None or inst.name == name)
+        and (wanted_id is None or inst.id == wanted_id)
+        and (number is None or inst.number == number)
+    ]
     return web.json_response([instance_row(sb, inst) for inst in rows])
 
 
 def instance_row(sb: Sandbox, inst: EvoInstance) -> dict[str, Any]:
     """Return the persisted Instance row (token included, as the real one leaks it)."""
-    counts = [m for m in sb.store.messages.values() if m.instance == inst.name and m.provider == "evolution"]
+    counts = [
+        m
+        for m in sb.store.messages.values()
+        if m.instance == inst.name and m.provider == "evolution"
+    ]
     chats = len({m.chat for m in counts})
     iso = sb.clock.iso
     return {
-        "id": inst.id, "name": inst.name, "connectionStatus": "close" if inst.state == "refused" else inst.state,
-        "ownerJid": inst.owner_jid, "profileName": inst.profile_name, "profilePicUrl": inst.profile_pic_url,
-        "integration": inst.integration, "number": inst.number, "businessId": None, "token": inst.token,
-        "clientName": "evolution_exchange", "disconnectionReasonCode": inst.disconnection_code,
+        "id": inst.id,
+        "name": inst.name,
+        "connectionStatus": "close" if inst.state == "refused" else inst.state,
+        "ownerJid": inst.owner_jid,
+        "profileName": inst.profile_name,
+        "profilePicUrl": inst.profile_pic_url,
+        "integration": inst.integration,
+        "number": inst.number,
+        "businessId": None,
+        "token": inst.token,
+        "clientName": "evolution_exchange",
+        "disconnectionReasonCode": inst.disconnection_code,
         "disconnectionObject": inst.disconnection_object,
         "disconnectionAt": iso(inst.disconnection_at) if inst.disconnection_at else None,
-        "createdAt": iso(inst.created_at), "updatedAt": iso(inst.updated_at),
-        "Chatwoot": None, "Proxy": None, "Rabbitmq": None, "Nats": None, "Sqs": None, "Websocket": None,
+        "createdAt": iso(inst.created_at),
+        "updatedAt": iso(inst.updated_at),
+        "Chatwoot": None,
+        "Proxy": None,
+        "Rabbitmq": None,
+        "Nats": None,
+        "Sqs": None,
+        "Websocket": None,
         "Setting": {**inst.settings, "instanceId": inst.id},
         "_count": {"Message": len(counts), "Contact": chats, "Chat": chats},
     }
@@ -232,7 +333,9 @@ async def restart(request: web.Request) -> web.Response:
     """POST /instance/restart: errors come back as HTTP 200 {error: true}."""
     inst = instance_for(request)
     if inst.state not in ("open", "connecting"):
-        return web.json_response({"error": True, "message": f'The "{inst.name}" instance is not connected'})
+        return web.json_response(
+            {"error": True, "message": f'The "{inst.name}" instance is not connected'}
+        )
     return web.json_response(_sb(request).evolution.restart(inst))
 
 
@@ -243,7 +346,9 @@ async def logout(request: web.Request) -> web.Response:
     if inst.state not in ("open", "connecting"):
         raise bad_request(f'The "{inst.name}" instance is not connected')
     asyncio.get_running_loop().call_soon(_sb(request).evolution.close_for_good, inst, 401)
-    return web.json_response({"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
+    return web.json_response(
+        {"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}}
+    )
 
 
 @routes.delete("/instance/delete/{instance}")
@@ -251,7 +356,9 @@ async def delete(request: web.Request) -> web.Response:
     """DELETE /instance/delete: logs out first when open or connecting."""
     inst = instance_for(request)
     _sb(request).evolution.delete(inst)
-    return web.json_response({"status": "SUCCESS", "error": False, "response": {"message": "Instance deleted"}})
+    return web.json_response(
+        {"status": "SUCCESS", "error": False, "response": {"message": "Instance deleted"}}
+    )
 
 
 @routes.post("/webhook/set/{instance}")
@@ -306,8 +413,11 @@ def _context(body: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(quoted, dict) or not isinstance(quoted.get("key"), dict):
         return None
     key = quoted["key"]
-    return {"stanzaId": key.get("id"), "participant": key.get("remoteJid"),
-            "quotedMessage": quoted.get("message") or {}}
+    return {
+        "stanzaId": key.get("id"),
+        "participant": key.get("remoteJid"),
+        "quotedMessage": quoted.get("message") or {},
+    }
 
 
 @routes.post("/message/sendText/{instance}")
@@ -321,7 +431,9 @@ async def send_text(request: web.Request) -> web.Response:
     number = _recipient(sb, body)
     await _typing(body)
     text = str(body["text"])
-    payload = sb.evolution.send(inst, number, {"conversation": text}, "conversation", _context(body), text)
+    payload = sb.evolution.send(
+        inst, number, {"conversation": text}, "conversation", _context(body), text
+    )
     return web.json_response(payload, status=201)
 
 
@@ -337,7 +449,11 @@ async def send_media(request: web.Request) -> web.Response:
     media = str(body.get("media") or "")
     if not uploaded and not _is_url_or_base64(media):
         raise bad_request("Owned media must be a url or base64")
-    if body["mediatype"] == "document" and not media.startswith("http") and not body.get("fileName"):
+    if (
+        body["mediatype"] == "document"
+        and not media.startswith("http")
+        and not body.get("fileName")
+    ):
         raise bad_request("For base64 the file name must be informed.")
     _connected(inst)
     number = _recipient(sb, body)
@@ -345,8 +461,9 @@ async def send_media(request: web.Request) -> web.Response:
     kind = body["mediatype"]
     message_type = f"{kind}Message"
     content = _media_content(body, media, kind)
-    payload = sb.evolution.send(inst, number, {message_type: content}, message_type, _context(body),
-                                body.get("caption"))
+    payload = sb.evolution.send(
+        inst, number, {message_type: content}, message_type, _context(body), body.get("caption")
+    )
     return web.json_response(payload, status=201)
 
 
@@ -371,9 +488,16 @@ def _is_url_or_base64(media: str) -> bool:
 
 def _media_content(body: dict[str, Any], media: str, kind: str) -> dict[str, Any]:
     """Return the Baileys media message object of a send."""
-    file_name = body.get("fileName") or (media.rsplit("/", 1)[-1] if media.startswith("http") else None)
-    mimetype = body.get("mimetype") or (mimetypes.guess_type(file_name or "")[0]) or DEFAULT_MIME[kind]
-    content: dict[str, Any] = {"url": "https://mmg.whatsapp.net/v/t62.7118-24/sandbox.enc", "mimetype": mimetype}
+    file_name = body.get("fileName") or (
+        media.rsplit("/", 1)[-1] if media.startswith("http") else None
+    )
+    mimetype = (
+        body.get("mimetype") or (mimetypes.guess_type(file_name or "")[0]) or DEFAULT_MIME[kind]
+    )
+    content: dict[str, Any] = {
+        "url": "https://mmg.whatsapp.net/v/t62.7118-24/sandbox.enc",
+        "mimetype": mimetype,
+    }
     if body.get("caption"):
         content["caption"] = body["caption"]
     if kind == "document":
@@ -389,5 +513,9 @@ async def whatsapp_numbers(request: web.Request) -> web.Response:
     body = await read_body(request)
     require(body, "numbers")
     numbers = body["numbers"] if isinstance(body["numbers"], list) else []
-    return web.json_response([{"jid": to_jid(str(n)), "exists": sb.is_on_whatsapp(str(n)), "number": str(n)}
-                              for n in numbers])
+    return web.json_response(
+        [
+            {"jid": to_jid(str(n)), "exists": sb.is_on_whatsapp(str(n)), "number": str(n)}
+            for n in numbers
+        ]
+    )

@@ -15,14 +15,30 @@ from sandbox.state import EVOLUTION, EvoInstance, EvoWebhook, Message, QrState, 
 
 # Baileys DisconnectReason codes; Evolution gives up (no reconnect) only on 401, 402, 403 and 406.
 DISCONNECT_CODES = {
-    "connection_closed": 428, "connection_lost": 408, "timed_out": 408, "connection_replaced": 440,
-    "logged_out": 401, "bad_session": 500, "restart_required": 515, "multidevice_mismatch": 411,
-    "forbidden": 403, "unavailable_service": 503,
+    "connection_closed": 428,
+    "connection_lost": 408,
+    "timed_out": 408,
+    "connection_replaced": 440,
+    "logged_out": 401,
+    "bad_session": 500,
+    "restart_required": 515,
+    "multidevice_mismatch": 411,
+    "forbidden": 403,
+    "unavailable_service": 503,
 }
 UNRECOVERABLE = frozenset({401, 402, 403, 406})
-RECEIPT_STATUS = {"pending": "PENDING", "sent": "SERVER_ACK", "delivered": "DELIVERY_ACK", "read": "READ",
-                  "played": "PLAYED", "failed": "ERROR", "deleted": "DELETED"}
-OWN_PUSH_NAME = "Você"  # what Evolution reports as pushName of API sends (EvolutionAPI/evolution-api#1934)
+RECEIPT_STATUS = {
+    "pending": "PENDING",
+    "sent": "SERVER_ACK",
+    "delivered": "DELIVERY_ACK",
+    "read": "READ",
+    "played": "PLAYED",
+    "failed": "ERROR",
+    "deleted": "DELETED",
+}
+OWN_PUSH_NAME = (
+    "Você"  # what Evolution reports as pushName of API sends (EvolutionAPI/evolution-api#1934)
+)
 
 
 def to_jid(number: str) -> str:
@@ -48,13 +64,21 @@ class EvolutionSim:
         """Return the instances by name."""
         return self.sb.store.evolution
 
-    def create(self, name: str, token: str | None, settings: dict[str, Any],
-               webhook: EvoWebhook | None) -> EvoInstance:
+    def create(
+        self, name: str, token: str | None, settings: dict[str, Any], webhook: EvoWebhook | None
+    ) -> EvoInstance:
         """Register a new instance in state close."""
         now = self.sb.clock.now()
-        inst = EvoInstance(name=name, id=self.sb.ids.uuid(), token=token or self.sb.ids.instance_token(),
-                           integration="WHATSAPP-BAILEYS", settings=settings, created_at=now, updated_at=now,
-                           webhook=webhook)
+        inst = EvoInstance(
+            name=name,
+            id=self.sb.ids.uuid(),
+            token=token or self.sb.ids.instance_token(),
+            integration="WHATSAPP-BAILEYS",
+            settings=settings,
+            created_at=now,
+            updated_at=now,
+            webhook=webhook,
+        )
         self.instances[name] = inst
         self.emit(inst, "instance.create", {"instanceName": name, "instanceId": inst.id})
         return inst
@@ -65,7 +89,11 @@ class EvolutionSim:
         inst.state = "connecting"
         inst.qr = QrState(number=number)
         self._touch(inst)
-        self.emit(inst, "connection.update", {"instance": inst.name, "state": "connecting", "statusReason": 200})
+        self.emit(
+            inst,
+            "connection.update",
+            {"instance": inst.name, "state": "connecting", "statusReason": 200},
+        )
         delay = self.sb.config.evolution_qr_initial_delay
         if delay > 0:
             inst.timer = self.sb.clock.call_later(delay, lambda: self._qr_tick(inst))
@@ -85,13 +113,29 @@ class EvolutionSim:
         qr.data_url = png_data_url(qr.code)
         qr.pairing_code = pairing_code(self.sb.rng) if qr.number else None
         qr.issued_at = self.sb.clock.now()
-        self.emit(inst, "qrcode.updated", {"qrcode": {"instance": inst.name, "pairingCode": qr.pairing_code,
-                                                      "code": qr.code, "base64": qr.data_url}})
-        inst.timer = self.sb.clock.call_later(self.sb.config.evolution_qr_seconds, lambda: self._qr_tick(inst))
+        self.emit(
+            inst,
+            "qrcode.updated",
+            {
+                "qrcode": {
+                    "instance": inst.name,
+                    "pairingCode": qr.pairing_code,
+                    "code": qr.code,
+                    "base64": qr.data_url,
+                }
+            },
+        )
+        inst.timer = self.sb.clock.call_later(
+            self.sb.config.evolution_qr_seconds, lambda: self._qr_tick(inst)
+        )
 
     def _qr_limit(self, inst: EvoInstance) -> None:
         """QRCODE_LIMIT reached: limit message, connection.update refused, socket logged out."""
-        self.emit(inst, "qrcode.updated", {"message": "QR code limit reached, please login again", "statusCode": 500})
+        self.emit(
+            inst,
+            "qrcode.updated",
+            {"message": "QR code limit reached, please login again", "statusCode": 500},
+        )
         data: dict[str, Any] = {"instance": inst.name, "state": "refused", "statusReason": 428}
         data.update(self._profile(inst))
         self.emit(inst, "connection.update", data)
@@ -105,15 +149,26 @@ class EvolutionSim:
         qr = inst.qr
         if qr.count == 0:
             return {"count": 0}
-        return {"pairingCode": qr.pairing_code, "code": qr.code, "base64": qr.data_url, "count": qr.count}
+        return {
+            "pairingCode": qr.pairing_code,
+            "code": qr.code,
+            "base64": qr.data_url,
+            "count": qr.count,
+        }
 
-    def scan(self, inst: EvoInstance, phone: str | None, profile_name: str | None, code: str | None) -> None:
+    def scan(
+        self, inst: EvoInstance, phone: str | None, profile_name: str | None, code: str | None
+    ) -> None:
         """Simulate the phone scanning the QR (or typing the pairing code): state open."""
         if inst.state != "connecting" or inst.qr.count == 0:
-            raise ControlError(409, f'instance "{inst.name}" has no QR code to scan (state {inst.state})')
+            raise ControlError(
+                409, f'instance "{inst.name}" has no QR code to scan (state {inst.state})'
+            )
         if code and code not in (inst.qr.code, inst.qr.pairing_code):
             raise ControlError(400, "code does not match the current QR code or pairing code")
-        digits = "".join(ch for ch in (phone or inst.qr.number or self.sb.ids.phone()) if ch.isdigit())
+        digits = "".join(
+            ch for ch in (phone or inst.qr.number or self.sb.ids.phone()) if ch.isdigit()
+        )
         inst.number = digits
         inst.owner_jid = f"{digits}@s.whatsapp.net"
         inst.profile_name = profile_name or inst.profile_name or f"Sandbox {digits[-4:]}"
@@ -126,10 +181,18 @@ class EvolutionSim:
         inst.state = "open"
         inst.qr = QrState()
         self._touch(inst)
-        self.emit(inst, "connection.update", {"instance": inst.name, "wuid": inst.owner_jid,
-                                              "profileName": inst.profile_name,
-                                              "profilePictureUrl": inst.profile_pic_url,
-                                              "state": "open", "statusReason": 200})
+        self.emit(
+            inst,
+            "connection.update",
+            {
+                "instance": inst.name,
+                "wuid": inst.owner_jid,
+                "profileName": inst.profile_name,
+                "profilePictureUrl": inst.profile_pic_url,
+                "state": "open",
+                "statusReason": 200,
+            },
+        )
 
     def disconnect(self, inst: EvoInstance, reason: str, recover: bool = True) -> int:
         """Simulate a socket close with a Baileys reason; return its status code."""
@@ -154,9 +217,15 @@ class EvolutionSim:
             return
         inst.state = "connecting"
         self._touch(inst)
-        self.emit(inst, "connection.update", {"instance": inst.name, "state": "connecting", "statusReason": 200})
+        self.emit(
+            inst,
+            "connection.update",
+            {"instance": inst.name, "state": "connecting", "statusReason": 200},
+        )
         if recover:
-            inst.timer = self.sb.clock.call_later(self.sb.config.reconnect_seconds, lambda: self._reopen(inst))
+            inst.timer = self.sb.clock.call_later(
+                self.sb.config.reconnect_seconds, lambda: self._reopen(inst)
+            )
 
     def _reopen(self, inst: EvoInstance) -> None:
         """Finish a silent reconnect."""
@@ -175,25 +244,50 @@ class EvolutionSim:
         inst.disconnection_at = now
         inst.disconnection_object = json.dumps(self._boom(code, now))
         self._touch(inst)
-        self.emit(inst, "status.instance", {"instance": inst.name, "status": "closed",
-                                            "disconnectionAt": self.sb.clock.iso(now),
-                                            "disconnectionReasonCode": code,
-                                            "disconnectionObject": inst.disconnection_object})
-        self.emit(inst, "connection.update", {"instance": inst.name, "state": "close", "statusReason": code})
+        self.emit(
+            inst,
+            "status.instance",
+            {
+                "instance": inst.name,
+                "status": "closed",
+                "disconnectionAt": self.sb.clock.iso(now),
+                "disconnectionReasonCode": code,
+                "disconnectionObject": inst.disconnection_object,
+            },
+        )
+        self.emit(
+            inst,
+            "connection.update",
+            {"instance": inst.name, "state": "close", "statusReason": code},
+        )
         self.emit(inst, "logout.instance", None)
 
     def _boom(self, code: int, now: float) -> dict[str, Any]:
         """Return a Baileys lastDisconnect object as Evolution stores it."""
         message = "Connection Failure" if code in UNRECOVERABLE else "Connection Closed"
-        payload = {"statusCode": code, "error": "Unauthorized" if code == 401 else "Forbidden", "message": message}
-        return {"error": {"data": None, "isBoom": True, "isServer": False,
-                          "output": {"statusCode": code, "payload": payload, "headers": {}}},
-                "date": self.sb.clock.iso(now)}
+        payload = {
+            "statusCode": code,
+            "error": "Unauthorized" if code == 401 else "Forbidden",
+            "message": message,
+        }
+        return {
+            "error": {
+                "data": None,
+                "isBoom": True,
+                "isServer": False,
+                "output": {"statusCode": code, "payload": payload, "headers": {}},
+            },
+            "date": self.sb.clock.iso(now),
+        }
 
     def restart(self, inst: EvoInstance) -> dict[str, Any]:
         """POST /instance/restart: reload an open socket, or start a new QR cycle when connecting."""
         if inst.state == "open":
-            self.emit(inst, "connection.update", {"instance": inst.name, "state": "connecting", "statusReason": 200})
+            self.emit(
+                inst,
+                "connection.update",
+                {"instance": inst.name, "state": "connecting", "statusReason": 200},
+            )
             self._open(inst)
             return {"instance": {"instanceName": inst.name, "state": inst.state}}
         self.connect(inst, None)
@@ -207,17 +301,40 @@ class EvolutionSim:
         inst.cancel_timer()
         del self.instances[inst.name]
 
-    def send(self, inst: EvoInstance, number: str, message: dict[str, Any], message_type: str,
-             context: dict[str, Any] | None, text: str | None) -> dict[str, Any]:
+    def send(
+        self,
+        inst: EvoInstance,
+        number: str,
+        message: dict[str, Any],
+        message_type: str,
+        context: dict[str, Any] | None,
+        text: str | None,
+    ) -> dict[str, Any]:
         """Send a message: 201 body, send.message webhook, receipts later."""
         jid = to_jid(number)
-        msg = Message(id=self.sb.ids.outbound_id(), provider=EVOLUTION, instance=inst.name, direction="outbound",
-                      chat=jid, number=jid.split("@")[0], kind=message_type, text=text,
-                      created_at=self.sb.clock.now(), db_id=self.sb.ids.cuid())
-        msg.payload = {"key": {"remoteJid": jid, "fromMe": True, "id": msg.id}, "pushName": OWN_PUSH_NAME,
-                       "status": "PENDING", "message": message, "contextInfo": context or {},
-                       "messageType": message_type, "messageTimestamp": int(msg.created_at),
-                       "instanceId": inst.id, "source": "unknown"}
+        msg = Message(
+            id=self.sb.ids.outbound_id(),
+            provider=EVOLUTION,
+            instance=inst.name,
+            direction="outbound",
+            chat=jid,
+            number=jid.split("@")[0],
+            kind=message_type,
+            text=text,
+            created_at=self.sb.clock.now(),
+            db_id=self.sb.ids.cuid(),
+        )
+        msg.payload = {
+            "key": {"remoteJid": jid, "fromMe": True, "id": msg.id},
+            "pushName": OWN_PUSH_NAME,
+            "status": "PENDING",
+            "message": message,
+            "contextInfo": context or {},
+            "messageType": message_type,
+            "messageTimestamp": int(msg.created_at),
+            "instanceId": inst.id,
+            "source": "unknown",
+        }
         self.sb.store.messages[msg.id] = msg
         self.emit(inst, "send.message", msg.payload)
         receipts.schedule_auto(self.sb, msg, self.emit_receipt)
@@ -231,41 +348,86 @@ class EvolutionSim:
         if status not in RECEIPT_STATUS:
             raise ControlError(400, f"status must be one of {', '.join(RECEIPT_STATUS)}")
         msg.receipts.append(status)
-        self.emit(inst, "messages.update", {"keyId": msg.id, "remoteJid": msg.chat, "fromMe": True,
-                                            "participant": None, "status": RECEIPT_STATUS[status],
-                                            "pollUpdates": None, "instanceId": inst.id, "messageId": msg.db_id})
+        self.emit(
+            inst,
+            "messages.update",
+            {
+                "keyId": msg.id,
+                "remoteJid": msg.chat,
+                "fromMe": True,
+                "participant": None,
+                "status": RECEIPT_STATUS[status],
+                "pollUpdates": None,
+                "instanceId": inst.id,
+                "messageId": msg.db_id,
+            },
+        )
 
-    def inbound(self, inst: EvoInstance, sender: str, text: str | None, media: dict[str, Any] | None,
-                push_name: str | None, lid: bool) -> Message:
+    def inbound(
+        self,
+        inst: EvoInstance,
+        sender: str,
+        text: str | None,
+        media: dict[str, Any] | None,
+        push_name: str | None,
+        lid: bool,
+    ) -> Message:
         """Simulate a message from a phone: messages.upsert."""
         if inst.state != "open":
             raise ControlError(409, f'instance "{inst.name}" is not open (state {inst.state})')
         digits = "".join(ch for ch in sender if ch.isdigit())
         jid = f"{digits}@s.whatsapp.net"
         msg_id = self.sb.ids.inbound_id()
-        key: dict[str, Any] = {"remoteJid": jid, "fromMe": False, "id": msg_id, "addressingMode": "pn"}
+        key: dict[str, Any] = {
+            "remoteJid": jid,
+            "fromMe": False,
+            "id": msg_id,
+            "addressingMode": "pn",
+        }
         if lid:
             key.update(remoteJid=lid_for(digits), remoteJidAlt=jid, addressingMode="lid")
         content, message_type = self._content(inst, msg_id, text, media)
-        data = {"key": key, "pushName": push_name or f"Contact {digits[-4:]}", "status": "DELIVERY_ACK",
-                "message": content, "contextInfo": None, "messageType": message_type,
-                "messageTimestamp": int(self.sb.clock.now()), "instanceId": inst.id, "source": "android"}
-        msg = Message(id=msg_id, provider=EVOLUTION, instance=inst.name, direction="inbound", chat=key["remoteJid"],
-                      number=digits, kind=message_type, text=text, created_at=self.sb.clock.now(),
-                      db_id=self.sb.ids.cuid(), payload=data)
+        data = {
+            "key": key,
+            "pushName": push_name or f"Contact {digits[-4:]}",
+            "status": "DELIVERY_ACK",
+            "message": content,
+            "contextInfo": None,
+            "messageType": message_type,
+            "messageTimestamp": int(self.sb.clock.now()),
+            "instanceId": inst.id,
+            "source": "android",
+        }
+        msg = Message(
+            id=msg_id,
+            provider=EVOLUTION,
+            instance=inst.name,
+            direction="inbound",
+            chat=key["remoteJid"],
+            number=digits,
+            kind=message_type,
+            text=text,
+            created_at=self.sb.clock.now(),
+            db_id=self.sb.ids.cuid(),
+            payload=data,
+        )
         self.sb.store.messages[msg_id] = msg
         self.emit(inst, "messages.upsert", data)
         return msg
 
-    def _content(self, inst: EvoInstance, msg_id: str, text: str | None,
-                 media: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    def _content(
+        self, inst: EvoInstance, msg_id: str, text: str | None, media: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], str]:
         """Return the Baileys message object and messageType of an inbound message."""
         if not media:
             return {"conversation": text or ""}, "conversation"
         item = inbound_media(self.sb, media, msg_id)
         message_type = f"{item.kind}Message"
-        body: dict[str, Any] = {"url": f"https://mmg.whatsapp.net/v/t62.7118-24/sandbox-{msg_id}.enc",
-                                "mimetype": item.mimetype, "fileLength": str(len(item.data))}
+        body: dict[str, Any] = {
+            "url": f"https://mmg.whatsapp.net/v/t62.7118-24/sandbox-{msg_id}.enc",
+            "mimetype": item.mimetype,
+            "fileLength": str(len(item.data)),
+        }
         if item.caption is not None:
             body["caption"] = item.caption
         if item.kind == "document":
@@ -284,20 +446,31 @@ class EvolutionSim:
         if hook.events and upper not in hook.events:
             return
         url = f"{hook.url}/{upper.replace('_', '-').lower()}" if hook.by_events else hook.url
-        body: dict[str, Any] = {"event": event, "instance": inst.name, "data": data, "destination": url,
-                                "date_time": self.sb.clock.iso(), "sender": inst.owner_jid,
-                                "server_url": self.sb.config.base_url(),
-                                "apikey": inst.token if self.sb.config.evolution_expose_token else None}
+        body: dict[str, Any] = {
+            "event": event,
+            "instance": inst.name,
+            "data": data,
+            "destination": url,
+            "date_time": self.sb.clock.iso(),
+            "sender": inst.owner_jid,
+            "server_url": self.sb.config.base_url(),
+            "apikey": inst.token if self.sb.config.evolution_expose_token else None,
+        }
         if inst.owner_jid is None:
             del body["sender"]
         headers = {k: str(v) for k, v in hook.headers.items() if k != "jwt_key"}
         jwt_key = hook.headers.get("jwt_key")
-        self.sb.webhooks.send(EVOLUTION, inst.name, event, url, headers, body, str(jwt_key) if jwt_key else None)
+        self.sb.webhooks.send(
+            EVOLUTION, inst.name, event, url, headers, body, str(jwt_key) if jwt_key else None
+        )
 
     def _profile(self, inst: EvoInstance) -> dict[str, Any]:
         """Return wuid, profileName and profilePictureUrl where known (undefined fields vanish in JSON)."""
-        values = {"wuid": inst.owner_jid, "profileName": inst.profile_name,
-                  "profilePictureUrl": inst.profile_pic_url}
+        values = {
+            "wuid": inst.owner_jid,
+            "profileName": inst.profile_name,
+            "profilePictureUrl": inst.profile_pic_url,
+        }
         return {k: v for k, v in values.items() if v is not None}
 
     def _touch(self, inst: EvoInstance) -> None:
@@ -306,9 +479,19 @@ class EvolutionSim:
 
     def describe(self, inst: EvoInstance) -> dict[str, Any]:
         """Return the control-API view of an instance."""
-        return {"provider": EVOLUTION, "key": inst.name, "name": inst.name, "id": inst.id, "state": inst.state,
-                "number": inst.number, "profileName": inst.profile_name, "ownerJid": inst.owner_jid,
-                "qr": inst.qr.data_url, "qrCode": inst.qr.code, "qrCount": inst.qr.count,
-                "pairingCode": inst.qr.pairing_code,
-                "webhook": inst.webhook.url if inst.webhook else None,
-                "disconnectionReasonCode": inst.disconnection_code}
+        return {
+            "provider": EVOLUTION,
+            "key": inst.name,
+            "name": inst.name,
+            "id": inst.id,
+            "state": inst.state,
+            "number": inst.number,
+            "profileName": inst.profile_name,
+            "ownerJid": inst.owner_jid,
+            "qr": inst.qr.data_url,
+            "qrCode": inst.qr.code,
+            "qrCount": inst.qr.count,
+            "pairingCode": inst.qr.pairing_code,
+            "webhook": inst.webhook.url if inst.webhook else None,
+            "disconnectionReasonCode": inst.disconnection_code,
+        }

@@ -35,8 +35,15 @@ class FaultSettings:
     count: int | None = None
 
 
-RATES = ("error_rate", "rate_limit_rate", "timeout_rate", "connect_error_rate", "drop_rate",
-         "webhook_drop_rate", "webhook_duplicate_rate")
+RATES = (
+    "error_rate",
+    "rate_limit_rate",
+    "timeout_rate",
+    "connect_error_rate",
+    "drop_rate",
+    "webhook_drop_rate",
+    "webhook_duplicate_rate",
+)
 # Settings kept as given: free JSON (error_body) or text that scopes the faults.
 AS_GIVEN = ("provider", "path_contains", "error_body")
 
@@ -109,13 +116,23 @@ class Faults:
     def draw_request(self, provider: str, path: str, connect_route: bool = False) -> str | None:
         """Pick the fault for one provider request, or None."""
         s = self.settings
-        if not (s.timeout_rate or s.drop_rate or s.error_rate or s.rate_limit_rate or s.connect_error_rate):
+        if not (
+            s.timeout_rate
+            or s.drop_rate
+            or s.error_rate
+            or s.rate_limit_rate
+            or s.connect_error_rate
+        ):
             return None
         if not self._matches(provider, path):
             return None
         draw = self.rng.random()
-        shares = ((TIMEOUT, s.timeout_rate), (DROP, s.drop_rate), (ERROR, s.error_rate),
-                  (RATE_LIMIT, s.rate_limit_rate))
+        shares = (
+            (TIMEOUT, s.timeout_rate),
+            (DROP, s.drop_rate),
+            (ERROR, s.error_rate),
+            (RATE_LIMIT, s.rate_limit_rate),
+        )
         for kind, rate in shares:
             if draw < rate:
                 return self._fire(kind)

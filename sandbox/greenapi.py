@@ -52,7 +52,9 @@ def chat_id(body: dict[str, Any]) -> str:
     if value is None:
         raise validation_failed('"chatId" is required')
     if not isinstance(value, str) or not CHAT_ID.match(value):
-        raise validation_failed('"chatId" with value is invalid: expected 79001234567@c.us or ...@g.us')
+        raise validation_failed(
+            '"chatId" with value is invalid: expected 79001234567@c.us or ...@g.us'
+        )
     return value
 
 
@@ -126,7 +128,12 @@ async def get_settings(sb: Sandbox, inst: GreenInstance, request: web.Request) -
 async def get_wa_settings(sb: Sandbox, inst: GreenInstance, request: web.Request) -> Any:
     """getWaSettings: phone and state of the account."""
     phone = (inst.wid or "").split("@")[0]
-    return {"avatar": "", "phone": phone, "stateInstance": inst.state, "deviceId": f"sandbox-{inst.id}"}
+    return {
+        "avatar": "",
+        "phone": phone,
+        "stateInstance": inst.state,
+        "deviceId": f"sandbox-{inst.id}",
+    }
 
 
 async def send_message(sb: Sandbox, inst: GreenInstance, request: web.Request) -> Any:
@@ -137,7 +144,9 @@ async def send_message(sb: Sandbox, inst: GreenInstance, request: web.Request) -
     if not isinstance(text, str) or not text:
         raise validation_failed('"message" is required')
     if len(text) > MAX_TEXT:
-        raise validation_failed(f'"message" length must be less than or equal to {MAX_TEXT} characters long')
+        raise validation_failed(
+            f'"message" length must be less than or equal to {MAX_TEXT} characters long'
+        )
     return {"idMessage": sb.greenapi.send(inst, chat, text, None).id}
 
 
@@ -161,7 +170,13 @@ async def send_file_by_url(sb: Sandbox, inst: GreenInstance, request: web.Reques
         raise validation_failed('"fileName" is required')
     kind = file_kind(file_name)
     mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-    file = {"kind": kind, "url": url, "fileName": file_name, "mimeType": mime, "caption": body.get("caption")}
+    file = {
+        "kind": kind,
+        "url": url,
+        "fileName": file_name,
+        "mimeType": mime,
+        "caption": body.get("caption"),
+    }
     caption = body.get("caption") if isinstance(body.get("caption"), str) else None
     return {"idMessage": sb.greenapi.send(inst, chat, caption, file).id}
 
@@ -173,11 +188,17 @@ async def check_whatsapp(sb: Sandbox, inst: GreenInstance, request: web.Request)
 
 
 METHODS: dict[str, tuple[str, Handler]] = {
-    "getstateinstance": ("GET", get_state), "qr": ("GET", qr),
-    "getauthorizationcode": ("POST", get_authorization_code), "logout": ("GET", logout),
-    "reboot": ("GET", reboot), "setsettings": ("POST", set_settings), "getsettings": ("GET", get_settings),
-    "getwasettings": ("GET", get_wa_settings), "sendmessage": ("POST", send_message),
-    "sendfilebyurl": ("POST", send_file_by_url), "checkwhatsapp": ("POST", check_whatsapp),
+    "getstateinstance": ("GET", get_state),
+    "qr": ("GET", qr),
+    "getauthorizationcode": ("POST", get_authorization_code),
+    "logout": ("GET", logout),
+    "reboot": ("GET", reboot),
+    "setsettings": ("POST", set_settings),
+    "getsettings": ("GET", get_settings),
+    "getwasettings": ("GET", get_wa_settings),
+    "sendmessage": ("POST", send_message),
+    "sendfilebyurl": ("POST", send_file_by_url),
+    "checkwhatsapp": ("POST", check_whatsapp),
 }
 
 

@@ -13,25 +13,45 @@ from sandbox.state import GREENAPI, GreenInstance, Message, QrState, Sandbox
 STATES = ("notAuthorized", "authorized", "blocked", "sleepMode", "starting", "yellowCard")
 # All settings are off after instance creation (reference 2.2).
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "webhookUrl": "", "webhookUrlToken": "", "delaySendMessagesMilliseconds": 5000,
-    "markIncomingMessagesReaded": "no", "markIncomingMessagesReadedOnReply": "no", "outgoingWebhook": "no",
-    "outgoingMessageWebhook": "no", "outgoingAPIMessageWebhook": "no", "incomingWebhook": "no",
-    "stateWebhook": "no", "pollMessageWebhook": "no", "incomingCallWebhook": "no",
-    "editedMessageWebhook": "no", "deletedMessageWebhook": "no", "keepOnlineStatus": "no",
+    "webhookUrl": "",
+    "webhookUrlToken": "",
+    "delaySendMessagesMilliseconds": 5000,
+    "markIncomingMessagesReaded": "no",
+    "markIncomingMessagesReadedOnReply": "no",
+    "outgoingWebhook": "no",
+    "outgoingMessageWebhook": "no",
+    "outgoingAPIMessageWebhook": "no",
+    "incomingWebhook": "no",
+    "stateWebhook": "no",
+    "pollMessageWebhook": "no",
+    "incomingCallWebhook": "no",
+    "editedMessageWebhook": "no",
+    "deletedMessageWebhook": "no",
+    "keepOnlineStatus": "no",
 }
 # reason -> (state, recovers to authorized after reconnect_seconds)
 DISCONNECT_STATES = {
-    "connection_lost": ("sleepMode", True), "timed_out": ("sleepMode", True), "sleep_mode": ("sleepMode", True),
-    "connection_closed": ("starting", True), "restart_required": ("starting", True),
-    "connection_replaced": ("starting", True), "unavailable_service": ("starting", True),
-    "logged_out": ("notAuthorized", False), "bad_session": ("notAuthorized", False),
-    "multidevice_mismatch": ("notAuthorized", False), "forbidden": ("blocked", False),
+    "connection_lost": ("sleepMode", True),
+    "timed_out": ("sleepMode", True),
+    "sleep_mode": ("sleepMode", True),
+    "connection_closed": ("starting", True),
+    "restart_required": ("starting", True),
+    "connection_replaced": ("starting", True),
+    "unavailable_service": ("starting", True),
+    "logged_out": ("notAuthorized", False),
+    "bad_session": ("notAuthorized", False),
+    "multidevice_mismatch": ("notAuthorized", False),
+    "forbidden": ("blocked", False),
     "yellow_card": ("yellowCard", False),
 }
 RECEIPT_STATUSES = ("sent", "delivered", "read", "failed", "noAccount", "notInGroup", "yellowCard")
 ALWAYS_SENT = ("failed", "noAccount")  # these status notifications cannot be switched off
-FILE_TYPES = {"image": "imageMessage", "video": "videoMessage", "audio": "audioMessage",
-              "document": "documentMessage"}
+FILE_TYPES = {
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+}
 
 
 class GreenApiSim:
@@ -45,7 +65,9 @@ class GreenApiSim:
         """Return the instances by idInstance."""
         return self.sb.store.greenapi
 
-    def create(self, id_instance: int | None, token: str | None, settings: dict[str, Any] | None) -> GreenInstance:
+    def create(
+        self, id_instance: int | None, token: str | None, settings: dict[str, Any] | None
+    ) -> GreenInstance:
         """Create an instance as the GreenAPI console does: notAuthorized, settings off."""
         store = self.sb.store
         if id_instance is None:
@@ -54,8 +76,12 @@ class GreenApiSim:
             id_instance = store.next_greenapi_id
         if id_instance in self.instances:
             raise ControlError(409, f"GreenAPI instance {id_instance} already exists")
-        inst = GreenInstance(id=id_instance, token=token or self.sb.ids.greenapi_token(),
-                             created_at=self.sb.clock.now(), settings={**DEFAULT_SETTINGS, **(settings or {})})
+        inst = GreenInstance(
+            id=id_instance,
+            token=token or self.sb.ids.greenapi_token(),
+            created_at=self.sb.clock.now(),
+            settings={**DEFAULT_SETTINGS, **(settings or {})},
+        )
         self.instances[id_instance] = inst
         store.greenapi_deleted.pop(id_instance, None)
         return inst
@@ -73,7 +99,11 @@ class GreenApiSim:
         inst.state = state
         if state != "notAuthorized":
             inst.qr = QrState()
-        self.emit(inst, "stateWebhook", {**self._envelope(inst, "stateInstanceChanged"), "stateInstance": state})
+        self.emit(
+            inst,
+            "stateWebhook",
+            {**self._envelope(inst, "stateInstanceChanged"), "stateInstance": state},
+        )
         if state == "authorized":
             self._flush(inst)
 
@@ -85,8 +115,13 @@ class GreenApiSim:
         if inst.qr.code is None or now - inst.qr.issued_at >= self.sb.config.greenapi_qr_seconds:
             code = qr_reference(self.sb.rng)
             pairing = inst.qr.pairing_code if now < inst.code_until else None
-            inst.qr = QrState(code=code, data_url="data:image/png;base64," + png_base64(code),
-                              pairing_code=pairing, count=inst.qr.count + 1, issued_at=now)
+            inst.qr = QrState(
+                code=code,
+                data_url="data:image/png;base64," + png_base64(code),
+                pairing_code=pairing,
+                count=inst.qr.count + 1,
+                issued_at=now,
+            )
         return inst.qr
 
     def authorization_code(self, inst: GreenInstance) -> str:
@@ -96,14 +131,22 @@ class GreenApiSim:
         inst.code_until = self.sb.clock.now() + self.sb.config.greenapi_code_ttl
         return inst.qr.pairing_code
 
-    def scan(self, inst: GreenInstance, phone: str | None, profile_name: str | None, code: str | None) -> None:
+    def scan(
+        self, inst: GreenInstance, phone: str | None, profile_name: str | None, code: str | None
+    ) -> None:
         """Simulate the phone scanning the QR (or entering the pairing code): authorized."""
         if inst.state != "notAuthorized":
-            raise ControlError(409, f"instance {inst.id} is not waiting for a scan (state {inst.state})")
+            raise ControlError(
+                409, f"instance {inst.id} is not waiting for a scan (state {inst.state})"
+            )
         qr = self.current_qr(inst)
-        pairing_ok = qr is not None and code == qr.pairing_code and self.sb.clock.now() < inst.code_until
+        pairing_ok = (
+            qr is not None and code == qr.pairing_code and self.sb.clock.now() < inst.code_until
+        )
         if code and qr is not None and code != qr.code and not pairing_ok:
-            raise ControlError(400, "code does not match the current QR code or a valid pairing code")
+            raise ControlError(
+                400, "code does not match the current QR code or a valid pairing code"
+            )
         digits = "".join(ch for ch in (phone or self.sb.ids.phone()) if ch.isdigit())
         inst.wid = f"{digits}@c.us"
         inst.profile_name = profile_name or inst.profile_name or f"Sandbox {digits[-4:]}"
@@ -121,8 +164,9 @@ class GreenApiSim:
         back = "authorized" if inst.wid and inst.state != "blocked" else inst.state
         back = "notAuthorized" if back == "starting" else back
         self.set_state(inst, "starting")
-        inst.timer = self.sb.clock.call_later(self.sb.config.greenapi_reboot_seconds,
-                                              lambda: self._come_back(inst, back))
+        inst.timer = self.sb.clock.call_later(
+            self.sb.config.greenapi_reboot_seconds, lambda: self._come_back(inst, back)
+        )
 
     def _come_back(self, inst: GreenInstance, state: str) -> None:
         """Finish a reboot or a recoverable disconnect."""
@@ -142,19 +186,32 @@ class GreenApiSim:
             inst.wid = None if state == "notAuthorized" else inst.wid
         self.set_state(inst, state)
         if recovers and recover:
-            inst.timer = self.sb.clock.call_later(self.sb.config.reconnect_seconds,
-                                                  lambda: self._come_back(inst, "authorized"))
+            inst.timer = self.sb.clock.call_later(
+                self.sb.config.reconnect_seconds, lambda: self._come_back(inst, "authorized")
+            )
         return state
 
-    def send(self, inst: GreenInstance, chat_id: str, text: str | None, file: dict[str, Any] | None) -> Message:
+    def send(
+        self, inst: GreenInstance, chat_id: str, text: str | None, file: dict[str, Any] | None
+    ) -> Message:
         """Accept a send (queued while not authorized, as GreenAPI does) and return the message."""
         number = chat_id.split("@")[0]
         exists = chat_id.endswith("@g.us") or self.sb.is_on_whatsapp(number)
         kind = "text" if file is None else file["kind"]
-        msg = Message(id=self.sb.ids.outbound_id(), provider=GREENAPI, instance=str(inst.id),
-                      direction="outbound", chat=chat_id, number=number, kind=kind, text=text,
-                      created_at=self.sb.clock.now(), db_id=self.sb.ids.cuid(), exists=exists,
-                      payload={"file": file} if file else {})
+        msg = Message(
+            id=self.sb.ids.outbound_id(),
+            provider=GREENAPI,
+            instance=str(inst.id),
+            direction="outbound",
+            chat=chat_id,
+            number=number,
+            kind=kind,
+            text=text,
+            created_at=self.sb.clock.now(),
+            db_id=self.sb.ids.cuid(),
+            exists=exists,
+            payload={"file": file} if file else {},
+        )
         self.sb.store.messages[msg.id] = msg
         if inst.state == "authorized":
             self._dispatch(inst, msg)
@@ -172,13 +229,23 @@ class GreenApiSim:
 
     def _dispatch(self, inst: GreenInstance, msg: Message) -> None:
         """Echo the API send and schedule its status notifications."""
-        body = {**self._envelope(inst, "outgoingAPIMessageReceived"), "idMessage": msg.id,
-                "senderData": {"chatId": msg.chat, "chatName": msg.number, "sender": inst.wid or "",
-                               "senderName": inst.profile_name or "", "senderContactName": ""},
-                "messageData": self._outgoing_data(msg)}
+        body = {
+            **self._envelope(inst, "outgoingAPIMessageReceived"),
+            "idMessage": msg.id,
+            "senderData": {
+                "chatId": msg.chat,
+                "chatName": msg.number,
+                "sender": inst.wid or "",
+                "senderName": inst.profile_name or "",
+                "senderContactName": "",
+            },
+            "messageData": self._outgoing_data(msg),
+        }
         self.emit(inst, "outgoingAPIMessageWebhook", body)
         if not msg.exists:
-            self.sb.clock.call_later(self.sb.config.receipt_delays[0], lambda: self.emit_receipt(msg, "noAccount"))
+            self.sb.clock.call_later(
+                self.sb.config.receipt_delays[0], lambda: self.emit_receipt(msg, "noAccount")
+            )
             return
         receipts.schedule_auto(self.sb, msg, self.emit_receipt)
 
@@ -187,14 +254,28 @@ class GreenApiSim:
         """Return messageData of an API send."""
         file = msg.payload.get("file")
         if file is None:
-            return {"typeMessage": "extendedTextMessage",
-                    "extendedTextMessageData": {"text": msg.text or "", "description": "", "title": "",
-                                                "previewType": "None", "jpegThumbnail": "",
-                                                "forwardingScore": 0, "isForwarded": False}}
-        return {"typeMessage": FILE_TYPES[file["kind"]],
-                "fileMessageData": {"downloadUrl": file["url"], "caption": file.get("caption") or "",
-                                    "fileName": file["fileName"], "jpegThumbnail": "",
-                                    "mimeType": file["mimeType"]}}
+            return {
+                "typeMessage": "extendedTextMessage",
+                "extendedTextMessageData": {
+                    "text": msg.text or "",
+                    "description": "",
+                    "title": "",
+                    "previewType": "None",
+                    "jpegThumbnail": "",
+                    "forwardingScore": 0,
+                    "isForwarded": False,
+                },
+            }
+        return {
+            "typeMessage": FILE_TYPES[file["kind"]],
+            "fileMessageData": {
+                "downloadUrl": file["url"],
+                "caption": file.get("caption") or "",
+                "fileName": file["fileName"],
+                "jpegThumbnail": "",
+                "mimeType": file["mimeType"],
+            },
+        }
 
     def emit_receipt(self, msg: Message, status: str) -> None:
         """Send an outgoingMessageStatus notification."""
@@ -204,16 +285,29 @@ class GreenApiSim:
         if status not in RECEIPT_STATUSES:
             raise ControlError(400, f"status must be one of {', '.join(RECEIPT_STATUSES)}")
         msg.receipts.append(status)
-        body: dict[str, Any] = {"typeWebhook": "outgoingMessageStatus", "chatId": msg.chat,
-                                "instanceData": self._instance_data(inst), "timestamp": int(self.sb.clock.now()),
-                                "idMessage": msg.id, "status": status, "sendByApi": True}
+        body: dict[str, Any] = {
+            "typeWebhook": "outgoingMessageStatus",
+            "chatId": msg.chat,
+            "instanceData": self._instance_data(inst),
+            "timestamp": int(self.sb.clock.now()),
+            "idMessage": msg.id,
+            "status": status,
+            "sendByApi": True,
+        }
         if status in ("failed", "noAccount", "notInGroup", "yellowCard"):
-            body["description"] = {"noAccount": "The recipient does not have a WhatsApp account"}.get(
-                status, f"Message was not delivered: {status}")
+            body["description"] = {
+                "noAccount": "The recipient does not have a WhatsApp account"
+            }.get(status, f"Message was not delivered: {status}")
         self.emit(inst, None if status in ALWAYS_SENT else "outgoingWebhook", body)
 
-    def inbound(self, inst: GreenInstance, sender: str, text: str | None, media: dict[str, Any] | None,
-                push_name: str | None) -> Message:
+    def inbound(
+        self,
+        inst: GreenInstance,
+        sender: str,
+        text: str | None,
+        media: dict[str, Any] | None,
+        push_name: str | None,
+    ) -> Message:
         """Simulate a message from a phone: incomingMessageReceived."""
         if inst.state != "authorized":
             raise ControlError(409, f"instance {inst.id} is not authorized (state {inst.state})")
@@ -221,25 +315,52 @@ class GreenApiSim:
         chat = f"{digits}@c.us"
         name = push_name or f"Contact {digits[-4:]}"
         msg_id = self.sb.ids.inbound_id()
-        body = {**self._envelope(inst, "incomingMessageReceived"), "idMessage": msg_id,
-                "senderData": {"chatId": chat, "chatName": name, "sender": chat, "senderName": name,
-                               "senderContactName": name},
-                "messageData": self._incoming_data(msg_id, text, media)}
-        msg = Message(id=msg_id, provider=GREENAPI, instance=str(inst.id), direction="inbound", chat=chat,
-                      number=digits, kind=body["messageData"]["typeMessage"], text=text,
-                      created_at=self.sb.clock.now(), db_id=self.sb.ids.cuid(), payload=body)
+        body = {
+            **self._envelope(inst, "incomingMessageReceived"),
+            "idMessage": msg_id,
+            "senderData": {
+                "chatId": chat,
+                "chatName": name,
+                "sender": chat,
+                "senderName": name,
+                "senderContactName": name,
+            },
+            "messageData": self._incoming_data(msg_id, text, media),
+        }
+        msg = Message(
+            id=msg_id,
+            provider=GREENAPI,
+            instance=str(inst.id),
+            direction="inbound",
+            chat=chat,
+            number=digits,
+            kind=body["messageData"]["typeMessage"],
+            text=text,
+            created_at=self.sb.clock.now(),
+            db_id=self.sb.ids.cuid(),
+            payload=body,
+        )
         self.sb.store.messages[msg_id] = msg
         self.emit(inst, "incomingWebhook", body)
         return msg
 
-    def _incoming_data(self, msg_id: str, text: str | None, media: dict[str, Any] | None) -> dict[str, Any]:
+    def _incoming_data(
+        self, msg_id: str, text: str | None, media: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """Return messageData of an inbound text or file."""
         if not media:
             return {"typeMessage": "textMessage", "textMessageData": {"textMessage": text or ""}}
         item = inbound_media(self.sb, media, msg_id)
-        return {"typeMessage": FILE_TYPES[item.kind],
-                "fileMessageData": {"downloadUrl": item.url, "caption": item.caption or "",
-                                    "fileName": item.file_name, "jpegThumbnail": "", "mimeType": item.mimetype}}
+        return {
+            "typeMessage": FILE_TYPES[item.kind],
+            "fileMessageData": {
+                "downloadUrl": item.url,
+                "caption": item.caption or "",
+                "fileName": item.file_name,
+                "jpegThumbnail": "",
+                "mimeType": item.mimetype,
+            },
+        }
 
     def _instance_data(self, inst: GreenInstance) -> dict[str, Any]:
         """Return the instanceData block of every notification."""
@@ -247,8 +368,11 @@ class GreenApiSim:
 
     def _envelope(self, inst: GreenInstance, type_webhook: str) -> dict[str, Any]:
         """Return the common notification fields."""
-        return {"typeWebhook": type_webhook, "instanceData": self._instance_data(inst),
-                "timestamp": int(self.sb.clock.now())}
+        return {
+            "typeWebhook": type_webhook,
+            "instanceData": self._instance_data(inst),
+            "timestamp": int(self.sb.clock.now()),
+        }
 
     def emit(self, inst: GreenInstance, flag: str | None, body: dict[str, Any]) -> None:
         """POST a notification to webhookUrl when its setting is "yes" (flag None: always)."""
@@ -264,8 +388,19 @@ class GreenApiSim:
     def describe(self, inst: GreenInstance) -> dict[str, Any]:
         """Return the control-API view of an instance."""
         qr = self.current_qr(inst)
-        return {"provider": GREENAPI, "key": str(inst.id), "idInstance": inst.id, "apiTokenInstance": inst.token,
-                "state": inst.state, "wid": inst.wid, "profileName": inst.profile_name,
-                "qr": qr.data_url if qr else None, "qrCode": qr.code if qr else None,
-                "pairingCode": qr.pairing_code if qr and self.sb.clock.now() < inst.code_until else None,
-                "webhook": inst.settings.get("webhookUrl") or None, "queued": len(inst.queued)}
+        return {
+            "provider": GREENAPI,
+            "key": str(inst.id),
+            "idInstance": inst.id,
+            "apiTokenInstance": inst.token,
+            "state": inst.state,
+            "wid": inst.wid,
+            "profileName": inst.profile_name,
+            "qr": qr.data_url if qr else None,
+            "qrCode": qr.code if qr else None,
+            "pairingCode": qr.pairing_code
+            if qr and self.sb.clock.now() < inst.code_until
+            else None,
+            "webhook": inst.settings.get("webhookUrl") or None,
+            "queued": len(inst.queued),
+        }

@@ -13,9 +13,18 @@ from sandbox.errors import ControlError
 from sandbox.qr import png_base64
 from sandbox.state import SANDBOX_KEY, Sandbox
 
-DEFAULT_MIME = {"image": "image/png", "video": "video/mp4", "audio": "audio/ogg; codecs=opus",
-                "document": "application/pdf"}
-DEFAULT_NAME = {"image": "image.png", "video": "video.mp4", "audio": "audio.ogg", "document": "document.pdf"}
+DEFAULT_MIME = {
+    "image": "image/png",
+    "video": "video/mp4",
+    "audio": "audio/ogg; codecs=opus",
+    "document": "application/pdf",
+}
+DEFAULT_NAME = {
+    "image": "image.png",
+    "video": "video.mp4",
+    "audio": "audio.ogg",
+    "document": "document.pdf",
+}
 MEDIA_TYPES = tuple(DEFAULT_MIME)
 
 
@@ -58,8 +67,14 @@ def inbound_media(sb: Sandbox, spec: dict[str, Any], message_id: str) -> Media:
     sb.store.media[message_id] = (mimetype, data)
     url = str(spec.get("url") or f"{sb.config.base_url()}/media/{message_id}")
     caption = spec.get("caption")
-    return Media(kind, mimetype, str(spec.get("fileName") or DEFAULT_NAME[kind]),
-                 None if caption is None else str(caption), data, url)
+    return Media(
+        kind,
+        mimetype,
+        str(spec.get("fileName") or DEFAULT_NAME[kind]),
+        None if caption is None else str(caption),
+        data,
+        url,
+    )
 
 
 async def serve_media(request: web.Request) -> web.Response:

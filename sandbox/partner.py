@@ -26,11 +26,20 @@ def stamp(epoch: float) -> str:
 def instance_row(inst: GreenInstance, deleted_at: float | None = None) -> dict[str, Any]:
     """One getInstances row, with the fields of the partner documentation."""
     return {
-        "idInstance": inst.id, "name": f"Instance {inst.id}", "typeInstance": "whatsapp", "typeAccount": "",
-        "partnerUserUiid": "", "timeCreated": stamp(inst.created_at),
+        "idInstance": inst.id,
+        "name": f"Instance {inst.id}",
+        "typeInstance": "whatsapp",
+        "typeAccount": "",
+        "partnerUserUiid": "",
+        "timeCreated": stamp(inst.created_at),
         "timeDeleted": NOT_DELETED if deleted_at is None else stamp(deleted_at),
-        "apiTokenInstance": inst.token, "deleted": deleted_at is not None, "tariff": "BUSINESS",
-        "isFree": False, "isPartner": True, "expirationDate": stamp(inst.created_at + MONTH), "isExpired": False,
+        "apiTokenInstance": inst.token,
+        "deleted": deleted_at is not None,
+        "tariff": "BUSINESS",
+        "isFree": False,
+        "isPartner": True,
+        "expirationDate": stamp(inst.created_at + MONTH),
+        "isExpired": False,
     }
 
 

@@ -34,7 +34,9 @@ def schedule_auto(sb: Sandbox, message: Message, emit: Emit) -> None:
         sb.clock.call_later(delay, partial(emit, message, status))
 
 
-def schedule_manual(sb: Sandbox, message: Message, statuses: list[str], interval: float, emit: Emit) -> None:
+def schedule_manual(
+    sb: Sandbox, message: Message, statuses: list[str], interval: float, emit: Emit
+) -> None:
     """Emit receipts exactly as listed (any order, repeats allowed), interval seconds apart."""
     for index, status in enumerate(statuses):
         if interval <= 0:

@@ -59,7 +59,9 @@ class Ids:
 
     def cuid(self) -> str:
         """Return a cuid-like database id, as Evolution's Prisma rows use."""
-        return "cm" + "".join(self.rng.choice(string.ascii_lowercase + string.digits) for _ in range(23))
+        return "cm" + "".join(
+            self.rng.choice(string.ascii_lowercase + string.digits) for _ in range(23)
+        )
 
     def phone(self) -> str:
         """Return a Brazilian-looking mobile number for simulated scans."""
@@ -168,9 +170,17 @@ class Message:
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON view for the control API."""
         return {
-            "id": self.id, "provider": self.provider, "instance": self.instance, "direction": self.direction,
-            "chat": self.chat, "number": self.number, "kind": self.kind, "text": self.text,
-            "createdAt": self.created_at, "exists": self.exists, "receipts": list(self.receipts),
+            "id": self.id,
+            "provider": self.provider,
+            "instance": self.instance,
+            "direction": self.direction,
+            "chat": self.chat,
+            "number": self.number,
+            "kind": self.kind,
+            "text": self.text,
+            "createdAt": self.created_at,
+            "exists": self.exists,
+            "receipts": list(self.receipts),
         }
 
 
@@ -189,7 +199,10 @@ class Store:
 
     def clear(self) -> None:
         """Forget everything and cancel lifecycle timers."""
-        instances: list[EvoInstance | GreenInstance] = [*self.evolution.values(), *self.greenapi.values()]
+        instances: list[EvoInstance | GreenInstance] = [
+            *self.evolution.values(),
+            *self.greenapi.values(),
+        ]
         for inst in instances:
             inst.cancel_timer()
         self.evolution.clear()

@@ -24,7 +24,9 @@ T = TypeVar("T")
 class SandboxServer:
     """A running sandbox: its base URL, its state, and shortcuts to the control API."""
 
-    def __init__(self, app: web.Application, loop: asyncio.AbstractEventLoop, base_url: str) -> None:
+    def __init__(
+        self, app: web.Application, loop: asyncio.AbstractEventLoop, base_url: str
+    ) -> None:
         self.app = app
         self.loop = loop
         self.base_url = base_url
@@ -46,9 +48,13 @@ class SandboxServer:
         """Call the control API (path relative to /_sandbox) and return the JSON; raise on errors."""
         import requests
 
-        response = requests.request(method, f"{self.base_url}/_sandbox{path}", json=body, timeout=10)
+        response = requests.request(
+            method, f"{self.base_url}/_sandbox{path}", json=body, timeout=10
+        )
         if response.status_code >= 400:
-            raise AssertionError(f"control {method} {path} -> {response.status_code}: {response.text}")
+            raise AssertionError(
+                f"control {method} {path} -> {response.status_code}: {response.text}"
+            )
         return response.json()
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -90,7 +96,9 @@ class SandboxServer:
 
 
 @contextmanager
-def running_sandbox(config: SandboxConfig | None = None, **settings: Any) -> Iterator[SandboxServer]:
+def running_sandbox(
+    config: SandboxConfig | None = None, **settings: Any
+) -> Iterator[SandboxServer]:
     """Start the sandbox on 127.0.0.1 and a free port in a background thread; stop it on exit."""
     config = config or SandboxConfig(port=0)
     config.update(settings)
@@ -135,8 +143,12 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(loop.shutdown_asyncgens())
 
 
-async def _run(config: SandboxConfig, box: dict[str, Any], ready: threading.Event,
-               loop: asyncio.AbstractEventLoop) -> None:
+async def _run(
+    config: SandboxConfig,
+    box: dict[str, Any],
+    ready: threading.Event,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
     """Start the site, publish where it listens, wait for the stop signal, clean up."""
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -180,8 +192,9 @@ class WebhookReceiver:
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="webhook-receiver",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="webhook-receiver", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -230,7 +243,9 @@ class WebhookReceiver:
 
         return Handler
 
-    def wait_for(self, predicate: Callable[[list[ReceivedWebhook]], bool], timeout: float = 5) -> list[ReceivedWebhook]:
+    def wait_for(
+        self, predicate: Callable[[list[ReceivedWebhook]], bool], timeout: float = 5
+    ) -> list[ReceivedWebhook]:
         """Wait until predicate(received) holds; return a copy of what was received."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -242,7 +257,9 @@ class WebhookReceiver:
                 self._cond.wait(remaining)
             return list(self.received)
 
-    def wait_for_event(self, event: str, count: int = 1, timeout: float = 5) -> list[ReceivedWebhook]:
+    def wait_for_event(
+        self, event: str, count: int = 1, timeout: float = 5
+    ) -> list[ReceivedWebhook]:
         """Wait for `count` webhooks of one event; return them."""
         self.wait_for(lambda got: sum(r.event == event for r in got) >= count, timeout)
         return self.of(event)

@@ -47,9 +47,17 @@ class Delivery:
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON view for the control API (headers included: this is a test tool)."""
         return {
-            "id": self.id, "provider": self.provider, "instance": self.instance, "event": self.event,
-            "url": self.url, "headers": self.headers, "body": self.body, "createdAt": self.created_at,
-            "status": self.status, "attempts": self.attempts, "responses": list(self.responses),
+            "id": self.id,
+            "provider": self.provider,
+            "instance": self.instance,
+            "event": self.event,
+            "url": self.url,
+            "headers": self.headers,
+            "body": self.body,
+            "createdAt": self.created_at,
+            "status": self.status,
+            "attempts": self.attempts,
+            "responses": list(self.responses),
         }
 
 
@@ -80,10 +88,14 @@ def jwt_hs256(secret: str, now: int) -> str:
         raw = json.dumps(data, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=")
 
-    signing_input = part({"alg": "HS256", "typ": "JWT"}) + b"." + part(
-        {"app": "evolution", "action": "webhook", "iat": now, "exp": now + 600}
+    signing_input = (
+        part({"alg": "HS256", "typ": "JWT"})
+        + b"."
+        + part({"app": "evolution", "action": "webhook", "iat": now, "exp": now + 600})
     )
-    signature = base64.urlsafe_b64encode(hmac.new(secret.encode(), signing_input, hashlib.sha256).digest())
+    signature = base64.urlsafe_b64encode(
+        hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    )
     return (signing_input + b"." + signature.rstrip(b"=")).decode()
 
 
@@ -104,20 +116,51 @@ class Dispatcher:
         """Return the retry policy of a provider (Evolution 1.9, GreenAPI 2.5 of the reference)."""
         c = self.sb.config
         if provider == EVOLUTION:
-            return RetryPolicy(c.webhook_max_attempts, c.webhook_timeout, c.webhook_initial_delay,
-                               c.webhook_max_delay, c.webhook_exponential, c.webhook_jitter,
-                               c.webhook_non_retryable, range(200, 300))
-        return RetryPolicy(c.greenapi_webhook_max_attempts, c.greenapi_webhook_timeout,
-                           c.greenapi_webhook_retry_seconds, c.greenapi_webhook_retry_seconds, False, 0.0,
-                           frozenset(), range(200, 201))
+            return RetryPolicy(
+                c.webhook_max_attempts,
+                c.webhook_timeout,
+                c.webhook_initial_delay,
+                c.webhook_max_delay,
+                c.webhook_exponential,
+                c.webhook_jitter,
+                c.webhook_non_retryable,
+                range(200, 300),
+            )
+        return RetryPolicy(
+            c.greenapi_webhook_max_attempts,
+            c.greenapi_webhook_timeout,
+            c.greenapi_webhook_retry_seconds,
+            c.greenapi_webhook_retry_seconds,
+            False,
+            0.0,
+            frozenset(),
+            range(200, 201),
+        )
 
-    def send(self, provider: str, instance: str, event: str, url: str, headers: dict[str, str],
-             body: dict[str, Any], jwt_key: str | None = None) -> None:
+    def send(
+        self,
+        provider: str,
+        instance: str,
+        event: str,
+        url: str,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        jwt_key: str | None = None,
+    ) -> None:
         """Queue a webhook for delivery after the earlier ones of the same instance."""
         copies = self.sb.faults.webhook_copies()
         for index in range(max(copies, 1)):
-            delivery = Delivery(next(self._ids), provider, instance, event, url, dict(headers),
-                                copy.deepcopy(body) if index else body, self.sb.clock.now(), jwt_key)
+            delivery = Delivery(
+                next(self._ids),
+                provider,
+                instance,
+                event,
+                url,
+                dict(headers),
+                copy.deepcopy(body) if index else body,
+                self.sb.clock.now(),
+                jwt_key,
+            )
             self.log.append(delivery)
             if copies == 0:
                 delivery.status = "dropped"
@@ -178,8 +221,12 @@ class Dispatcher:
             headers["Authorization"] = f"Bearer {jwt_hs256(delivery.jwt_key, int(time.time()))}"
         data = json.dumps(delivery.body).encode()
         try:
-            async with self._client().post(delivery.url, data=data, headers=headers,
-                                           timeout=aiohttp.ClientTimeout(total=policy.timeout)) as response:
+            async with self._client().post(
+                delivery.url,
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=policy.timeout),
+            ) as response:
                 await response.read()
                 return response.status
         except TimeoutError:
@@ -193,10 +240,15 @@ class Dispatcher:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         return self._session
 
-    def entries(self, instance: str | None = None, event: str | None = None, limit: int = 200) -> list[Delivery]:
+    def entries(
+        self, instance: str | None = None, event: str | None = None, limit: int = 200
+    ) -> list[Delivery]:
         """Return the latest deliveries, oldest first, optionally filtered."""
-        found = [d for d in self.log if (instance is None or d.instance == instance)
-                 and (event is None or d.event == event)]
+        found = [
+            d
+            for d in self.log
+            if (instance is None or d.instance == instance) and (event is None or d.event == event)
+        ]
         return found[-limit:]
 
     def clear(self) -> None:

@@ -49,7 +49,9 @@ def create_database(socket_dir: Path) -> None:
     """Create the project database when it does not exist yet."""
     import psycopg
 
-    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -89,9 +91,25 @@ def start_redis() -> tuple[str, bool]:
     data = VAR / "redis"
     data.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [str(binary), "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--daemonize", "yes",
-         "--save", "", "--appendonly", "no", "--dir", str(data),
-         "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log")],
+        [
+            str(binary),
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data),
+            "--pidfile",
+            str(data / "redis.pid"),
+            "--logfile",
+            str(data / "redis.log"),
+        ],
         check=True,
     )
     for _ in range(50):

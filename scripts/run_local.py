@@ -54,8 +54,9 @@ def local_env() -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str) -> str:
     """Run a management command and return its output; stop the run if it fails."""
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if result.returncode != 0:
         sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
@@ -67,17 +68,19 @@ def main() -> int:
     print("Migrating the database…", flush=True)
     manage(env, "migrate", "--noinput")
     seeded = manage(env, "seed_demo").strip()
-    banner = "\n".join([
-        "",
-        "=" * 64,
-        f"  WhatsApp Numbers is starting on http://127.0.0.1:{PORT}/",
-        f"  Admin: http://127.0.0.1:{PORT}/admin/    API docs: http://127.0.0.1:{PORT}/api/docs/",
-        f"  Sandbox provider (scan QR codes here): http://127.0.0.1:{SANDBOX_PORT}/_sandbox/",
-        *(f"  {line}" for line in seeded.splitlines()),
-        "  Stop with Ctrl-C.",
-        "=" * 64,
-        "",
-    ])
+    banner = "\n".join(
+        [
+            "",
+            "=" * 64,
+            f"  WhatsApp Numbers is starting on http://127.0.0.1:{PORT}/",
+            f"  Admin: http://127.0.0.1:{PORT}/admin/    API docs: http://127.0.0.1:{PORT}/api/docs/",
+            f"  Sandbox provider (scan QR codes here): http://127.0.0.1:{SANDBOX_PORT}/_sandbox/",
+            *(f"  {line}" for line in seeded.splitlines()),
+            "  Stop with Ctrl-C.",
+            "=" * 64,
+            "",
+        ]
+    )
     print(banner, flush=True)
     honcho = str(Path(sys.executable).with_name("honcho"))
     os.chdir(ROOT)

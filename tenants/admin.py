@@ -32,12 +32,16 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     readonly_fields = ["id", "created_at"]
 
-    def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool
+    ) -> None:
         """Fill in a unique slug when the operator leaves it empty."""
         obj.slug = obj.slug or unique_slug(obj.name)
         super().save_model(request, obj, form, change)
 
-    def get_form(self, request: HttpRequest, obj: Tenant | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(
+        self, request: HttpRequest, obj: Tenant | None = None, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         """The slug is optional on creation."""
         form = super().get_form(request, obj, **kwargs)
         form.base_fields["slug"].required = False
@@ -60,13 +64,23 @@ class ApiKeyCreateForm(forms.ModelForm):
 class ApiKeyAdmin(admin.ModelAdmin):
     """API keys: the raw key is shown once, at creation; afterwards only its prefix."""
 
-    list_display = ["name", "tenant", "prefix", "scopes", "created_at", "last_used_at",
-                    "expires_at", "revoked_at"]
+    list_display = [
+        "name",
+        "tenant",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["tenant", "revoked_at"]
     search_fields = ["name", "prefix", "tenant__name"]
     actions = ["revoke"]
 
-    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(
+        self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         """The create form for new keys."""
         if obj is None:
             kwargs["form"] = ApiKeyCreateForm
@@ -76,25 +90,50 @@ class ApiKeyAdmin(admin.ModelAdmin):
         """Nothing but the name and expiry changes after creation."""
         if obj is None:
             return []
-        return ["tenant", "prefix", "scopes", "created_by", "created_at", "last_used_at",
-                "revoked_at"]
+        return [
+            "tenant",
+            "prefix",
+            "scopes",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         """Creation asks only what it needs."""
         if obj is None:
             return ["tenant", "name", "scopes", "expires_at"]
-        return ["tenant", "name", "prefix", "scopes", "created_by", "created_at",
-                "last_used_at", "expires_at", "revoked_at"]
+        return [
+            "tenant",
+            "name",
+            "prefix",
+            "scopes",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool
+    ) -> None:
         """On creation, issue the key through the service and show it once."""
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, raw = issue_api_key(obj.tenant, obj.name, form.cleaned_data["scopes"],
-                                 created_by=request.user, expires_at=obj.expires_at)
+        key, raw = issue_api_key(
+            obj.tenant,
+            obj.name,
+            form.cleaned_data["scopes"],
+            created_by=request.user,
+            expires_at=obj.expires_at,
+        )
         obj.__dict__.update(key.__dict__)
-        messages.warning(request, f"API key created. Copy it now, it will not be shown again: {raw}")
+        messages.warning(
+            request, f"API key created. Copy it now, it will not be shown again: {raw}"
+        )
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

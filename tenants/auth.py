@@ -26,7 +26,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not raw.strip():
-            raise exceptions.AuthenticationFailed("Malformed Authorization header; use 'Bearer <api key>'.")
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header; use 'Bearer <api key>'."
+            )
         return None, self.key_for(raw.strip())
 
     def key_for(self, raw: str) -> ApiKey:

@@ -47,9 +47,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "tenant"], name="unique_membership")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="unique_membership")]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.tenant} ({self.role})"

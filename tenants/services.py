@@ -29,8 +29,12 @@ def unique_slug(name: str) -> str:
 
 
 @transaction.atomic
-def create_tenant(name: str, owner_email: str | None = None, owner_password: str | None = None,
-                  max_numbers: int | None = None) -> Tenant:
+def create_tenant(
+    name: str,
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+    max_numbers: int | None = None,
+) -> Tenant:
     """Create a tenant and, if given, its owner (a user found or created by email)."""
     if not name.strip():
         raise InvalidInput("The tenant name must not be empty.")
@@ -45,9 +49,7 @@ def create_tenant(name: str, owner_email: str | None = None, owner_password: str
 def find_or_create_user(email: str, password: str | None) -> AbstractBaseUser:
     """The user with this email (as username too), created if missing; sets the password if given."""
     user_model = get_user_model()
-    user, _ = user_model.objects.get_or_create(
-        username=email, defaults={"email": email}
-    )
+    user, _ = user_model.objects.get_or_create(username=email, defaults={"email": email})
     if password:
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -78,14 +80,23 @@ def find_tenant(slug_or_id: str) -> Tenant:
     return tenant
 
 
-def issue_api_key(tenant: Tenant, name: str, scopes: list[str],
-                  created_by: AbstractBaseUser | None = None,
-                  expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+def issue_api_key(
+    tenant: Tenant,
+    name: str,
+    scopes: list[str],
+    created_by: AbstractBaseUser | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
     """Create an API key; the raw key is returned once and never stored."""
     if not name.strip():
         raise InvalidInput("The key needs a name.")
-    return ApiKey.generate(tenant=tenant, name=name.strip(), scopes=scopes,
-                           created_by=created_by, expires_at=expires_at)
+    return ApiKey.generate(
+        tenant=tenant,
+        name=name.strip(),
+        scopes=scopes,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
 
 
 def tenants_of(user: AbstractBaseUser) -> QuerySet[Tenant]:

@@ -23,5 +23,6 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One tenant's overview; 404 for a tenant the user is not a member of."""
     tenant = get_object_or_404(tenants_of(request.user), slug=slug)
     membership = tenant.memberships.get(user=request.user)
-    return render(request, "tenants/tenant_detail.html",
-                  {"tenant": tenant, "membership": membership})
+    return render(
+        request, "tenants/tenant_detail.html", {"tenant": tenant, "membership": membership}
+    )

@@ -21,8 +21,9 @@ LONG_VALUE = 200
 def masked(value: Any) -> Any:
     """A copy of a JSON value with secret-looking keys masked and huge strings (base64) cut."""
     if isinstance(value, dict):
-        return {k: "****" if SECRET_KEYS.search(str(k)) and v else masked(v)
-                for k, v in value.items()}
+        return {
+            k: "****" if SECRET_KEYS.search(str(k)) and v else masked(v) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [masked(item) for item in value]
     if isinstance(value, str) and len(value) > LONG_VALUE:
@@ -34,16 +35,39 @@ def masked(value: Any) -> Any:
 class WebhookEventAdmin(admin.ModelAdmin):
     """Every delivery as received; nothing here can be edited."""
 
-    list_display = ["id", "received_at", "provider", "event_name", "event_type", "status",
-                    "number", "attempts", "duplicates"]
+    list_display = [
+        "id",
+        "received_at",
+        "provider",
+        "event_name",
+        "event_type",
+        "status",
+        "number",
+        "attempts",
+        "duplicates",
+    ]
     list_filter = ["provider", "event_type", "status", ("number", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["dedupe_key", "event_name"]
     date_hierarchy = "received_at"
     list_select_related = ["number"]
     actions = ["reprocess"]
-    fields = ["provider", "number", "tenant", "event_name", "event_type", "status", "error",
-              "attempts", "duplicates", "dedupe_key", "received_at", "claimed_at", "processed_at",
-              "headers", "pretty_body"]
+    fields = [
+        "provider",
+        "number",
+        "tenant",
+        "event_name",
+        "event_type",
+        "status",
+        "error",
+        "attempts",
+        "duplicates",
+        "dedupe_key",
+        "received_at",
+        "claimed_at",
+        "processed_at",
+        "headers",
+        "pretty_body",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -95,14 +119,33 @@ class EndpointAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     """Every event sent to an endpoint, read-only, with a redeliver action."""
 
-    list_display = ["created_at", "event_type", "endpoint", "status", "attempts",
-                    "last_response_code", "next_attempt_at", "delivered_at"]
+    list_display = [
+        "created_at",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_response_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
     list_filter = ["status", "event_type"]
     list_select_related = ["endpoint"]
     date_hierarchy = "created_at"
     actions = ["redeliver"]
-    fields = ["id", "endpoint", "event_type", "status", "attempts", "next_attempt_at",
-              "last_response_code", "last_error", "created_at", "delivered_at", "payload"]
+    fields = [
+        "id",
+        "endpoint",
+        "event_type",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_response_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+        "payload",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -22,8 +22,11 @@ READ, WRITE = "messages:read", "numbers:write"
 class EndpointSerializer(serializers.ModelSerializer):
     """An endpoint as listed: never its secret."""
 
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES),
-                                        allow_empty=False, default=all_event_types)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        allow_empty=False,
+        default=all_event_types,
+    )
 
     class Meta:
         model = Endpoint
@@ -61,8 +64,13 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EndpointViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class EndpointViewSet(
+    TenantScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """The tenant's webhook endpoints; POST registers one, POST …/test/ sends a ping."""
 
     queryset = Endpoint.objects.all()

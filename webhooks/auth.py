@@ -44,8 +44,9 @@ def signature_header(secret: str, body: bytes, stamp: int | None = None) -> str:
     return f"t={stamp},v1={sign(secret, body, stamp)}"
 
 
-def signature_problem(header: str, body: bytes, secrets: Iterable[str], *, window: int,
-                      now: float | None = None) -> str:
+def signature_problem(
+    header: str, body: bytes, secrets: Iterable[str], *, window: int, now: float | None = None
+) -> str:
     """Why a signature is refused ("" when it is valid): malformed, stale or mismatched."""
     parsed = parse_signature(header)
     if parsed is None:
@@ -58,8 +59,9 @@ def signature_problem(header: str, body: bytes, secrets: Iterable[str], *, windo
     return "" if any(matches) else "signature mismatch"
 
 
-def authentication_problem(presented: str, headers: Mapping[str, str], body: bytes,
-                           secrets: Iterable[str], *, window: int) -> str:
+def authentication_problem(
+    presented: str, headers: Mapping[str, str], body: bytes, secrets: Iterable[str], *, window: int
+) -> str:
     """Why a delivery is refused ("" when authentic): the provider secret, then any signature."""
     secrets = list(secrets)
     if not secret_matches(presented, secrets):

@@ -25,8 +25,14 @@ WEBHOOK = ConnectionEvent.Source.WEBHOOK
 def on_connection(number: Number, event: ConnectionChanged) -> None:
     """A connection state: the numbers' state machine decides what it means."""
     state = ConnectionState(event.status, event.reason, event.provider_state, raw=event.raw)
-    numbers.apply_state(number, state, WEBHOOK, phone=event.phone,
-                        profile_name=event.profile_name, occurred_at=event.occurred_at)
+    numbers.apply_state(
+        number,
+        state,
+        WEBHOOK,
+        phone=event.phone,
+        profile_name=event.profile_name,
+        occurred_at=event.occurred_at,
+    )
 
 
 def on_qr(number: Number, event: QrUpdated) -> None:
@@ -42,8 +48,14 @@ def on_message(number: Number, event: MessageReceived) -> None:
 def on_receipt(number: Number, event: MessageStatusChanged) -> None:
     """A delivery, read or failure receipt."""
     detail = str(event.raw.get("description") or "") if isinstance(event.raw, dict) else ""
-    messaging.apply_status(number, event.message_id, event.status, reason=event.reason,
-                           detail=detail, at=event.occurred_at)
+    messaging.apply_status(
+        number,
+        event.message_id,
+        event.status,
+        reason=event.reason,
+        detail=detail,
+        at=event.occurred_at,
+    )
 
 
 def on_sent(number: Number, event: MessageSent) -> None:

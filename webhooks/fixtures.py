@@ -39,8 +39,9 @@ def addressed_to(number: Number, payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def provider_headers(number: Number, body: bytes, *, secret: str | None = None,
-                     sign: bool = False) -> dict[str, str]:
+def provider_headers(
+    number: Number, body: bytes, *, secret: str | None = None, sign: bool = False
+) -> dict[str, str]:
     """The headers the provider sends once configured by us (reference 1.8, 2.5), maybe signed."""
     secret = number.webhook_secret if secret is None else secret
     if number.provider == "greenapi":

@@ -26,8 +26,15 @@ logger = logging.getLogger(__name__)
 
 # Never the secret-bearing ones (X-Webhook-Token, Authorization): these are kept for inspection.
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Request-ID", "X-Forwarded-For", SIGNATURE_HEADER)
-NUMBER_FIELDS = ("id", "tenant_id", "provider", "instance_name", "provider_instance_id",
-                 "webhook_secret", "previous_webhook_secret")
+NUMBER_FIELDS = (
+    "id",
+    "tenant_id",
+    "provider",
+    "instance_name",
+    "provider_instance_id",
+    "webhook_secret",
+    "previous_webhook_secret",
+)
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,9 @@ class Verdict:
     event_id: int | None = None
 
 
-def receive(provider: str, token: str, body: bytes, headers: Mapping[str, str],
-            remote: str = "") -> Verdict:
+def receive(
+    provider: str, token: str, body: bytes, headers: Mapping[str, str], remote: str = ""
+) -> Verdict:
     """Everything between the raw request and the answer; processing happens later, in a task."""
     number = number_for(token)
     log = {"provider": provider, "remote_addr": remote}
@@ -53,7 +61,9 @@ def receive(provider: str, token: str, body: bytes, headers: Mapping[str, str],
         return refuse("token of another provider", log)
     normalizer = get_normalizer(provider)
     problem = authentication_problem(
-        normalizer.presented_secret(headers), headers, body,
+        normalizer.presented_secret(headers),
+        headers,
+        body,
         [number.webhook_secret, number.previous_webhook_secret],
         window=settings.WEBHOOK_SIGNATURE_WINDOW_SECONDS,
     )
@@ -61,15 +71,26 @@ def receive(provider: str, token: str, body: bytes, headers: Mapping[str, str],
         return refuse(problem, log)
     payload = parse(body)
     if payload is None:
-        event_id, _ = store(number, body, headers, name="", status=WebhookEvent.Status.FAILED,
-                            key=f"{number.pk}:malformed:{hashlib.sha256(body).hexdigest()}",
-                            error="The body is not a JSON object.")
+        event_id, _ = store(
+            number,
+            body,
+            headers,
+            name="",
+            status=WebhookEvent.Status.FAILED,
+            key=f"{number.pk}:malformed:{hashlib.sha256(body).hexdigest()}",
+            error="The body is not a JSON object.",
+        )
         logger.warning("malformed webhook body from %s kept as event %s", provider, event_id)
         return Verdict(400, "malformed", event_id)
     if normalizer.instance_of(payload) not in own_instance_ids(number):
         return refuse("instance in the payload is not the token's", log)
-    event_id, duplicate = store(number, body, headers, name=normalizer.event_name(payload),
-                                key=normalizer.dedupe_key(payload, body))
+    event_id, duplicate = store(
+        number,
+        body,
+        headers,
+        name=normalizer.event_name(payload),
+        key=normalizer.dedupe_key(payload, body),
+    )
     return Verdict(200, "duplicate" if duplicate else "accepted", event_id)
 
 
@@ -78,7 +99,7 @@ def number_for(token: str) -> Number | None:
     route = routing.resolve_token(token)
     if route is None:
         return None
-    return (Number.objects.live().filter(pk=route["number_id"]).only(*NUMBER_FIELDS).first())
+    return Number.objects.live().filter(pk=route["number_id"]).only(*NUMBER_FIELDS).first()
 
 
 def refuse(reason: str, log: dict[str, str]) -> Verdict:
@@ -101,15 +122,34 @@ def own_instance_ids(number: Number) -> set[str]:
     return {name for name in (number.instance_name, number.provider_instance_id) if name}
 
 
-def store(number: Number, body: bytes, headers: Mapping[str, str], *, name: str, key: str,
-          status: str = WebhookEvent.Status.RECEIVED, error: str = "") -> tuple[int, bool]:
+def store(
+    number: Number,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    name: str,
+    key: str,
+    status: str = WebhookEvent.Status.RECEIVED,
+    error: str = "",
+) -> tuple[int, bool]:
     """Insert the event once and enqueue it on commit; a repeat only counts (event id, duplicate)."""
-    event_id, duplicates = insert_or_count({
-        "provider": number.provider, "number_id": number.pk, "tenant_id": number.tenant_id,
-        "body": body, "headers": {h: headers[h] for h in KEPT_HEADERS if h in headers},
-        "event_name": name[:64], "event_type": "", "dedupe_key": key, "duplicates": 0,
-        "status": status, "error": error, "attempts": 0, "received_at": timezone.now(),
-    })
+    event_id, duplicates = insert_or_count(
+        {
+            "provider": number.provider,
+            "number_id": number.pk,
+            "tenant_id": number.tenant_id,
+            "body": body,
+            "headers": {h: headers[h] for h in KEPT_HEADERS if h in headers},
+            "event_name": name[:64],
+            "event_type": "",
+            "dedupe_key": key,
+            "duplicates": 0,
+            "status": status,
+            "error": error,
+            "attempts": 0,
+            "received_at": timezone.now(),
+        }
+    )
     if duplicates == 0 and status == WebhookEvent.Status.RECEIVED:
         # robust: a broker hiccup must not fail the delivery; the redrive task catches up.
         transaction.on_commit(partial(enqueue, event_id), robust=True)
@@ -127,11 +167,15 @@ def insert_or_count(values: dict[str, Any]) -> tuple[int, int]:
     fields = [meta.get_field(name) for name in values]
     table = connection.ops.quote_name(meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-           "ON CONFLICT (provider, dedupe_key) "
-           f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING id, duplicates")
-    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values.values(),
-                                                                          strict=True)]
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        "ON CONFLICT (provider, dedupe_key) "
+        f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING id, duplicates"
+    )
+    params = [
+        f.get_db_prep_save(value, connection)
+        for f, value in zip(fields, values.values(), strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         event_id, duplicates = cursor.fetchone()

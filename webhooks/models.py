@@ -29,14 +29,16 @@ class WebhookEvent(models.Model):
 
     provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES)
     # SET_NULL: a deleted number's events stay for inspection until retention removes them.
-    number = models.ForeignKey(Number, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="webhook_events")
+    number = models.ForeignKey(
+        Number, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_events")
     body = models.BinaryField()
     headers = models.JSONField(default=dict, blank=True)
     event_name = models.CharField(max_length=64, blank=True)
-    event_type = models.CharField(max_length=32, blank=True,
-                                  choices=[(t.value, t.value) for t in EventType])
+    event_type = models.CharField(
+        max_length=32, blank=True, choices=[(t.value, t.value) for t in EventType]
+    )
     # Provider-specific (reference section 6, R6); the unique constraint is the truth on repeats.
     dedupe_key = models.CharField(max_length=255)
     duplicates = models.PositiveIntegerField(default=0)
@@ -49,8 +51,9 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["provider", "dedupe_key"],
-                                               name="webhook_event_dedupe")]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "dedupe_key"], name="webhook_event_dedupe")
+        ]
         indexes = [models.Index(fields=["status", "received_at"])]
 
     def __str__(self) -> str:

@@ -49,30 +49,44 @@ def validate_url(url: str) -> None:
 
 def subscribed_tenants(tenant_ids: Iterable[Any], event_type: str) -> set[Any]:
     """Which of these tenants have an active endpoint for this event type (one query)."""
-    rows = Endpoint.objects.filter(tenant_id__in=set(tenant_ids), is_active=True,
-                                   event_types__contains=[event_type])
+    rows = Endpoint.objects.filter(
+        tenant_id__in=set(tenant_ids), is_active=True, event_types__contains=[event_type]
+    )
     return set(rows.values_list("tenant_id", flat=True))
 
 
 def event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """The envelope every endpoint receives: the same event id for every endpoint."""
-    return {"id": str(uuid.uuid4()), "type": event_type,
-            "created_at": timezone.now().isoformat(), "data": data}
+    return {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "created_at": timezone.now().isoformat(),
+        "data": data,
+    }
 
 
 def emit(tenant_id: Any, event_type: str, payload: dict[str, Any]) -> list[Delivery]:
     """One delivery per active endpoint of the tenant subscribed to this type, sent after commit."""
-    endpoints = Endpoint.objects.filter(tenant_id=tenant_id, is_active=True,
-                                        event_types__contains=[event_type])
+    endpoints = Endpoint.objects.filter(
+        tenant_id=tenant_id, is_active=True, event_types__contains=[event_type]
+    )
     return queue(endpoints, event(event_type, payload))
 
 
 def queue(endpoints: Iterable[Endpoint], envelope: dict[str, Any]) -> list[Delivery]:
     """Store deliveries of one event and enqueue them once the transaction commits."""
     now = timezone.now()
-    deliveries = Delivery.objects.bulk_create([
-        Delivery(endpoint=endpoint, event_type=envelope["type"], payload=envelope,
-                 next_attempt_at=now) for endpoint in endpoints])
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                endpoint=endpoint,
+                event_type=envelope["type"],
+                payload=envelope,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints
+        ]
+    )
     for delivery in deliveries:
         transaction.on_commit(lambda pk=str(delivery.pk): enqueue(pk), robust=True)
     return deliveries
@@ -97,9 +111,13 @@ def body_of(delivery: Delivery) -> bytes:
 
 def headers_for(delivery: Delivery, body: bytes) -> dict[str, str]:
     """Signature, ids and type; receivers dedupe on X-Webhook-Id."""
-    return {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature_header(delivery.endpoint.secret, body),
-            "X-Webhook-Id": str(delivery.pk), "X-Webhook-Event": delivery.event_type}
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(delivery.endpoint.secret, body),
+        "X-Webhook-Id": str(delivery.pk),
+        "X-Webhook-Event": delivery.event_type,
+    }
 
 
 def backoff(attempts: int) -> float:
@@ -111,8 +129,9 @@ def backoff(attempts: int) -> float:
 def claim(delivery_id: str, now: datetime) -> Delivery | None:
     """Take a due pending delivery with one conditional update; None when someone else has it."""
     lease = now + LEASE
-    taken = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING,
-                                    next_attempt_at__lte=now).update(next_attempt_at=lease)
+    taken = Delivery.objects.filter(
+        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=lease)
     if not taken:
         return None
     return Delivery.objects.select_related("endpoint").get(pk=delivery_id)
@@ -125,12 +144,14 @@ def deliver(delivery_id: str) -> str:
         return "skipped"
     code, error = post(delivery)
     now, attempts = timezone.now(), delivery.attempts + 1
-    held = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING,
-                                   next_attempt_at=delivery.next_attempt_at)
+    held = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=delivery.next_attempt_at
+    )
     common = {"attempts": attempts, "last_response_code": code, "last_error": error[:2000]}
     if not error:
-        held.update(status=Delivery.Status.DELIVERED, delivered_at=now, next_attempt_at=None,
-                    **common)
+        held.update(
+            status=Delivery.Status.DELIVERED, delivered_at=now, next_attempt_at=None, **common
+        )
         return "delivered"
     if attempts >= MAX_ATTEMPTS or not delivery.endpoint.is_active:
         held.update(status=Delivery.Status.FAILED, next_attempt_at=None, **common)
@@ -152,9 +173,13 @@ def post(delivery: Delivery) -> tuple[int | None, str]:
     body = body_of(delivery)
     try:
         # Redirects are not followed: a signed body must not be replayed to another host.
-        response = requests.post(delivery.endpoint.url, data=body,
-                                 headers=headers_for(delivery, body), timeout=TIMEOUT,
-                                 allow_redirects=False)
+        response = requests.post(
+            delivery.endpoint.url,
+            data=body,
+            headers=headers_for(delivery, body),
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}: {exc}"
     if 200 <= response.status_code < 300:
@@ -185,8 +210,11 @@ def blocked_address(host: str) -> str:
 def sweep(now: datetime | None = None) -> int:
     """Re-enqueue due pending deliveries whose task was lost (or whose worker died)."""
     now = now or timezone.now()
-    due = (Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-           .order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
+    due = (
+        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
     ids = [str(pk) for pk in due]
     for delivery_id in ids:
         enqueue(delivery_id)
@@ -197,8 +225,12 @@ def redeliver(deliveries: Iterable[Delivery]) -> int:
     """Send these deliveries again from a fresh attempt count (operators' admin action)."""
     ids = [d.pk for d in deliveries]
     count = Delivery.objects.filter(pk__in=ids).update(
-        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(),
-        delivered_at=None, last_error="")
+        status=Delivery.Status.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        delivered_at=None,
+        last_error="",
+    )
     for pk in ids:
         transaction.on_commit(lambda pk=str(pk): enqueue(pk), robust=True)
     return count
@@ -207,5 +239,8 @@ def redeliver(deliveries: Iterable[Delivery]) -> int:
 def purge(retention_days: int) -> int:
     """Delete delivered and failed deliveries older than `retention_days`; pending ones stay."""
     cutoff = timezone.now() - timedelta(days=retention_days)
-    return Delivery.objects.filter(created_at__lt=cutoff).exclude(
-        status=Delivery.Status.PENDING).delete()[0]
+    return (
+        Delivery.objects.filter(created_at__lt=cutoff)
+        .exclude(status=Delivery.Status.PENDING)
+        .delete()[0]
+    )

@@ -34,10 +34,12 @@ class Unprocessable(Exception):
 def claim(event_id: int) -> bool:
     """Take the event for this worker with one conditional UPDATE; False when someone else has it."""
     now = timezone.now()
-    claimable = Q(status__in=[S.RECEIVED, S.FAILED]) | Q(status=S.PROCESSING,
-                                                          claimed_at__lt=now - LEASE)
+    claimable = Q(status__in=[S.RECEIVED, S.FAILED]) | Q(
+        status=S.PROCESSING, claimed_at__lt=now - LEASE
+    )
     taken = WebhookEvent.objects.filter(claimable, pk=event_id).update(
-        status=S.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
+        status=S.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+    )
     return taken == 1
 
 
@@ -88,8 +90,11 @@ def finish(event_id: int, status: str, *, event_type: str = "", error: str = "")
 
 def reprocess(event_ids: Iterable[int]) -> int:
     """Put events back in the queue (admin action); events being processed are left alone."""
-    ids = list(WebhookEvent.objects.filter(pk__in=list(event_ids)).exclude(status=S.PROCESSING)
-               .values_list("pk", flat=True))
+    ids = list(
+        WebhookEvent.objects.filter(pk__in=list(event_ids))
+        .exclude(status=S.PROCESSING)
+        .values_list("pk", flat=True)
+    )
     with transaction.atomic():
         WebhookEvent.objects.filter(pk__in=ids).update(status=S.RECEIVED, error="")
         for event_id in ids:
@@ -100,11 +105,15 @@ def reprocess(event_ids: Iterable[int]) -> int:
 def redrive(limit: int = 500) -> int:
     """Enqueue events whose task was lost: still `received`, or claimed by a worker that died."""
     now = timezone.now()
-    stuck = (WebhookEvent.objects
-             .filter(Q(status=S.RECEIVED, received_at__lt=now - STUCK_AFTER)
-                     | Q(status=S.PROCESSING, claimed_at__lt=now - LEASE),
-                     attempts__lt=MAX_REDRIVES)
-             .order_by("received_at").values_list("pk", flat=True)[:limit])
+    stuck = (
+        WebhookEvent.objects.filter(
+            Q(status=S.RECEIVED, received_at__lt=now - STUCK_AFTER)
+            | Q(status=S.PROCESSING, claimed_at__lt=now - LEASE),
+            attempts__lt=MAX_REDRIVES,
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     ids = list(stuck)
     for event_id in ids:
         enqueue(event_id)
@@ -118,8 +127,11 @@ def purge(retention_days: int) -> int:
     cutoff = timezone.now() - timedelta(days=retention_days)
     deleted = 0
     while True:
-        batch = list(WebhookEvent.objects.filter(received_at__lt=cutoff)
-                     .values_list("pk", flat=True)[:PURGE_BATCH])
+        batch = list(
+            WebhookEvent.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
+                :PURGE_BATCH
+            ]
+        )
         if not batch:
             return deleted
         deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[0]

@@ -14,8 +14,14 @@ from . import outbound, processing
 MIN_RETENTION_DAYS = 7
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=300,
-             retry_jitter=True, max_retries=8, ignore_result=True)
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
 def process_webhook_event(event_id: int) -> str:
     """Claim, normalize and dispatch one event; running it again for the same id changes nothing.
 
@@ -42,8 +48,14 @@ def purge_webhook_events() -> int:
     return deleted
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=300,
-             retry_jitter=True, max_retries=8, ignore_result=True)
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
 def deliver(delivery_id: str) -> str:
     """Post one outbound delivery to a tenant's endpoint; retries are scheduled by the delivery."""
     return outbound.deliver(delivery_id)

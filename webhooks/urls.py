@@ -10,6 +10,5 @@ app_name = "webhooks"
 
 providers = "|".join(PROVIDERS)
 urlpatterns = [
-    re_path(rf"^(?P<provider>{providers})/(?P<token>[^/]+)/$", views.receive,
-            name="receive"),
+    re_path(rf"^(?P<provider>{providers})/(?P<token>[^/]+)/$", views.receive, name="receive"),
 ]

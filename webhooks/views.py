@@ -24,11 +24,13 @@ def receive(request: HttpRequest, provider: str, token: str) -> HttpResponse:
     if body is None:
         logger.warning("webhook body over %d bytes refused", settings.WEBHOOK_MAX_BODY_BYTES)
         return error_json(413)
-    verdict = ingest.receive(provider, token, body, request.headers,
-                             remote=request.META.get("REMOTE_ADDR", ""))
+    verdict = ingest.receive(
+        provider, token, body, request.headers, remote=request.META.get("REMOTE_ADDR", "")
+    )
     if verdict.status == 403:
-        return error_json(403, code="authentication_failed",
-                          message="Webhook authentication failed.")
+        return error_json(
+            403, code="authentication_failed", message="Webhook authentication failed."
+        )
     if verdict.status == 400:
         return error_json(400, code="malformed_body", message="The body is not a JSON object.")
     return JsonResponse({"ok": True})

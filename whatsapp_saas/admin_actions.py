@@ -10,8 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 
-def apply_each(request: HttpRequest, queryset: QuerySet[Any], verb: str,
-               func: Callable[[Any], object], errors: tuple[type[Exception], ...]) -> None:
+def apply_each(
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    verb: str,
+    func: Callable[[Any], object],
+    errors: tuple[type[Exception], ...],
+) -> None:
     """Call `func` on each object; report each expected error by object, then the successes."""
     done = 0
     for obj in queryset:

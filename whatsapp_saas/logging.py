@@ -24,10 +24,13 @@ _SECRETS = [
     # GreenAPI puts the instance token in the path: /waInstance{id}/{method}/{token}.
     (re.compile(r"(/waInstance\d+/\w+/)[^/\s?\"']+"), r"\1****"),
     # Secrets in query strings, headers, JSON and key=value pairs.
-    (re.compile(
-        r"(?i)((?:api[_-]?key|apikey|token|secret|password|passwd|authorization|"
-        r"webhookUrlToken|access[_-]?key)[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s&\"',;}]+"
-    ), r"\1****"),
+    (
+        re.compile(
+            r"(?i)((?:api[_-]?key|apikey|token|secret|password|passwd|authorization|"
+            r"webhookUrlToken|access[_-]?key)[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s&\"',;}]+"
+        ),
+        r"\1****",
+    ),
     (re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._\-~+/=]+"), r"\1****"),
 ]
 

@@ -26,12 +26,29 @@ class NumberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Number
-        fields = ["id", "name", "purpose", "provider", "instance_name", "status", "status_reason",
-                  "phone_number", "profile_name", "send_rate_per_minute", "connected_at",
-                  "disconnected_at", "qr_updated_at", "created_at", "updated_at"]
-        read_only_fields = [f for f in fields if f not in {"name", "purpose", "send_rate_per_minute"}]
-        extra_kwargs = {"send_rate_per_minute": {"min_value": 1,
-                                                 "max_value": MAX_SEND_RATE_PER_MINUTE}}
+        fields = [
+            "id",
+            "name",
+            "purpose",
+            "provider",
+            "instance_name",
+            "status",
+            "status_reason",
+            "phone_number",
+            "profile_name",
+            "send_rate_per_minute",
+            "connected_at",
+            "disconnected_at",
+            "qr_updated_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            f for f in fields if f not in {"name", "purpose", "send_rate_per_minute"}
+        ]
+        extra_kwargs = {
+            "send_rate_per_minute": {"min_value": 1, "max_value": MAX_SEND_RATE_PER_MINUTE}
+        }
 
 
 class NumberCreateSerializer(serializers.Serializer):
@@ -42,8 +59,9 @@ class NumberCreateSerializer(serializers.Serializer):
     purpose = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     phone_number = serializers.CharField(required=False, allow_blank=True, default="")
     greenapi_id_instance = serializers.RegexField(r"^\d{1,20}$", required=False, default="")
-    greenapi_api_token = serializers.CharField(max_length=255, required=False, default="",
-                                               write_only=True)
+    greenapi_api_token = serializers.CharField(
+        max_length=255, required=False, default="", write_only=True
+    )
     greenapi_api_url = serializers.URLField(required=False, default="")
 
     def validate_phone_number(self, value: str) -> str:
@@ -53,8 +71,11 @@ class NumberCreateSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """GreenAPI numbers are created in GreenAPI's console: their id and token are required."""
         if attrs["provider"] == "greenapi":
-            missing = {f: ["Required for GreenAPI numbers."] for f in
-                       ("greenapi_id_instance", "greenapi_api_token") if not attrs.get(f)}
+            missing = {
+                f: ["Required for GreenAPI numbers."]
+                for f in ("greenapi_id_instance", "greenapi_api_token")
+                if not attrs.get(f)
+            }
             if missing:
                 raise serializers.ValidationError(missing)
         return attrs
@@ -74,7 +95,8 @@ class ConnectSerializer(serializers.Serializer):
         """A pairing code is for one phone: its number is required then."""
         if attrs["method"] == "pairing_code" and not attrs.get("phone_number"):
             raise serializers.ValidationError(
-                {"phone_number": ["Required for the pairing_code method."]})
+                {"phone_number": ["Required for the pairing_code method."]}
+            )
         return attrs
 
 
@@ -96,8 +118,17 @@ class NumberStatusSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Number
-        fields = ["status", "reason", "qr_code", "phone_number", "profile_name", "connected_at",
-                  "disconnected_at", "qr_updated_at", "last_update"]
+        fields = [
+            "status",
+            "reason",
+            "qr_code",
+            "phone_number",
+            "profile_name",
+            "connected_at",
+            "disconnected_at",
+            "qr_updated_at",
+            "last_update",
+        ]
 
     def get_qr_code(self, number: Number) -> str | None:
         """The current QR while waiting for a scan."""

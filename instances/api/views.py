@@ -39,12 +39,22 @@ def service_errors() -> Iterator[None]:
     except services.NumberError as exc:
         raise ApiError(STATUS_CODES.get(exc.code, 409), exc.code, str(exc)) from exc
     except ProviderError as exc:
-        raise ApiError(503, "provider_unavailable", f"The provider failed: {exc.message}",
-                       {"retryable": exc.retryable, "retry_after": exc.retry_after}) from exc
+        raise ApiError(
+            503,
+            "provider_unavailable",
+            f"The provider failed: {exc.message}",
+            {"retryable": exc.retryable, "retry_after": exc.retry_after},
+        ) from exc
 
 
-class NumberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                    mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class NumberViewSet(
+    TenantScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """The tenant's numbers."""
 
     queryset = Number.objects.live()
@@ -65,10 +75,15 @@ class NumberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
         data = body.validated_data
         with service_errors():
             number = services.create_number(
-                self.tenant, name=data["name"], provider=data["provider"], purpose=data["purpose"],
-                phone_number=data["phone_number"], greenapi_id_instance=data["greenapi_id_instance"],
+                self.tenant,
+                name=data["name"],
+                provider=data["provider"],
+                purpose=data["purpose"],
+                phone_number=data["phone_number"],
+                greenapi_id_instance=data["greenapi_id_instance"],
                 greenapi_api_token=data["greenapi_api_token"],
-                greenapi_api_url=data["greenapi_api_url"])
+                greenapi_api_url=data["greenapi_api_url"],
+            )
         return Response(NumberSerializer(number).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: NumberSerializer) -> None:
@@ -88,10 +103,19 @@ class NumberViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
         body.is_valid(raise_exception=True)
         with service_errors():
             number = services.connect(self.get_object(), **body.validated_data)
-        expires = number.pairing_code_expires_at if body.validated_data["method"] == "pairing_code" \
+        expires = (
+            number.pairing_code_expires_at
+            if body.validated_data["method"] == "pairing_code"
             else number.qr_expires_at
-        return Response({"status": number.status, "qr_code": number.qr_code or None,
-                         "pairing_code": number.pairing_code or None, "expires_at": expires})
+        )
+        return Response(
+            {
+                "status": number.status,
+                "qr_code": number.qr_code or None,
+                "pairing_code": number.pairing_code or None,
+                "expires_at": expires,
+            }
+        )
 
     @extend_schema(responses={200: NumberStatusSerializer})
     @action(detail=True, methods=["get"])

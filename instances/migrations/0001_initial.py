@@ -9,87 +9,171 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Number',
+            name="Number",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('purpose', models.CharField(blank=True, max_length=200)),
-                ('provider', models.CharField(choices=[('evolution', 'Evolution API v2'), ('greenapi', 'GreenAPI')], max_length=20)),
-                ('instance_name', models.SlugField(max_length=64, unique=True)),
-                ('provider_instance_id', models.CharField(blank=True, max_length=100)),
-                ('provider_api_url', models.URLField(blank=True)),
-                ('provider_token', django_cryptography.fields.encrypt(models.CharField(blank=True, max_length=255))),
-                ('webhook_token', django_cryptography.fields.encrypt(models.CharField(max_length=100))),
-                ('webhook_token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('webhook_secret', django_cryptography.fields.encrypt(models.CharField(max_length=100))),
-                ('previous_webhook_secret', django_cryptography.fields.encrypt(models.CharField(blank=True, max_length=100))),
-                ('status', models.CharField(choices=[('disconnected', 'Disconnected'), ('provisioning', 'Provisioning'), ('qr_pending', 'Qr pending'), ('connecting', 'Connecting'), ('connected', 'Connected'), ('paused', 'Paused'), ('logged_out', 'Logged out'), ('banned', 'Banned'), ('error', 'Error')], default=providers.events.ConnectionStatus['PROVISIONING'], max_length=20)),
-                ('status_reason', models.CharField(blank=True, max_length=40)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('phone_number', models.CharField(blank=True, max_length=20)),
-                ('profile_name', models.CharField(blank=True, max_length=200)),
-                ('qr_code', models.TextField(blank=True)),
-                ('qr_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('pairing_code', models.CharField(blank=True, max_length=16)),
-                ('pairing_code_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('connect_started_at', models.DateTimeField(blank=True, null=True)),
-                ('connected_at', models.DateTimeField(blank=True, null=True)),
-                ('disconnected_at', models.DateTimeField(blank=True, null=True)),
-                ('qr_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('last_state_check_at', models.DateTimeField(blank=True, null=True)),
-                ('restarted_at', models.DateTimeField(blank=True, null=True)),
-                ('deletion_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('send_rate_per_minute', models.PositiveIntegerField(default=20)),
-                ('consecutive_send_failures', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='numbers', to='tenants.tenant')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("purpose", models.CharField(blank=True, max_length=200)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("evolution", "Evolution API v2"), ("greenapi", "GreenAPI")],
+                        max_length=20,
+                    ),
+                ),
+                ("instance_name", models.SlugField(max_length=64, unique=True)),
+                ("provider_instance_id", models.CharField(blank=True, max_length=100)),
+                ("provider_api_url", models.URLField(blank=True)),
+                (
+                    "provider_token",
+                    django_cryptography.fields.encrypt(
+                        models.CharField(blank=True, max_length=255)
+                    ),
+                ),
+                (
+                    "webhook_token",
+                    django_cryptography.fields.encrypt(models.CharField(max_length=100)),
+                ),
+                (
+                    "webhook_token_hash",
+                    models.CharField(editable=False, max_length=64, unique=True),
+                ),
+                (
+                    "webhook_secret",
+                    django_cryptography.fields.encrypt(models.CharField(max_length=100)),
+                ),
+                (
+                    "previous_webhook_secret",
+                    django_cryptography.fields.encrypt(
+                        models.CharField(blank=True, max_length=100)
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("disconnected", "Disconnected"),
+                            ("provisioning", "Provisioning"),
+                            ("qr_pending", "Qr pending"),
+                            ("connecting", "Connecting"),
+                            ("connected", "Connected"),
+                            ("paused", "Paused"),
+                            ("logged_out", "Logged out"),
+                            ("banned", "Banned"),
+                            ("error", "Error"),
+                        ],
+                        default=providers.events.ConnectionStatus["PROVISIONING"],
+                        max_length=20,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=40)),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("phone_number", models.CharField(blank=True, max_length=20)),
+                ("profile_name", models.CharField(blank=True, max_length=200)),
+                ("qr_code", models.TextField(blank=True)),
+                ("qr_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("pairing_code", models.CharField(blank=True, max_length=16)),
+                ("pairing_code_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("connect_started_at", models.DateTimeField(blank=True, null=True)),
+                ("connected_at", models.DateTimeField(blank=True, null=True)),
+                ("disconnected_at", models.DateTimeField(blank=True, null=True)),
+                ("qr_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("last_state_check_at", models.DateTimeField(blank=True, null=True)),
+                ("restarted_at", models.DateTimeField(blank=True, null=True)),
+                ("deletion_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("send_rate_per_minute", models.PositiveIntegerField(default=20)),
+                ("consecutive_send_failures", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="numbers",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ConnectionEvent',
+            name="ConnectionEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(max_length=20)),
-                ('to_status', models.CharField(max_length=20)),
-                ('reason', models.CharField(blank=True, max_length=40)),
-                ('source', models.CharField(choices=[('webhook', 'Webhook'), ('poll', 'Poll'), ('operator', 'Operator'), ('api', 'API')], max_length=10)),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('number', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='connection_events', to='instances.number')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(max_length=20)),
+                ("to_status", models.CharField(max_length=20)),
+                ("reason", models.CharField(blank=True, max_length=40)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("webhook", "Webhook"),
+                            ("poll", "Poll"),
+                            ("operator", "Operator"),
+                            ("api", "API"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "number",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="connection_events",
+                        to="instances.number",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='number',
-            index=models.Index(fields=['status'], name='instances_n_status_3e4ea9_idx'),
+            model_name="number",
+            index=models.Index(fields=["status"], name="instances_n_status_3e4ea9_idx"),
         ),
         migrations.AddIndex(
-            model_name='number',
-            index=models.Index(fields=['provider'], name='instances_n_provide_c651e1_idx'),
+            model_name="number",
+            index=models.Index(fields=["provider"], name="instances_n_provide_c651e1_idx"),
         ),
         migrations.AddIndex(
-            model_name='number',
-            index=models.Index(fields=['tenant', 'status'], name='instances_n_tenant__8badb6_idx'),
+            model_name="number",
+            index=models.Index(fields=["tenant", "status"], name="instances_n_tenant__8badb6_idx"),
         ),
         migrations.AddIndex(
-            model_name='number',
-            index=models.Index(fields=['phone_number'], name='instances_n_phone_n_547662_idx'),
+            model_name="number",
+            index=models.Index(fields=["phone_number"], name="instances_n_phone_n_547662_idx"),
         ),
     ]

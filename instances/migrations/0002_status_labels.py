@@ -5,15 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('instances', '0001_initial'),
+        ("instances", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='number',
-            name='status',
-            field=models.CharField(choices=[('disconnected', 'Disconnected'), ('provisioning', 'Provisioning'), ('qr_pending', 'Waiting for scan'), ('connecting', 'Connecting'), ('connected', 'Connected'), ('paused', 'Paused'), ('logged_out', 'Logged out'), ('banned', 'Banned'), ('error', 'Error')], default=providers.events.ConnectionStatus['PROVISIONING'], max_length=20),
+            model_name="number",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("disconnected", "Disconnected"),
+                    ("provisioning", "Provisioning"),
+                    ("qr_pending", "Waiting for scan"),
+                    ("connecting", "Connecting"),
+                    ("connected", "Connected"),
+                    ("paused", "Paused"),
+                    ("logged_out", "Logged out"),
+                    ("banned", "Banned"),
+                    ("error", "Error"),
+                ],
+                default=providers.events.ConnectionStatus["PROVISIONING"],
+                max_length=20,
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('instances', '0002_status_labels'),
+        ("instances", "0002_status_labels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='number',
-            name='last_provider_event_at',
+            model_name="number",
+            name="last_provider_event_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

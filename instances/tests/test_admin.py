@@ -13,16 +13,21 @@ pytestmark = pytest.mark.django_db
 
 def act(operator: Client, action: str, number: Number) -> str:
     """Run an admin action on one number; return the page it leads to."""
-    return operator.post("/admin/instances/number/", {"action": action,
-                                                      "_selected_action": [str(number.pk)]},
-                         follow=True).content.decode()
+    return operator.post(
+        "/admin/instances/number/",
+        {"action": action, "_selected_action": [str(number.pk)]},
+        follow=True,
+    ).content.decode()
 
 
 def test_the_list_filters_by_status_and_shows_it_coloured(operator, make_number):
     make_number("alpha")
     html = operator.get("/admin/instances/number/?status__exact=disconnected").content.decode()
     assert "alpha" in html and 'style="color:#666"' in html
-    assert "alpha" not in operator.get("/admin/instances/number/?status__exact=connected").content.decode()
+    assert (
+        "alpha"
+        not in operator.get("/admin/instances/number/?status__exact=connected").content.decode()
+    )
 
 
 def test_the_change_page_shows_the_live_qr_while_pending_and_the_history(operator, make_number):

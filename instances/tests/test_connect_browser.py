@@ -27,7 +27,8 @@ class Beat(threading.Thread):
 
 
 def test_the_connect_page_turns_connected_with_the_phone_without_a_reload(
-        live_server, sandbox, browser_page, screenshot_dir):
+    live_server, sandbox, browser_page, screenshot_dir
+):
     tenant = create_tenant("Acme", owner_email="alice@acme.test", owner_password="pw-alice-123")
     number = services.create_number(tenant, name="Support", provider="evolution")
     page = browser_page
@@ -44,8 +45,9 @@ def test_the_connect_page_turns_connected_with_the_phone_without_a_reload(
     beat = Beat()
     beat.start()
     try:
-        sandbox.scan("evolution", number.instance_name, phone="5511988887777",
-                     profileName="Acme Support")
+        sandbox.scan(
+            "evolution", number.instance_name, phone="5511988887777", profileName="Acme Support"
+        )
         page.wait_for_selector("#connected:not([hidden])", timeout=20000)
     finally:
         beat.stopped.set()

@@ -51,8 +51,9 @@ def test_a_new_number_is_provisioned_disconnected_with_its_webhook_and_cached(ma
     [held] = sandbox_instances(sandbox)
     assert held["webhook"] == services.webhook_config(number).url
     assert routing.resolve_instance(number.instance_name)["number_id"] == str(number.pk)
-    assert [(e.from_status, e.to_status) for e in number.connection_events.order_by("at", "id")] == [
-        ("", "provisioning"), ("provisioning", "disconnected")]
+    assert [
+        (e.from_status, e.to_status) for e in number.connection_events.order_by("at", "id")
+    ] == [("", "provisioning"), ("provisioning", "disconnected")]
 
 
 def test_a_provider_failure_leaves_the_number_in_error_and_a_retry_cleans_up(make_number, sandbox):
@@ -76,9 +77,15 @@ def test_connect_shows_a_png_qr_and_each_transition_writes_one_event(make_number
     assert number.status == "connected" and number.status_reason == "scan_completed"
     assert (number.phone_number, number.profile_name) == ("5511988887777", "Acme")
     assert number.qr_code == "" and number.connected_at is not None
-    transitions = [(e.from_status, e.to_status) for e in number.connection_events.order_by("at", "id")]
-    assert transitions == [("", "provisioning"), ("provisioning", "disconnected"),
-                           ("disconnected", "qr_pending"), ("qr_pending", "connected")]
+    transitions = [
+        (e.from_status, e.to_status) for e in number.connection_events.order_by("at", "id")
+    ]
+    assert transitions == [
+        ("", "provisioning"),
+        ("provisioning", "disconnected"),
+        ("disconnected", "qr_pending"),
+        ("qr_pending", "connected"),
+    ]
 
 
 def test_connect_on_a_connected_number_is_refused(connected_number):
@@ -99,8 +106,9 @@ def test_disconnect_logs_out_at_the_provider(connected_number, sandbox):
     assert sandbox_instances(sandbox)[0]["state"] == "close"
 
 
-def test_a_logout_from_the_phone_emails_the_tenants_admins(connected_number, sandbox, tenant,
-                                                           django_capture_on_commit_callbacks):
+def test_a_logout_from_the_phone_emails_the_tenants_admins(
+    connected_number, sandbox, tenant, django_capture_on_commit_callbacks
+):
     owner = create_tenant("x", owner_email="boss@acme.test").memberships.get().user
     Membership.objects.create(user=owner, tenant=tenant, role="admin")
     # Only the webhook says why (connectionState just says `close`): Baileys code 401, reference 1.6.
@@ -136,10 +144,14 @@ def test_a_delete_while_the_provider_is_down_completes_once_it_is_back(make_numb
 def test_secrets_are_encrypted_in_the_table(make_number):
     number = make_number(provider="greenapi")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT provider_token, webhook_token, webhook_secret::text "
-                       "FROM instances_number WHERE id = %s", [number.pk])
-        stored = " ".join(str(bytes(v)) if isinstance(v, memoryview) else str(v)
-                          for v in cursor.fetchone())
+        cursor.execute(
+            "SELECT provider_token, webhook_token, webhook_secret::text "
+            "FROM instances_number WHERE id = %s",
+            [number.pk],
+        )
+        stored = " ".join(
+            str(bytes(v)) if isinstance(v, memoryview) else str(v) for v in cursor.fetchone()
+        )
     for secret in (number.provider_token, number.webhook_token, number.webhook_secret):
         assert secret and secret not in stored
 
@@ -154,8 +166,10 @@ def test_sync_marks_ours_missing_at_the_provider_and_reports_theirs(make_number,
     assert (lost.status, lost.status_reason) == ("disconnected", "not_found")
     stranger = services.get_gateway("evolution").new_instance_name("stranger")
     from providers.types import InstanceRef, WebhookConfig
-    services.get_gateway("evolution").create_instance(InstanceRef(stranger),
-                                                      WebhookConfig("http://127.0.0.1:9/x/"))
+
+    services.get_gateway("evolution").create_instance(
+        InstanceRef(stranger), WebhookConfig("http://127.0.0.1:9/x/")
+    )
     assert sync.sync_provider("evolution").unknown_at_provider == [stranger]
     assert {i["name"] for i in sandbox_instances(sandbox)} >= {stranger, kept.instance_name}
 
@@ -164,6 +178,7 @@ def test_a_drifted_webhook_is_re_applied(make_number, sandbox):
     number = make_number()
     gateway = services.gateway_for(number)
     from providers.types import WebhookConfig
+
     gateway.set_webhook(number.ref, WebhookConfig("http://127.0.0.1:9/elsewhere/", "x"))
     assert sync.ensure_webhook(number) is True
     assert sync.ensure_webhook(number) is False
@@ -199,15 +214,20 @@ def test_a_late_connection_event_does_not_undo_a_newer_one(connected_number):
     now = timezone.now()
     lost = ConnectionState(*evolution_connection_state("close", 428))
     services.apply_state(connected_number, ConnectionState("connected"), "webhook", occurred_at=now)
-    number = services.apply_state(connected_number, lost, "webhook", occurred_at=now - timedelta(seconds=2))
+    number = services.apply_state(
+        connected_number, lost, "webhook", occurred_at=now - timedelta(seconds=2)
+    )
     assert number.status == "connected"
     number = services.apply_state(number, lost, "webhook", occurred_at=now + timedelta(seconds=1))
     assert (number.status, number.status_reason) == ("disconnected", "connection_lost")
 
 
-def test_a_number_paused_for_send_failures_stays_paused_until_an_operator_resumes_it(connected_number):
-    number = services.change_status(connected_number, "paused", "send_failures", "poll",
-                                    consecutive_send_failures=10)
+def test_a_number_paused_for_send_failures_stays_paused_until_an_operator_resumes_it(
+    connected_number,
+):
+    number = services.change_status(
+        connected_number, "paused", "send_failures", "poll", consecutive_send_failures=10
+    )
     number = services.check_state(number)
     assert (number.status, number.status_reason) == ("paused", "send_failures")
     number = services.resume(number)

@@ -20,20 +20,29 @@ def test_the_list_shows_the_tenants_numbers_with_their_status(member, make_numbe
     html = member.get(f"/t/{tenant.slug}/numbers/").content.decode()
     assert "Support line" in html and "status-disconnected" in html
     data = member.get(f"/t/{tenant.slug}/numbers/?format=json").json()
-    assert data["numbers"] == [{"id": str(number.pk), "status": "disconnected",
-                                "status_label": "Disconnected", "phone_number": ""}]
+    assert data["numbers"] == [
+        {
+            "id": str(number.pk),
+            "status": "disconnected",
+            "status_label": "Disconnected",
+            "phone_number": "",
+        }
+    ]
 
 
 def test_adding_a_number_provisions_it_and_opens_its_connect_page(member, sandbox, tenant):
-    response = member.post(f"/t/{tenant.slug}/numbers/add/", {"name": "Sales", "provider": "evolution"})
+    response = member.post(
+        f"/t/{tenant.slug}/numbers/add/", {"name": "Sales", "provider": "evolution"}
+    )
     number = Number.objects.get(name="Sales")
     assert response.status_code == 302 and response["Location"] == f"/numbers/{number.pk}/connect/"
     assert number.status == "disconnected"
 
 
 def test_a_greenapi_number_without_its_credentials_is_refused_with_the_fields_named(member, tenant):
-    html = member.post(f"/t/{tenant.slug}/numbers/add/", {"name": "G", "provider": "greenapi"}
-                       ).content.decode()
+    html = member.post(
+        f"/t/{tenant.slug}/numbers/add/", {"name": "G", "provider": "greenapi"}
+    ).content.decode()
     assert html.count("Required for GreenAPI numbers.") == 2
     assert not Number.objects.exists()
 
@@ -53,16 +62,21 @@ def test_the_connect_page_shows_the_qr_after_asking_for_one(member, make_number)
 
 def test_the_pairing_code_switch_shows_an_eight_character_code(member, make_number):
     number = make_number()
-    member.post(f"/numbers/{number.pk}/connect/start/",
-                {"method": "pairing_code", "phone_number": "+55 11 98888-7777"})
+    member.post(
+        f"/numbers/{number.pk}/connect/start/",
+        {"method": "pairing_code", "phone_number": "+55 11 98888-7777"},
+    )
     state = member.get(f"/numbers/{number.pk}/connect/state/").json()
     assert len(state["pairing_code"]) == 8
 
 
 def test_a_bad_pairing_phone_is_explained(member, make_number):
     number = make_number()
-    response = member.post(f"/numbers/{number.pk}/connect/start/",
-                           {"method": "pairing_code", "phone_number": "12"}, follow=True)
+    response = member.post(
+        f"/numbers/{number.pk}/connect/start/",
+        {"method": "pairing_code", "phone_number": "12"},
+        follow=True,
+    )
     assert "8 to 15 digits" in response.content.decode()
 
 

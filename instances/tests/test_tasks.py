@@ -13,7 +13,9 @@ from instances.models import Number
 pytestmark = pytest.mark.django_db
 
 
-def test_polling_calls_the_provider_only_for_numbers_waiting_for_a_scan(make_number, provider_calls):
+def test_polling_calls_the_provider_only_for_numbers_waiting_for_a_scan(
+    make_number, provider_calls
+):
     idle = [make_number(f"idle{i}") for i in range(3)]
     waiting = services.connect(make_number("waiting"))
     provider_calls.calls.clear()
@@ -33,7 +35,8 @@ def test_polling_with_nothing_pending_makes_no_provider_call(make_number, provid
 def test_a_scan_not_completed_in_five_minutes_expires(make_number, provider_calls):
     number = services.connect(make_number())
     Number.objects.filter(pk=number.pk).update(
-        connect_started_at=timezone.now() - timedelta(minutes=5, seconds=1))
+        connect_started_at=timezone.now() - timedelta(minutes=5, seconds=1)
+    )
     provider_calls.calls.clear()
     tasks.poll_pending_numbers()
     number.refresh_from_db()
@@ -51,13 +54,15 @@ def test_polling_turns_a_scanned_number_connected(make_number, sandbox):
 
 
 def test_reconcile_checks_only_connected_numbers_not_checked_for_five_minutes(
-        connected_number, make_number, provider_calls):
+    connected_number, make_number, provider_calls
+):
     make_number("idle")
     provider_calls.calls.clear()
     assert tasks.reconcile_connected_numbers() == 0
     assert provider_calls.calls == []
     Number.objects.filter(pk=connected_number.pk).update(
-        last_state_check_at=timezone.now() - timedelta(minutes=6))
+        last_state_check_at=timezone.now() - timedelta(minutes=6)
+    )
     assert tasks.reconcile_connected_numbers() == 1
     assert len(provider_calls.calls) == 1
 
@@ -77,7 +82,8 @@ def test_a_number_stuck_connecting_is_restarted_once(make_number, provider_calls
     number = services.connect(make_number())
     services.change_status(number, "connecting", "", "poll")
     Number.objects.filter(pk=number.pk).update(
-        status_changed_at=timezone.now() - timedelta(minutes=3))
+        status_changed_at=timezone.now() - timedelta(minutes=3)
+    )
     provider_calls.calls.clear()
     assert tasks.restart_stuck_numbers() == 1
     assert [m for m, _ in provider_calls.calls] == ["POST"]
@@ -88,8 +94,12 @@ def test_provider_health_is_stored_for_the_api(sandbox, api):
     health.check_providers()
     body = api.get("/api/v1/health/providers/").json()
     assert body["providers"]["evolution"]["reachable"] is True
-    assert set(body["providers"]["evolution"]) == {"reachable", "response_time_ms", "version",
-                                                  "last_check"}
+    assert set(body["providers"]["evolution"]) == {
+        "reachable",
+        "response_time_ms",
+        "version",
+        "last_check",
+    }
     assert body["status"] in {"healthy", "degraded"}
     assert body["instances"]["total"] == 0
 
@@ -98,7 +108,9 @@ def test_the_daily_sync_repairs_the_webhook_of_a_number_waiting_for_its_scan(mak
     from providers.types import WebhookConfig
 
     number = make_number()
-    services.gateway_for(number).set_webhook(number.ref, WebhookConfig("http://127.0.0.1:9/x/", "x"))
+    services.gateway_for(number).set_webhook(
+        number.ref, WebhookConfig("http://127.0.0.1:9/x/", "x")
+    )
     tasks.sync_provider_instances("evolution")
     held = sandbox.control("GET", f"/evolution/instances/{number.instance_name}")
     assert held["webhook"] == services.webhook_config(number).url

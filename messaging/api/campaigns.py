@@ -29,8 +29,9 @@ class CampaignCreateSerializer(SendSerializer):
     to = None
     client_message_id = None
     name = serializers.CharField(max_length=200)
-    recipients = serializers.ListField(child=serializers.CharField(max_length=40),
-                                       min_length=1, max_length=MAX_RECIPIENTS)
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=40), min_length=1, max_length=MAX_RECIPIENTS
+    )
     delay_seconds = serializers.FloatField(min_value=0, max_value=3600, default=2.0)
     start = serializers.BooleanField(default=False)
 
@@ -51,9 +52,23 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = ["id", "number", "name", "type", "text", "media_url", "caption", "filename",
-                  "delay_seconds", "status", "recipients_count", "progress", "created_at",
-                  "started_at", "finished_at"]
+        fields = [
+            "id",
+            "number",
+            "name",
+            "type",
+            "text",
+            "media_url",
+            "caption",
+            "filename",
+            "delay_seconds",
+            "status",
+            "recipients_count",
+            "progress",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
     def get_recipients_count(self, campaign: Campaign) -> int:
         """How many people it goes to."""
@@ -64,8 +79,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         return campaigns.progress(campaign)
 
 
-class CampaignViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      viewsets.GenericViewSet):
+class CampaignViewSet(
+    TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The tenant's campaigns."""
 
     queryset = Campaign.objects.all()
@@ -83,10 +99,17 @@ class CampaignViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         number = number_of(self.tenant, data["number"])
         with campaign_errors():
             campaign = campaigns.create_campaign(
-                self.tenant, number, name=data["name"], recipients=data["recipients"],
-                type=data["type"], text=data["text"], media_url=data["media_url"],
-                caption=data["caption"], file_name=data["filename"],
-                delay_seconds=data["delay_seconds"])
+                self.tenant,
+                number,
+                name=data["name"],
+                recipients=data["recipients"],
+                type=data["type"],
+                text=data["text"],
+                media_url=data["media_url"],
+                caption=data["caption"],
+                file_name=data["filename"],
+                delay_seconds=data["delay_seconds"],
+            )
             if data["start"]:
                 campaigns.start_campaign(campaign)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)

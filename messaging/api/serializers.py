@@ -19,10 +19,28 @@ MAX_CAPTION = 1024
 
 
 # The API's field order; `from` is a Python keyword, so it is added in get_fields.
-MESSAGE_FIELDS = ["id", "number", "conversation", "direction", "to", "from", "type", "text",
-                  "media_url", "caption", "status", "provider_message_id", "client_message_id",
-                  "error", "attempts", "created_at", "sent_at", "delivered_at", "read_at",
-                  "failed_at"]
+MESSAGE_FIELDS = [
+    "id",
+    "number",
+    "conversation",
+    "direction",
+    "to",
+    "from",
+    "type",
+    "text",
+    "media_url",
+    "caption",
+    "status",
+    "provider_message_id",
+    "client_message_id",
+    "error",
+    "attempts",
+    "created_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+]
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -51,15 +69,17 @@ class SendSerializer(serializers.Serializer):
     number = serializers.UUIDField()
     to = serializers.CharField(max_length=40)
     type = serializers.ChoiceField(choices=SEND_TYPES)
-    text = serializers.CharField(required=False, allow_blank=True, default="",
-                                 trim_whitespace=False, max_length=MAX_TEXT)
-    media_url = serializers.CharField(required=False, allow_blank=True, default="",
-                                      max_length=2000)
-    caption = serializers.CharField(required=False, allow_blank=True, default="",
-                                    max_length=MAX_CAPTION)
+    text = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False, max_length=MAX_TEXT
+    )
+    media_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    caption = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_CAPTION
+    )
     filename = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
-    client_message_id = serializers.CharField(required=False, allow_blank=True, default="",
-                                              max_length=128)
+    client_message_id = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=128
+    )
 
     def validate_to(self, value: str) -> str:
         """8 to 15 digits once +, spaces and dashes are removed."""
@@ -67,15 +87,20 @@ class SendSerializer(serializers.Serializer):
 
     def validate_media_url(self, value: str) -> str:
         """An absolute http(s) URL, when given."""
-        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+        if value and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
+        ):
             raise serializers.ValidationError("Enter an http or https URL.")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Text messages carry text; media messages carry a media URL (and maybe a caption)."""
         if attrs["type"] == "text":
-            errors = {"text": ["Required for text messages: 1 to 4096 characters."]} \
-                if not attrs["text"].strip() else {}
+            errors = (
+                {"text": ["Required for text messages: 1 to 4096 characters."]}
+                if not attrs["text"].strip()
+                else {}
+            )
             errors |= {"media_url": ["Only for media types."]} if attrs["media_url"] else {}
         else:
             errors = {} if attrs["media_url"] else {"media_url": ["Required for media types."]}

@@ -34,8 +34,9 @@ class MessageFilter(django_filters.FilterSet):
         fields = ["number", "status", "direction", "conversation", "to"]
 
 
-class MessageViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     viewsets.GenericViewSet):
+class MessageViewSet(
+    TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The tenant's messages; POST queues one for sending."""
 
     queryset = Message.objects.all()
@@ -44,8 +45,11 @@ class MessageViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
     http_method_names = ["get", "post"]
     required_scopes = {"read": READ, "write": SEND}
 
-    @extend_schema(request=SendSerializer, responses={202: MessageSerializer, 200: MessageSerializer},
-                   parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)])
+    @extend_schema(
+        request=SendSerializer,
+        responses={202: MessageSerializer, 200: MessageSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
+    )
     def create(self, request: Request) -> Response:
         """Queue a message (202); a replay of an earlier request answers its message (200)."""
         body = SendSerializer(data=request.data)
@@ -57,17 +61,31 @@ class MessageViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         try:
             first = outbox.replay(self.tenant.pk, key, digest) if key else None
             if first is not None:
-                return Response(MessageSerializer(first).data, headers={"Idempotent-Replayed": "true"})
+                return Response(
+                    MessageSerializer(first).data, headers={"Idempotent-Replayed": "true"}
+                )
             message = outbox.queue_message(
-                number, to=data["to"], type=data["type"], text=data["text"],
-                media_url=data["media_url"], caption=data["caption"], file_name=data["filename"],
-                client_message_id=key, fingerprint=digest)
+                number,
+                to=data["to"],
+                type=data["type"],
+                text=data["text"],
+                media_url=data["media_url"],
+                caption=data["caption"],
+                file_name=data["filename"],
+                client_message_id=key,
+                fingerprint=digest,
+            )
         except outbox.IdempotencyConflict as exc:
-            raise ApiError(409, "idempotency_conflict", str(exc),
-                           {"message_id": str(exc.existing.pk)}) from exc
+            raise ApiError(
+                409, "idempotency_conflict", str(exc), {"message_id": str(exc.existing.pk)}
+            ) from exc
         except outbox.QueueRefused as exc:
-            raise ApiError(409, "number_unavailable", str(exc),
-                           {"number": str(number.pk), "status": exc.status}) from exc
+            raise ApiError(
+                409,
+                "number_unavailable",
+                str(exc),
+                {"number": str(number.pk), "status": exc.status},
+            ) from exc
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
     def number_for(self, number_id: object) -> Number:
@@ -79,8 +97,12 @@ def number_of(tenant: object, number_id: object) -> Number:
     """A number of this tenant named in a request body; else a 400 naming the `number` field."""
     number = Number.objects.filter(tenant=tenant, pk=number_id).first()
     if number is None:
-        raise ApiError(400, "validation_error", "The request is invalid; see details.",
-                       {"number": ["No such number in this workspace."]})
+        raise ApiError(
+            400,
+            "validation_error",
+            "The request is invalid; see details.",
+            {"number": ["No such number in this workspace."]},
+        )
     return number
 
 
@@ -88,11 +110,19 @@ def idempotency_key(request: Request, client_message_id: str) -> str:
     """The Idempotency-Key header or `client_message_id`; both given, they must agree."""
     header = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(header) > 128:
-        raise ApiError(400, "validation_error", "The request is invalid; see details.",
-                       {IDEMPOTENCY_HEADER: ["At most 128 characters."]})
+        raise ApiError(
+            400,
+            "validation_error",
+            "The request is invalid; see details.",
+            {IDEMPOTENCY_HEADER: ["At most 128 characters."]},
+        )
     if header and client_message_id and header != client_message_id:
-        raise ApiError(400, "validation_error", "The request is invalid; see details.",
-                       {"client_message_id": [f"Must match the {IDEMPOTENCY_HEADER} header."]})
+        raise ApiError(
+            400,
+            "validation_error",
+            "The request is invalid; see details.",
+            {"client_message_id": [f"Must match the {IDEMPOTENCY_HEADER} header."]},
+        )
     return header or client_message_id
 
 

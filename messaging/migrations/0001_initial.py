@@ -7,181 +7,409 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('instances', '0003_provider_event_time'),
-        ('tenants', '0001_initial'),
+        ("instances", "0003_provider_event_time"),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('type', models.CharField(default='text', max_length=12)),
-                ('text', models.TextField(blank=True)),
-                ('media_url', models.CharField(blank=True, max_length=2000)),
-                ('caption', models.TextField(blank=True)),
-                ('file_name', models.CharField(blank=True, max_length=255)),
-                ('recipients', models.JSONField(blank=True, default=list)),
-                ('delay_seconds', models.FloatField(default=2.0)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('running', 'Running'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='draft', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('number', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='campaigns', to='instances.number')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='campaigns', to='tenants.tenant')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("type", models.CharField(default="text", max_length=12)),
+                ("text", models.TextField(blank=True)),
+                ("media_url", models.CharField(blank=True, max_length=2000)),
+                ("caption", models.TextField(blank=True)),
+                ("file_name", models.CharField(blank=True, max_length=255)),
+                ("recipients", models.JSONField(blank=True, default=list)),
+                ("delay_seconds", models.FloatField(default=2.0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "number",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="campaigns",
+                        to="instances.number",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="campaigns",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('jid', models.CharField(blank=True, max_length=120)),
-                ('lid', models.CharField(blank=True, max_length=120)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('is_group', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='tenants.tenant')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("jid", models.CharField(blank=True, max_length=120)),
+                ("lid", models.CharField(blank=True, max_length=120)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("is_group", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('last_message_at', models.DateTimeField(blank=True, null=True)),
-                ('unread_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='messaging.contact')),
-                ('number', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='instances.number')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='tenants.tenant')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("last_message_at", models.DateTimeField(blank=True, null=True)),
+                ("unread_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="messaging.contact",
+                    ),
+                ),
+                (
+                    "number",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="instances.number",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('direction', models.CharField(choices=[('inbound', 'Inbound'), ('outbound', 'Outbound')], max_length=10)),
-                ('type', models.CharField(choices=[('text', 'Text'), ('image', 'Image'), ('video', 'Video'), ('audio', 'Audio'), ('document', 'Document'), ('sticker', 'Sticker'), ('location', 'Location'), ('contact', 'Contact'), ('reaction', 'Reaction'), ('unsupported', 'Unsupported')], default='text', max_length=12)),
-                ('recipient', models.CharField(blank=True, max_length=120)),
-                ('sender', models.CharField(blank=True, max_length=120)),
-                ('text', models.TextField(blank=True)),
-                ('media_url', models.CharField(blank=True, max_length=2000)),
-                ('caption', models.TextField(blank=True)),
-                ('file_name', models.CharField(blank=True, max_length=255)),
-                ('mime_type', models.CharField(blank=True, max_length=100)),
-                ('extra', models.JSONField(blank=True, default=dict)),
-                ('is_group', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('played', 'Played'), ('failed', 'Failed'), ('received', 'Received')], default='queued', max_length=10)),
-                ('provider_message_id', models.CharField(blank=True, max_length=128)),
-                ('client_message_id', models.CharField(blank=True, max_length=128)),
-                ('request_fingerprint', models.CharField(blank=True, max_length=64)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, max_length=50)),
-                ('error_message', models.TextField(blank=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('failed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='messaging.campaign')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='messaging.conversation')),
-                ('number', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='instances.number')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='tenants.tenant')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("inbound", "Inbound"), ("outbound", "Outbound")], max_length=10
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("text", "Text"),
+                            ("image", "Image"),
+                            ("video", "Video"),
+                            ("audio", "Audio"),
+                            ("document", "Document"),
+                            ("sticker", "Sticker"),
+                            ("location", "Location"),
+                            ("contact", "Contact"),
+                            ("reaction", "Reaction"),
+                            ("unsupported", "Unsupported"),
+                        ],
+                        default="text",
+                        max_length=12,
+                    ),
+                ),
+                ("recipient", models.CharField(blank=True, max_length=120)),
+                ("sender", models.CharField(blank=True, max_length=120)),
+                ("text", models.TextField(blank=True)),
+                ("media_url", models.CharField(blank=True, max_length=2000)),
+                ("caption", models.TextField(blank=True)),
+                ("file_name", models.CharField(blank=True, max_length=255)),
+                ("mime_type", models.CharField(blank=True, max_length=100)),
+                ("extra", models.JSONField(blank=True, default=dict)),
+                ("is_group", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("read", "Read"),
+                            ("played", "Played"),
+                            ("failed", "Failed"),
+                            ("received", "Received"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("provider_message_id", models.CharField(blank=True, max_length=128)),
+                ("client_message_id", models.CharField(blank=True, max_length=128)),
+                ("request_fingerprint", models.CharField(blank=True, max_length=64)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, max_length=50)),
+                ("error_message", models.TextField(blank=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("failed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="messages",
+                        to="messaging.campaign",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="messaging.conversation",
+                    ),
+                ),
+                (
+                    "number",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="instances.number",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PendingReceipt',
+            name="PendingReceipt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_message_id', models.CharField(max_length=128)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('played', 'Played'), ('failed', 'Failed'), ('received', 'Received')], max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=50)),
-                ('detail', models.TextField(blank=True)),
-                ('occurred_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('number', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pending_receipts', to='instances.number')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider_message_id", models.CharField(max_length=128)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("read", "Read"),
+                            ("played", "Played"),
+                            ("failed", "Failed"),
+                            ("received", "Received"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=50)),
+                ("detail", models.TextField(blank=True)),
+                ("occurred_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "number",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pending_receipts",
+                        to="instances.number",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SendAttempt',
+            name="SendAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, choices=[('sent', 'Sent'), ('retry', 'Will retry'), ('failed', 'Failed')], max_length=10)),
-                ('provider_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, max_length=50)),
-                ('error_message', models.TextField(blank=True)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='send_attempts', to='messaging.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[("sent", "Sent"), ("retry", "Will retry"), ("failed", "Failed")],
+                        max_length=10,
+                    ),
+                ),
+                ("provider_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, max_length=50)),
+                ("error_message", models.TextField(blank=True)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="send_attempts",
+                        to="messaging.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at', 'id'],
+                "ordering": ["started_at", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('phone', ''), _negated=True), fields=('tenant', 'phone'), name='contact_phone_unique_per_tenant'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("phone", ""), _negated=True),
+                fields=("tenant", "phone"),
+                name="contact_phone_unique_per_tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('lid', ''), _negated=True), fields=('tenant', 'lid'), name='contact_lid_unique_per_tenant'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("lid", ""), _negated=True),
+                fields=("tenant", "lid"),
+                name="contact_lid_unique_per_tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_group', True)), fields=('tenant', 'jid'), name='contact_group_unique_per_tenant'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_group", True)),
+                fields=("tenant", "jid"),
+                name="contact_group_unique_per_tenant",
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['tenant', '-last_message_at'], name='messaging_c_tenant__f39518_idx'),
+            model_name="conversation",
+            index=models.Index(
+                fields=["tenant", "-last_message_at"], name="messaging_c_tenant__f39518_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(fields=('number', 'contact'), name='conversation_unique_per_number_contact'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                fields=("number", "contact"), name="conversation_unique_per_number_contact"
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['tenant', '-created_at'], name='messaging_m_tenant__495b72_idx'),
+            model_name="message",
+            index=models.Index(
+                fields=["tenant", "-created_at"], name="messaging_m_tenant__495b72_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', '-created_at'], name='messaging_m_convers_516edb_idx'),
+            model_name="message",
+            index=models.Index(
+                fields=["conversation", "-created_at"], name="messaging_m_convers_516edb_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['number', 'status'], name='messaging_m_number__199bc4_idx'),
+            model_name="message",
+            index=models.Index(fields=["number", "status"], name="messaging_m_number__199bc4_idx"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='messaging_m_status_c84de3_idx'),
+            model_name="message",
+            index=models.Index(
+                fields=["status", "next_attempt_at"], name="messaging_m_status_c84de3_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('provider_message_id', ''), _negated=True), fields=('number', 'provider_message_id'), name='message_provider_id_unique_per_number'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("provider_message_id", ""), _negated=True),
+                fields=("number", "provider_message_id"),
+                name="message_provider_id_unique_per_number",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('client_message_id', ''), _negated=True), fields=('tenant', 'client_message_id'), name='message_client_id_unique_per_tenant'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("client_message_id", ""), _negated=True),
+                fields=("tenant", "client_message_id"),
+                name="message_client_id_unique_per_tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pendingreceipt',
-            constraint=models.UniqueConstraint(fields=('number', 'provider_message_id', 'status'), name='pending_receipt_once_per_status'),
+            model_name="pendingreceipt",
+            constraint=models.UniqueConstraint(
+                fields=("number", "provider_message_id", "status"),
+                name="pending_receipt_once_per_status",
+            ),
         ),
     ]

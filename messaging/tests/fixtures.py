@@ -44,9 +44,13 @@ def linked_green(sandbox: Any, tenant: Tenant) -> Number:
     """A connected GreenAPI number at the sandbox."""
     sandbox.settings(auto_receipts=False)
     created = sandbox.create_greenapi_instance()
-    number = services.create_number(tenant, name="Sales", provider="greenapi",
-                                     greenapi_id_instance=str(created["idInstance"]),
-                                     greenapi_api_token=created["apiTokenInstance"])
+    number = services.create_number(
+        tenant,
+        name="Sales",
+        provider="greenapi",
+        greenapi_id_instance=str(created["idInstance"]),
+        greenapi_api_token=created["apiTokenInstance"],
+    )
     return link(number, sandbox, str(created["idInstance"]))
 
 
@@ -60,8 +64,10 @@ def queue(linked: Number) -> Callable[..., Message]:
 
     def make(text: str = "Hello", number: Number | None = None, **kwargs: Any) -> Message:
         to = kwargs.pop("to", None) or f"551188888{next(counter):04d}"
-        return outbox.queue_message(number or linked, to=to, type=kwargs.pop("type", "text"),
-                                    text=text, **kwargs)
+        return outbox.queue_message(
+            number or linked, to=to, type=kwargs.pop("type", "text"), text=text, **kwargs
+        )
+
     return make
 
 

@@ -12,8 +12,14 @@ URL = "/api/v1/campaigns/"
 
 def body(number, **extra):
     """A text campaign to two recipients."""
-    return {"number": str(number.pk), "name": "Launch", "type": "text", "text": "Hello!",
-            "recipients": ["+55 11 98888-0001", "5511988880002", "5511988880001"], **extra}
+    return {
+        "number": str(number.pk),
+        "name": "Launch",
+        "type": "text",
+        "text": "Hello!",
+        "recipients": ["+55 11 98888-0001", "5511988880002", "5511988880001"],
+        **extra,
+    }
 
 
 def test_a_campaign_is_created_as_a_draft_with_its_recipients_cleaned(api, evolution_number):
@@ -40,21 +46,25 @@ def test_start_pause_and_cancel_actions(api, evolution_number):
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "conflict"
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"recipients": ["12", "abc"]}, "recipients"),
-    ({"recipients": []}, "recipients"),
-    ({"type": "image", "text": ""}, "media_url"),
-    ({"delay_seconds": -1}, "delay_seconds"),
-    ({"number": "00000000-0000-0000-0000-000000000000"}, "number"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"recipients": ["12", "abc"]}, "recipients"),
+        ({"recipients": []}, "recipients"),
+        ({"type": "image", "text": ""}, "media_url"),
+        ({"delay_seconds": -1}, "delay_seconds"),
+        ({"number": "00000000-0000-0000-0000-000000000000"}, "number"),
+    ],
+)
 def test_bad_campaigns_are_400s_naming_the_field(api, evolution_number, change, field):
     response = api.post(URL, {**body(evolution_number), **change}, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
 
 
-def test_another_tenants_campaigns_are_invisible(api, evolution_number, other_tenant, make_key,
-                                                client_for):
+def test_another_tenants_campaigns_are_invisible(
+    api, evolution_number, other_tenant, make_key, client_for
+):
     campaign_id = api.post(URL, body(evolution_number), format="json").json()["id"]
     outsider = client_for(make_key(other_tenant)[1])
     assert outsider.get(f"{URL}{campaign_id}/").status_code == 404
@@ -62,8 +72,9 @@ def test_another_tenants_campaigns_are_invisible(api, evolution_number, other_te
     assert outsider.get(URL).json()["results"] == []
 
 
-def test_reading_needs_messages_read_and_writing_messages_send(evolution_number, tenant, make_key,
-                                                              client_for):
+def test_reading_needs_messages_read_and_writing_messages_send(
+    evolution_number, tenant, make_key, client_for
+):
     reader = client_for(make_key(tenant, scopes=["messages:read"])[1])
     assert reader.get(URL).status_code == 200
     assert reader.post(URL, body(evolution_number), format="json").status_code == 403

@@ -15,9 +15,28 @@ from .fixtures import sent_at_provider
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/messages/"
-FIELDS = {"id", "number", "conversation", "direction", "to", "from", "type", "text", "media_url",
-          "caption", "status", "provider_message_id", "client_message_id", "error", "attempts",
-          "created_at", "sent_at", "delivered_at", "read_at", "failed_at"}
+FIELDS = {
+    "id",
+    "number",
+    "conversation",
+    "direction",
+    "to",
+    "from",
+    "type",
+    "text",
+    "media_url",
+    "caption",
+    "status",
+    "provider_message_id",
+    "client_message_id",
+    "error",
+    "attempts",
+    "created_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+}
 
 
 @pytest.fixture
@@ -30,19 +49,29 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def body(sender: Number, **fields: Any) -> dict[str, Any]:
     """A valid text send from `sender`, changed by `fields`."""
-    return {"number": str(sender.pk), "to": "+55 11 98888-1234", "type": "text", "text": "Hi",
-            **fields}
+    return {
+        "number": str(sender.pk),
+        "to": "+55 11 98888-1234",
+        "type": "text",
+        "text": "Hi",
+        **fields,
+    }
 
 
 def test_a_text_is_accepted_queued_and_enqueued_after_commit(
-        api, evolution_number, enqueued, django_capture_on_commit_callbacks):
+    api, evolution_number, enqueued, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(URL, body(evolution_number), format="json")
     assert response.status_code == 202, response.json()
     data = response.json()
     assert set(data) == FIELDS
     assert (data["status"], data["to"], data["from"], data["direction"]) == (
-        "queued", "5511988881234", "5511999999999", "outbound")
+        "queued",
+        "5511988881234",
+        "5511999999999",
+        "outbound",
+    )
     assert data["error"] is None and data["attempts"] == 0
     message = Message.objects.get()
     assert enqueued == [str(message.pk)] and data["conversation"] == str(message.conversation_id)
@@ -50,13 +79,21 @@ def test_a_text_is_accepted_queued_and_enqueued_after_commit(
     assert message.expires_at - message.created_at > timezone.timedelta(hours=23)
 
 
-@pytest.mark.parametrize(("fields", "bad"), [
-    ({"to": "1234567"}, "to"), ({"to": "1234567890123456"}, "to"), ({"to": "55abc11999"}, "to"),
-    ({"text": ""}, "text"), ({"text": "x" * 4097}, "text"), ({"type": "sticker"}, "type"),
-    ({"type": "image", "text": ""}, "media_url"),
-    ({"type": "image", "text": "", "media_url": "ftp://x.example/a.png"}, "media_url"),
-    ({"media_url": "https://x.example/a.png"}, "media_url"), ({"number": "not-a-uuid"}, "number"),
-])
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"to": "1234567"}, "to"),
+        ({"to": "1234567890123456"}, "to"),
+        ({"to": "55abc11999"}, "to"),
+        ({"text": ""}, "text"),
+        ({"text": "x" * 4097}, "text"),
+        ({"type": "sticker"}, "type"),
+        ({"type": "image", "text": ""}, "media_url"),
+        ({"type": "image", "text": "", "media_url": "ftp://x.example/a.png"}, "media_url"),
+        ({"media_url": "https://x.example/a.png"}, "media_url"),
+        ({"number": "not-a-uuid"}, "number"),
+    ],
+)
 def test_an_invalid_send_is_a_400_naming_the_field(api, evolution_number, fields, bad):
     response = api.post(URL, body(evolution_number, **fields), format="json")
     assert response.status_code == 400
@@ -69,15 +106,20 @@ def test_text_of_4096_characters_is_accepted(api, evolution_number):
     assert response.status_code == 202
 
 
-def test_another_tenants_number_is_a_400_naming_number(client_for, make_key, other_tenant,
-                                                       evolution_number):
-    response = client_for(make_key(other_tenant)[1]).post(URL, body(evolution_number), format="json")
+def test_another_tenants_number_is_a_400_naming_number(
+    client_for, make_key, other_tenant, evolution_number
+):
+    response = client_for(make_key(other_tenant)[1]).post(
+        URL, body(evolution_number), format="json"
+    )
     assert response.status_code == 400 and "number" in response.json()["error"]["details"]
 
 
 @pytest.mark.parametrize("status", ["banned", "logged_out", "deleted"])
 def test_a_number_that_cannot_send_is_a_409_naming_its_status(api, evolution_number, status):
-    fields = {"deletion_requested_at": timezone.now()} if status == "deleted" else {"status": status}
+    fields = (
+        {"deletion_requested_at": timezone.now()} if status == "deleted" else {"status": status}
+    )
     Number.objects.filter(pk=evolution_number.pk).update(**fields)
     response = api.post(URL, body(evolution_number), format="json")
     assert response.status_code == 409
@@ -93,12 +135,15 @@ def test_a_number_not_connected_still_accepts_and_queues(api, evolution_number, 
 
 
 def test_a_replay_with_the_same_key_and_body_returns_the_first_message_and_sends_once(
-        api, linked, sandbox):
+    api, linked, sandbox
+):
     headers = {"Idempotency-Key": "order-42"}
     first = api.post(URL, body(linked), format="json", headers=headers)
     again = api.post(URL, body(linked, to="5511988881234"), format="json", headers=headers)
     assert (first.status_code, again.status_code) == (202, 200)
-    assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert (
+        again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    )
     assert first.json()["client_message_id"] == "order-42"
     for message_id in Message.objects.values_list("pk", flat=True):
         sending.send(str(message_id))
@@ -111,31 +156,47 @@ def test_the_same_key_with_another_body_is_a_409(api, evolution_number):
     other = api.post(URL, body(evolution_number, text="Changed"), format="json", headers=headers)
     assert other.status_code == 409
     error = other.json()["error"]
-    assert (error["code"], error["details"]["message_id"]) == ("idempotency_conflict",
-                                                               first.json()["id"])
+    assert (error["code"], error["details"]["message_id"]) == (
+        "idempotency_conflict",
+        first.json()["id"],
+    )
     assert Message.objects.count() == 1
 
 
 def test_client_message_id_is_an_idempotency_key_too(api, evolution_number):
-    sent = [api.post(URL, body(evolution_number, client_message_id="c-1"), format="json")
-            for _ in range(2)]
+    sent = [
+        api.post(URL, body(evolution_number, client_message_id="c-1"), format="json")
+        for _ in range(2)
+    ]
     assert [r.status_code for r in sent] == [202, 200] and Message.objects.count() == 1
-    mismatch = api.post(URL, body(evolution_number, client_message_id="c-2"), format="json",
-                        headers={"Idempotency-Key": "c-3"})
-    assert mismatch.status_code == 400 and "client_message_id" in mismatch.json()["error"]["details"]
+    mismatch = api.post(
+        URL,
+        body(evolution_number, client_message_id="c-2"),
+        format="json",
+        headers={"Idempotency-Key": "c-3"},
+    )
+    assert (
+        mismatch.status_code == 400 and "client_message_id" in mismatch.json()["error"]["details"]
+    )
 
 
 def test_keys_are_per_tenant(api, client_for, make_key, other_tenant, evolution_number):
-    other_number = Number.objects.create(tenant=other_tenant, name="X", provider="evolution",
-                                         instance_name="globex-1", status="connected")
+    other_number = Number.objects.create(
+        tenant=other_tenant,
+        name="X",
+        provider="evolution",
+        instance_name="globex-1",
+        status="connected",
+    )
     headers = {"Idempotency-Key": "same"}
     assert api.post(URL, body(evolution_number), format="json", headers=headers).status_code == 202
     other = client_for(make_key(other_tenant)[1])
     assert other.post(URL, body(other_number), format="json", headers=headers).status_code == 202
 
 
-def test_sending_needs_the_send_scope_and_reading_the_read_scope(client_for, make_key, tenant,
-                                                                 evolution_number):
+def test_sending_needs_the_send_scope_and_reading_the_read_scope(
+    client_for, make_key, tenant, evolution_number
+):
     reader = client_for(make_key(tenant, scopes=["messages:read"])[1])
     sender = client_for(make_key(tenant, scopes=["messages:send"])[1])
     assert reader.post(URL, body(evolution_number), format="json").status_code == 403
@@ -144,29 +205,39 @@ def test_sending_needs_the_send_scope_and_reading_the_read_scope(client_for, mak
 
 
 def test_lists_filter_and_detail_shows_one_message(api, evolution_number):
-    ids = [api.post(URL, body(evolution_number, to=to), format="json").json()["id"]
-           for to in ("5511911111111", "5511922222222")]
+    ids = [
+        api.post(URL, body(evolution_number, to=to), format="json").json()["id"]
+        for to in ("5511911111111", "5511922222222")
+    ]
     Message.objects.filter(pk=ids[0]).update(status="failed", error_code="expired")
     page = api.get(URL).json()
     assert [m["id"] for m in page["results"]] == ids[::-1] and page["next"] is None
     assert [m["id"] for m in api.get(URL, {"to": "5511922222222"}).json()["results"]] == [ids[1]]
     assert [m["id"] for m in api.get(URL, {"status": "failed"}).json()["results"]] == [ids[0]]
-    assert len(api.get(URL, {"number": str(evolution_number.pk), "direction": "outbound"})
-               .json()["results"]) == 2
+    assert (
+        len(
+            api.get(URL, {"number": str(evolution_number.pk), "direction": "outbound"}).json()[
+                "results"
+            ]
+        )
+        == 2
+    )
     detail = api.get(f"{URL}{ids[0]}/").json()
     assert detail["error"] == {"code": "expired", "message": ""}
 
 
-def test_another_tenants_message_is_not_found(api, client_for, make_key, other_tenant,
-                                              evolution_number):
+def test_another_tenants_message_is_not_found(
+    api, client_for, make_key, other_tenant, evolution_number
+):
     message_id = api.post(URL, body(evolution_number), format="json").json()["id"]
     other = client_for(make_key(other_tenant)[1])
     assert other.get(f"{URL}{message_id}/").status_code == 404
     assert other.get(URL).json()["results"] == []
 
 
-def test_conversations_list_their_contact_and_messages(api, evolution_number, client_for,
-                                                       make_key, other_tenant):
+def test_conversations_list_their_contact_and_messages(
+    api, evolution_number, client_for, make_key, other_tenant
+):
     first = api.post(URL, body(evolution_number), format="json").json()
     api.post(URL, body(evolution_number, text="Second"), format="json")
     conversations = api.get("/api/v1/conversations/").json()["results"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from messaging import campaigns, sending
 from messaging.models import Message, SendAttempt
+
 from .fixtures import sent_at_provider
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,9 @@ def work_until_done(campaign, timeout: float = 30) -> None:
 
 def test_a_campaign_of_fifty_recipients_completes_with_the_delay_respected(linked, tenant, sandbox):
     recipients = [f"55119777{i:05d}" for i in range(50)]
-    campaign = campaigns.create_campaign(tenant, linked, name="Launch", text="Hello!",
-                                         recipients=recipients, delay_seconds=DELAY)
+    campaign = campaigns.create_campaign(
+        tenant, linked, name="Launch", text="Hello!", recipients=recipients, delay_seconds=DELAY
+    )
     campaigns.start_campaign(campaign)
     work_until_done(campaign)
     assert campaigns.complete_finished() == 1
@@ -37,15 +39,19 @@ def test_a_campaign_of_fifty_recipients_completes_with_the_delay_respected(linke
     assert campaign.status == "completed"
     assert campaigns.progress(campaign)["sent"] == 50
     assert sorted(m["chat"].split("@")[0] for m in sent_at_provider(sandbox)) == recipients
-    starts = list(SendAttempt.objects.filter(message__campaign=campaign)
-                  .order_by("started_at").values_list("started_at", flat=True))
+    starts = list(
+        SendAttempt.objects.filter(message__campaign=campaign)
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+    )
     gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
     assert len(starts) == 50 and min(gaps) >= DELAY * 0.9
 
 
 def test_a_paused_campaign_sends_nothing_until_resumed(linked, tenant, sandbox):
-    campaign = campaigns.create_campaign(tenant, linked, name="Launch", text="Hi",
-                                         recipients=["5511977700001", "5511977700002"])
+    campaign = campaigns.create_campaign(
+        tenant, linked, name="Launch", text="Hi", recipients=["5511977700001", "5511977700002"]
+    )
     campaigns.start_campaign(campaign)
     campaigns.pause_campaign(campaign)
     Message.objects.filter(campaign=campaign).update(next_attempt_at=timezone.now())
@@ -60,9 +66,11 @@ def test_a_paused_campaign_sends_nothing_until_resumed(linked, tenant, sandbox):
 
 
 def test_a_message_at_the_provider_when_its_campaign_is_cancelled_still_counts_as_sent(
-        linked, tenant, sandbox, monkeypatch):
-    campaign = campaigns.create_campaign(tenant, linked, name="Launch", text="Hi",
-                                         recipients=["5511977700001"], delay_seconds=0)
+    linked, tenant, sandbox, monkeypatch
+):
+    campaign = campaigns.create_campaign(
+        tenant, linked, name="Launch", text="Hi", recipients=["5511977700001"], delay_seconds=0
+    )
     campaigns.start_campaign(campaign)
     call_provider = sending.call_provider
 

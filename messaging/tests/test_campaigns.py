@@ -29,15 +29,21 @@ def test_a_campaign_refuses_values_that_are_not_phones(tenant, evolution_number)
 
 def test_a_campaign_refuses_another_tenants_number(other_tenant, evolution_number):
     with pytest.raises(campaigns.CampaignError, match="does not belong"):
-        campaigns.create_campaign(other_tenant, evolution_number, name="x",
-                                  recipients=["5511988880001"], text="hi")
+        campaigns.create_campaign(
+            other_tenant, evolution_number, name="x", recipients=["5511988880001"], text="hi"
+        )
 
 
 def make_campaign(tenant, number, count: int, delay: float = 2.0) -> Campaign:
     """A text campaign to `count` recipients."""
     return campaigns.create_campaign(
-        tenant, number, name="Promo", text="Hello!", delay_seconds=delay,
-        recipients=[f"55119888{i:05d}" for i in range(count)])
+        tenant,
+        number,
+        name="Promo",
+        text="Hello!",
+        delay_seconds=delay,
+        recipients=[f"55119888{i:05d}" for i in range(count)],
+    )
 
 
 def test_starting_queues_one_message_per_recipient_spaced_by_the_delay(tenant, evolution_number):
@@ -45,7 +51,9 @@ def test_starting_queues_one_message_per_recipient_spaced_by_the_delay(tenant, e
     assert campaigns.start_campaign(campaign) == 50
     queued = list(campaign.messages.order_by("next_attempt_at"))
     assert [m.recipient for m in queued] == campaign.recipients
-    gaps = {(b.next_attempt_at - a.next_attempt_at) for a, b in zip(queued, queued[1:], strict=False)}
+    gaps = {
+        (b.next_attempt_at - a.next_attempt_at) for a, b in zip(queued, queued[1:], strict=False)
+    }
     assert gaps == {timedelta(seconds=2)}
     assert campaigns.progress(campaign)["queued"] == 50
 

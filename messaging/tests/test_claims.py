@@ -22,13 +22,13 @@ from messaging.models import Campaign, Message
 from .fixtures import make_due, sent_at_provider
 
 
-
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     """Sends handed to Celery, as (message id, countdown), instead of a broker."""
     calls: list[tuple[str, float]] = []
-    monkeypatch.setattr(outbox, "enqueue", lambda message_id, countdown: calls.append(
-        (message_id, countdown)))
+    monkeypatch.setattr(
+        outbox, "enqueue", lambda message_id, countdown: calls.append((message_id, countdown))
+    )
     return calls
 
 
@@ -91,8 +91,9 @@ def test_the_sweep_enqueues_due_messages_once_per_grace_period(linked, queue, en
 
 @pytest.mark.django_db
 def test_the_sweep_skips_numbers_not_connected_and_paused_campaigns(linked, queue, enqueued):
-    campaign = Campaign.objects.create(tenant=linked.tenant, number=linked, name="P",
-                                       status="paused")
+    campaign = Campaign.objects.create(
+        tenant=linked.tenant, number=linked, name="P", status="paused"
+    )
     queue("held", campaign=campaign)
     Number.objects.filter(pk=linked.pk).update(status="disconnected")
     queue("waiting")
@@ -115,11 +116,17 @@ def test_the_sweep_expires_overdue_messages_but_not_a_claimed_one(queue, enqueue
 
 @pytest.mark.django_db
 def test_a_new_message_is_enqueued_after_commit_and_a_later_one_by_the_sweep(
-        linked, django_capture_on_commit_callbacks, enqueued):
+    linked, django_capture_on_commit_callbacks, enqueued
+):
     with django_capture_on_commit_callbacks(execute=True):
         now_msg = outbox.queue_message(linked, to="5511888888888", type="text", text="now")
-        outbox.queue_message(linked, to="5511888888888", type="text", text="tomorrow",
-                             not_before=timezone.now() + timedelta(hours=2))
+        outbox.queue_message(
+            linked,
+            to="5511888888888",
+            type="text",
+            text="tomorrow",
+            not_before=timezone.now() + timedelta(hours=2),
+        )
     assert [i for i, _ in enqueued] == [str(now_msg.pk)]
 
 
@@ -158,12 +165,20 @@ def test_two_worker_processes_sending_one_numbers_queue_hold_its_rate(linked, qu
     per_minute, count = 240, 14
     Number.objects.filter(pk=linked.pk).update(send_rate_per_minute=per_minute)
     ids = ",".join(str(queue(f"m{i}").pk) for i in range(count))
-    env = {"DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.test", "TEST_REDIS_DB": str(
-        settings.TEST_REDIS_DB), "EVOLUTION_API_URL": sandbox.base_url,
-           "EVOLUTION_API_KEY": settings.EVOLUTION_API_KEY}
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, connection.settings_dict["NAME"],
-                                 ids], cwd=settings.BASE_DIR, env={**os.environ, **env})
-               for _ in range(2)]
+    env = {
+        "DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.test",
+        "TEST_REDIS_DB": str(settings.TEST_REDIS_DB),
+        "EVOLUTION_API_URL": sandbox.base_url,
+        "EVOLUTION_API_KEY": settings.EVOLUTION_API_KEY,
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, connection.settings_dict["NAME"], ids],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **env},
+        )
+        for _ in range(2)
+    ]
     assert [w.wait(timeout=60) for w in workers] == [0, 0]
     stamps = sorted(m["createdAt"] for m in sent_at_provider(sandbox))
     assert len(stamps) == count and len({m["text"] for m in sent_at_provider(sandbox)}) == count
@@ -172,7 +187,6 @@ def test_two_worker_processes_sending_one_numbers_queue_hold_its_rate(linked, qu
         in_window = sum(1 for s in stamps[i:] if s < start + 1)
         assert in_window <= rate + burst, stamps
     assert stamps[-1] - stamps[0] >= (count - burst) / rate * 0.9
-
 
 
 def test_messages_to_one_contact_leave_in_the_order_they_were_queued(queue, sandbox):

@@ -22,19 +22,34 @@ AT = datetime(2026, 1, 22, 22, 0, tzinfo=UTC)
 
 def received(message_id: str = "IN-1", chat_id: str = CUSTOMER, **fields: Any) -> MessageReceived:
     """An inbound text event from the customer."""
-    base: dict[str, Any] = {"provider": "evolution", "instance": "acme-wa1", "raw": {},
-                            "message_id": message_id, "chat_id": chat_id, "sender": chat_id,
-                            "push_name": "Customer", "message_type": "text", "text": "Hi",
-                            "occurred_at": AT}
+    base: dict[str, Any] = {
+        "provider": "evolution",
+        "instance": "acme-wa1",
+        "raw": {},
+        "message_id": message_id,
+        "chat_id": chat_id,
+        "sender": chat_id,
+        "push_name": "Customer",
+        "message_type": "text",
+        "text": "Hi",
+        "occurred_at": AT,
+    }
     return MessageReceived(**{**base, **fields})
 
 
 def test_an_inbound_message_is_recorded_with_its_contact_and_conversation(number):
     message = services.record_inbound(number, received())
     assert (message.direction, message.status, message.type, message.text) == (
-        "inbound", "received", "text", "Hi")
-    assert (message.sender, message.recipient, message.sent_at) == ("5511888888888",
-                                                                    "5511999999999", AT)
+        "inbound",
+        "received",
+        "text",
+        "Hi",
+    )
+    assert (message.sender, message.recipient, message.sent_at) == (
+        "5511888888888",
+        "5511999999999",
+        AT,
+    )
     contact = message.conversation.contact
     assert (contact.phone, contact.jid, contact.name) == ("5511888888888", CUSTOMER, "Customer")
     conversation = Conversation.objects.get()
@@ -58,8 +73,9 @@ def test_each_new_message_adds_one_unread_and_moves_the_thread_forward(number):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_message_record_it_once(tenant):
-    number = Number.objects.create(tenant=tenant, name="n", provider="evolution",
-                                   instance_name="acme-wa9", status="connected")
+    number = Number.objects.create(
+        tenant=tenant, name="n", provider="evolution", instance_name="acme-wa9", status="connected"
+    )
 
     def record(_: int) -> str:
         try:
@@ -90,22 +106,32 @@ def test_a_lid_only_contact_learns_its_phone_later(number):
 
 
 def test_the_same_phone_on_two_providers_is_one_contact_per_tenant(number, other_tenant):
-    green = Number.objects.create(tenant=number.tenant, name="g", provider="greenapi",
-                                  instance_name="acme-green", provider_instance_id="1101")
+    green = Number.objects.create(
+        tenant=number.tenant,
+        name="g",
+        provider="greenapi",
+        instance_name="acme-green",
+        provider_instance_id="1101",
+    )
     services.record_inbound(number, received())
     services.record_inbound(green, received("G-1", chat_id="5511888888888@c.us"))
     assert Contact.objects.filter(tenant=number.tenant).count() == 1
     assert Conversation.objects.count() == 2
-    elsewhere = Number.objects.create(tenant=other_tenant, name="o", provider="evolution",
-                                      instance_name="globex-wa1")
+    elsewhere = Number.objects.create(
+        tenant=other_tenant, name="o", provider="evolution", instance_name="globex-wa1"
+    )
     services.record_inbound(elsewhere, received())
     assert Contact.objects.count() == 2
 
 
 def test_group_messages_are_recorded_and_flagged(number):
     group = "120363025246125486@g.us"
-    message = services.record_inbound(number, received(
-        chat_id=group, sender="5511777777777@s.whatsapp.net", is_group=True, push_name="Maria"))
+    message = services.record_inbound(
+        number,
+        received(
+            chat_id=group, sender="5511777777777@s.whatsapp.net", is_group=True, push_name="Maria"
+        ),
+    )
     assert message.is_group and message.sender == "5511777777777"
     contact = message.conversation.contact
     assert (contact.is_group, contact.jid, contact.phone, contact.name) == (True, group, "", "")
@@ -113,8 +139,11 @@ def test_group_messages_are_recorded_and_flagged(number):
 
 def test_a_message_typed_on_the_business_phone_is_outbound_and_not_unread(number, outbound):
     message = services.record_inbound(number, received("ME-1", from_me=True, push_name="Acme"))
-    assert (message.direction, message.status, message.recipient) == ("outbound", "sent",
-                                                                      "5511888888888")
+    assert (message.direction, message.status, message.recipient) == (
+        "outbound",
+        "sent",
+        "5511888888888",
+    )
     assert Conversation.objects.get().unread_count == 0
     assert message.conversation.contact.name == ""
 
@@ -127,9 +156,15 @@ def test_a_receipt_that_came_first_is_applied_when_the_phone_typed_message_appea
 
 
 def test_a_sent_echo_applies_to_our_message_or_is_ignored(number, outbound):
-    echo = MessageSent(provider="evolution", instance="acme-wa1", raw={}, chat_id=CUSTOMER,
-                       message_id="3EB08EE80DB4E276AFE85B", status=MessageStatus.SENT,
-                       occurred_at=AT)
+    echo = MessageSent(
+        provider="evolution",
+        instance="acme-wa1",
+        raw={},
+        chat_id=CUSTOMER,
+        message_id="3EB08EE80DB4E276AFE85B",
+        status=MessageStatus.SENT,
+        occurred_at=AT,
+    )
     assert services.record_sent_echo(number, echo) is None  # not sent by us (yet)
     assert not Message.objects.exists()
     message = outbound()

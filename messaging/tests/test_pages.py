@@ -17,9 +17,18 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def conversation(evolution_number) -> Conversation:
     """Ana wrote to Acme's support number."""
-    services.record_inbound(evolution_number, MessageReceived(
-        provider="evolution", instance="acme-wa1", raw={}, message_id="IN1",
-        chat_id="5511977770000@s.whatsapp.net", push_name="Ana", text="Oi, tudo bem?"))
+    services.record_inbound(
+        evolution_number,
+        MessageReceived(
+            provider="evolution",
+            instance="acme-wa1",
+            raw={},
+            message_id="IN1",
+            chat_id="5511977770000@s.whatsapp.net",
+            push_name="Ana",
+            text="Oi, tudo bem?",
+        ),
+    )
     return Conversation.objects.get()
 
 
@@ -36,8 +45,9 @@ def test_opening_a_conversation_shows_it_and_marks_it_read(member, conversation)
 
 
 def test_a_reply_is_queued_through_the_pipeline_and_shows_a_tick(member, conversation):
-    response = member.post(f"/conversations/{conversation.pk}/reply/", {"text": "Tudo ótimo!"},
-                           follow=True)
+    response = member.post(
+        f"/conversations/{conversation.pk}/reply/", {"text": "Tudo ótimo!"}, follow=True
+    )
     reply = Message.objects.get(direction="outbound")
     assert (reply.recipient, reply.text, reply.status) == ("5511977770000", "Tudo ótimo!", "queued")
     assert "Tudo ótimo!" in response.content.decode() and "🕓" in response.content.decode()
@@ -54,19 +64,32 @@ def test_another_tenants_conversation_is_a_404(conversation, other_tenant):
     assert client.post(f"/conversations/{conversation.pk}/reply/", {"text": "x"}).status_code == 404
 
 
-def test_an_operator_creates_a_campaign_from_a_csv_and_starts_it(operator, tenant, evolution_number):
+def test_an_operator_creates_a_campaign_from_a_csv_and_starts_it(
+    operator, tenant, evolution_number
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("list.csv", b"phone\n5511988880001\n5511988880002\n")
-    response = operator.post("/admin/messaging/campaign/add/", {
-        "tenant": str(tenant.pk), "number": str(evolution_number.pk), "name": "Promo",
-        "type": "text", "text": "Hello", "delay_seconds": "2", "recipients_text": "+55 11 98888-0003",
-        "recipients_csv": upload}, follow=True)
+    response = operator.post(
+        "/admin/messaging/campaign/add/",
+        {
+            "tenant": str(tenant.pk),
+            "number": str(evolution_number.pk),
+            "name": "Promo",
+            "type": "text",
+            "text": "Hello",
+            "delay_seconds": "2",
+            "recipients_text": "+55 11 98888-0003",
+            "recipients_csv": upload,
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     campaign = Campaign.objects.get()
     assert campaign.recipients == ["5511988880003", "5511988880001", "5511988880002"]
-    operator.post("/admin/messaging/campaign/", {"action": "start",
-                                                 "_selected_action": [str(campaign.pk)]})
+    operator.post(
+        "/admin/messaging/campaign/", {"action": "start", "_selected_action": [str(campaign.pk)]}
+    )
     campaign.refresh_from_db()
     assert campaign.status == "running" and campaign.messages.count() == 3
     html = operator.get(f"/admin/messaging/campaign/{campaign.pk}/change/").content.decode()
@@ -74,20 +97,30 @@ def test_an_operator_creates_a_campaign_from_a_csv_and_starts_it(operator, tenan
 
 
 def test_a_campaign_form_names_bad_recipients(operator, tenant, evolution_number):
-    html = operator.post("/admin/messaging/campaign/add/", {
-        "tenant": str(tenant.pk), "number": str(evolution_number.pk), "name": "Promo",
-        "type": "text", "text": "Hello", "delay_seconds": "2", "recipients_text": "12\nabc"}
+    html = operator.post(
+        "/admin/messaging/campaign/add/",
+        {
+            "tenant": str(tenant.pk),
+            "number": str(evolution_number.pk),
+            "name": "Promo",
+            "type": "text",
+            "text": "Hello",
+            "delay_seconds": "2",
+            "recipients_text": "12\nabc",
+        },
     ).content.decode()
     assert "Not phone numbers: 12, abc" in html
     assert not Campaign.objects.exists()
 
 
 def test_pausing_and_cancelling_from_the_admin(operator, tenant, evolution_number):
-    campaign = campaigns.create_campaign(tenant, evolution_number, name="P", text="x",
-                                         recipients=["5511988880001"])
+    campaign = campaigns.create_campaign(
+        tenant, evolution_number, name="P", text="x", recipients=["5511988880001"]
+    )
     for action, status in [("start", "running"), ("pause", "paused"), ("cancel", "cancelled")]:
-        operator.post("/admin/messaging/campaign/", {"action": action,
-                                                     "_selected_action": [str(campaign.pk)]})
+        operator.post(
+            "/admin/messaging/campaign/", {"action": action, "_selected_action": [str(campaign.pk)]}
+        )
         campaign.refresh_from_db()
         assert campaign.status == status
 
@@ -99,7 +132,8 @@ def test_the_message_admin_filters_and_retries_failed_messages(operator, convers
     Message.objects.filter(pk=message.pk).update(status="failed", error_code="timeout")
     html = operator.get("/admin/messaging/message/?status__exact=failed").content.decode()
     assert "5511977770000" in html
-    operator.post("/admin/messaging/message/", {"action": "retry",
-                                                "_selected_action": [str(message.pk)]})
+    operator.post(
+        "/admin/messaging/message/", {"action": "retry", "_selected_action": [str(message.pk)]}
+    )
     message.refresh_from_db()
     assert message.status == "queued" and message.error_code == ""

@@ -55,9 +55,23 @@ def test_the_rate_is_capped_at_forty_per_second():
 def test_two_worker_processes_together_never_exceed_the_rate():
     rate_per_minute, seconds = 600, 2.0
     until = time.time() + seconds + 0.5
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, settings.REDIS_URL, "shared",
-                                 str(rate_per_minute), str(until)], stdout=subprocess.PIPE,
-                                text=True, cwd=settings.BASE_DIR) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                settings.REDIS_URL,
+                "shared",
+                str(rate_per_minute),
+                str(until),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=settings.BASE_DIR,
+        )
+        for _ in range(2)
+    ]
     stamps = sorted(float(s) for w in workers for s in w.communicate(timeout=30)[0].split())
     assert all(w.returncode == 0 for w in workers)
     per_second = rate_per_minute / 60

@@ -79,7 +79,8 @@ def test_receipts_never_touch_inbound_messages(number, outbound):
 
 
 def test_a_receipt_for_a_message_we_do_not_have_yet_is_applied_when_it_gets_its_id(
-        number, outbound):
+    number, outbound
+):
     assert apply(number, M.DELIVERED, at=T1) is None
     assert apply(number, M.READ, at=T2) is None
     apply(number, M.READ, at=T3)  # the provider repeats itself
@@ -93,7 +94,8 @@ def test_a_receipt_for_a_message_we_do_not_have_yet_is_applied_when_it_gets_its_
 
 
 def test_the_periodic_safety_net_applies_receipts_whose_message_appeared_meanwhile(
-        number, outbound):
+    number, outbound
+):
     apply(number, M.DELIVERED, at=T1)
     message = outbound(status="sent")  # got its id without apply_pending_receipts being called
     assert services.apply_waiting_receipts() == 1

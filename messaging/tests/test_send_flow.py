@@ -31,8 +31,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
 
 def process_stored_webhooks() -> None:
     """What the worker does with stored provider events: the real task, in arrival order."""
-    for event_id in WebhookEvent.objects.filter(status="received").order_by("id").values_list(
-            "pk", flat=True):
+    for event_id in (
+        WebhookEvent.objects.filter(status="received").order_by("id").values_list("pk", flat=True)
+    ):
         webhook_tasks.process_webhook_event(event_id)
 
 
@@ -43,8 +44,11 @@ def live_number(live_server: Any, sandbox: Any, settings: Any, tenant: Tenant) -
     sandbox.settings(receipt_delays="0.1,0.2,0.3")
     number = services.connect(services.create_number(tenant, name="Support", provider="evolution"))
     sandbox.scan("evolution", number.instance_name, phone="5511988887777")
-    wait_for(lambda: WebhookEvent.objects.filter(number=number, event_name="connection.update",
-                                                 dedupe_key__contains=":open:").exists())
+    wait_for(
+        lambda: WebhookEvent.objects.filter(
+            number=number, event_name="connection.update", dedupe_key__contains=":open:"
+        ).exists()
+    )
     process_stored_webhooks()
     number.refresh_from_db()
     assert number.status == "connected"
@@ -54,23 +58,35 @@ def live_number(live_server: Any, sandbox: Any, settings: Any, tenant: Tenant) -
     asyncio.run_coroutine_threadsafe(sandbox.sandbox.webhooks.close(), sandbox.loop).result(5)
 
 
-def test_a_text_and_an_image_sent_through_the_api_end_up_read(live_server, live_number,
-                                                               make_key, tenant):
+def test_a_text_and_an_image_sent_through_the_api_end_up_read(
+    live_server, live_number, make_key, tenant
+):
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {make_key(tenant)[1]}"
     url = f"{live_server.url}/api/v1/messages/"
-    bodies = [{"type": "text", "text": "Your order shipped"},
-              {"type": "image", "media_url": "https://cdn.example.com/label.png", "caption": "Label"}]
+    bodies = [
+        {"type": "text", "text": "Your order shipped"},
+        {"type": "image", "media_url": "https://cdn.example.com/label.png", "caption": "Label"},
+    ]
     ids = []
     for extra in bodies:
-        response = http.post(url, json={"number": str(live_number.pk), "to": "+55 11 98888-1234",
-                                        **extra}, timeout=10)
+        response = http.post(
+            url,
+            json={"number": str(live_number.pk), "to": "+55 11 98888-1234", **extra},
+            timeout=10,
+        )
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
     for message_id in ids:
         assert tasks.send_message(message_id) == "sent"
-    wait_for(lambda: WebhookEvent.objects.filter(
-        number=live_number, event_name="messages.update", dedupe_key__endswith=":READ").count() == 2)
+    wait_for(
+        lambda: (
+            WebhookEvent.objects.filter(
+                number=live_number, event_name="messages.update", dedupe_key__endswith=":READ"
+            ).count()
+            == 2
+        )
+    )
     process_stored_webhooks()
     shown = [http.get(f"{url}{message_id}/", timeout=10).json() for message_id in ids]
     assert [(m["type"], m["status"]) for m in shown] == [("text", "read"), ("image", "read")]

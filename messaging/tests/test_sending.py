@@ -35,15 +35,26 @@ def test_a_queued_text_is_sent_once_with_its_provider_id(queue, sandbox):
 
 
 def test_an_image_goes_out_by_url_with_its_caption_on_greenapi(linked_green, queue, sandbox):
-    message = queue("", number=linked_green, type="image", media_url="https://cdn.example.com/a.png",
-                    caption="Our menu")
+    message = queue(
+        "",
+        number=linked_green,
+        type="image",
+        media_url="https://cdn.example.com/a.png",
+        caption="Our menu",
+    )
     assert run_until_settled(message).status == "sent"
     assert len(sent_at_provider(sandbox)) == 1
 
 
-@pytest.mark.parametrize(("status", "code"), [
-    (400, "invalid_request"), (401, "unauthorized"), (403, "unauthorized"), (422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "invalid_request"),
+        (401, "unauthorized"),
+        (403, "unauthorized"),
+        (422, "invalid_request"),
+    ],
+)
 def test_a_request_the_provider_refuses_fails_at_once(queue, sandbox, status, code):
     sandbox.faults(error_rate=1, error_status=status, path_contains="/message/")
     message = run_until_settled(queue())
@@ -56,7 +67,11 @@ def test_a_request_the_provider_refuses_fails_at_once(queue, sandbox, status, co
 def test_a_recipient_not_on_whatsapp_fails_at_once(queue, sandbox):
     sandbox.control("POST", "/numbers", {"number": "5511777777777", "onWhatsApp": False})
     message = run_until_settled(queue(to="5511777777777"))
-    assert (message.status, message.error_code, message.attempts) == ("failed", "not_on_whatsapp", 1)
+    assert (message.status, message.error_code, message.attempts) == (
+        "failed",
+        "not_on_whatsapp",
+        1,
+    )
 
 
 def test_a_404_fails_the_message_and_disconnects_the_number(linked, queue, sandbox):
@@ -74,7 +89,8 @@ def test_a_greenapi_quota_error_fails_at_once(linked_green, queue, sandbox):
 
 
 def test_a_transient_error_is_retried_with_growing_backoff_then_fails_after_six_tries(
-        queue, sandbox, settings):
+    queue, sandbox, settings
+):
     settings.PROVIDER_BREAKER_FAIL_MAX = 100
     sandbox.faults(error_rate=1, error_status=500, path_contains="/message/")
     message = queue()
@@ -89,8 +105,14 @@ def test_a_transient_error_is_retried_with_growing_backoff_then_fails_after_six_
     assert 2.5 <= waits[0] <= 5.1 and 40 <= waits[4] <= 80.1
     sending.send(str(message.pk))
     message.refresh_from_db()
-    assert (message.status, message.error_code, message.attempts) == ("failed", "provider_unavailable", 6)
-    assert list(message.send_attempts.values_list("outcome", flat=True)) == ["retry"] * 5 + ["failed"]
+    assert (message.status, message.error_code, message.attempts) == (
+        "failed",
+        "provider_unavailable",
+        6,
+    )
+    assert list(message.send_attempts.values_list("outcome", flat=True)) == ["retry"] * 5 + [
+        "failed"
+    ]
 
 
 def test_a_dropped_connection_is_retried_and_the_message_then_sent(queue, sandbox):
@@ -153,12 +175,14 @@ def test_a_message_not_yet_due_is_left_for_later(queue, sandbox):
 @pytest.fixture
 def campaign(linked: Number) -> Campaign:
     """A running campaign on the linked number."""
-    return Campaign.objects.create(tenant=linked.tenant, number=linked, name="Promo",
-                                   text="Hi", status="running")
+    return Campaign.objects.create(
+        tenant=linked.tenant, number=linked, name="Promo", text="Hi", status="running"
+    )
 
 
 def test_a_paused_campaign_holds_its_messages_and_a_cancelled_one_fails_them(
-        campaign, queue, sandbox):
+    campaign, queue, sandbox
+):
     due = timezone.now() - timedelta(seconds=3)
     message = queue(campaign=campaign)
     Message.objects.filter(pk=message.pk).update(next_attempt_at=due)
@@ -210,8 +234,12 @@ def test_a_receipt_that_arrives_before_the_send_is_recorded_is_applied(linked, q
     monkeypatch.setattr(sending, "call_provider", webhook_first)
     message = run_until_settled(queue())
     assert message.status == "delivered" and message.delivered_at and message.sent_at
-    for status in (MessageStatus.READ, MessageStatus.DELIVERED, MessageStatus.READ,
-                   MessageStatus.SENT):
+    for status in (
+        MessageStatus.READ,
+        MessageStatus.DELIVERED,
+        MessageStatus.READ,
+        MessageStatus.SENT,
+    ):
         apply_status(linked, message.provider_message_id, status)
     message.refresh_from_db()
     assert message.status == "read"
@@ -222,9 +250,17 @@ def test_a_copy_a_webhook_recorded_first_gives_way_to_the_sent_message(linked, q
 
     def echo_first(message: Message) -> object:
         result = original(message)
-        record_inbound(linked, MessageReceived(
-            provider="evolution", instance=linked.instance_name, raw={}, from_me=True,
-            message_id=result.provider_message_id, chat_id="5511888888888@s.whatsapp.net"))
+        record_inbound(
+            linked,
+            MessageReceived(
+                provider="evolution",
+                instance=linked.instance_name,
+                raw={},
+                from_me=True,
+                message_id=result.provider_message_id,
+                chat_id="5511888888888@s.whatsapp.net",
+            ),
+        )
         return result
 
     monkeypatch.setattr(sending, "call_provider", echo_first)

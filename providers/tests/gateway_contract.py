@@ -79,8 +79,12 @@ class GatewayContract:
         """Fail unless `request` carries the provider's credentials for `ref`."""
         raise NotImplementedError
 
-    def serve_probe(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
-                    ) -> None:
+    def serve_probe(
+        self,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Make the server answer the probe with this status, body and headers from now on."""
         raise NotImplementedError
 
@@ -109,10 +113,12 @@ class GatewayContract:
 
     def build_gateway(self, **overrides: Any) -> ProviderGateway:
         """A gateway on this test's breaker namespace, its session spied on."""
-        config = self.make_config(breaker_namespace=self.namespace, redis_url=settings.REDIS_URL,
-                                  **overrides)
-        self.spy.wrap(get_session(self.probe_base_url(config), config.user_agent),
-                      self._monkeypatch)
+        config = self.make_config(
+            breaker_namespace=self.namespace, redis_url=settings.REDIS_URL, **overrides
+        )
+        self.spy.wrap(
+            get_session(self.probe_base_url(config), config.user_agent), self._monkeypatch
+        )
         return self.gateway_class(config)
 
     def probe_base_url(self, config: ProviderConfig) -> str:
@@ -173,8 +179,9 @@ class GatewayContract:
             (422, ProviderInvalidRequestError),
         ],
     )
-    def test_client_errors_are_not_retryable(self, status: int,
-                                             error_class: type[ProviderError]) -> None:
+    def test_client_errors_are_not_retryable(
+        self, status: int, error_class: type[ProviderError]
+    ) -> None:
         self.serve_probe(status, {"message": "no"})
         error = self.expect_error()
         assert type(error) is error_class

@@ -57,8 +57,12 @@ class SandboxTransport:
 
     # ---- contract transport hooks ------------------------------------------------------------
 
-    def serve_probe(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
-                    ) -> None:
+    def serve_probe(
+        self,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """From now on the probe gets `status`, with `body` or else the sandbox's own body."""
         self.server.control("DELETE", "/faults")
         self.restore()

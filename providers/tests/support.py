@@ -56,8 +56,15 @@ class RequestSpy:
             if isinstance(body, bytes):
                 body = body.decode()
             parsed = json.loads(body) if body else None
-            self.sent.append(SentRequest(str(prepared.method), str(prepared.url),
-                                         dict(prepared.headers), parsed, kwargs.get("timeout")))
+            self.sent.append(
+                SentRequest(
+                    str(prepared.method),
+                    str(prepared.url),
+                    dict(prepared.headers),
+                    parsed,
+                    kwargs.get("timeout"),
+                )
+            )
             return original(prepared, **kwargs)
 
         monkeypatch.setattr(session, "send", send)
@@ -79,8 +86,12 @@ class ResponsesTransport:
         """(method, URL) of the probe call; subclasses must provide it."""
         raise NotImplementedError
 
-    def serve_probe(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
-                    ) -> None:
+    def serve_probe(
+        self,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """From now on the probe URL answers `status` with `body` (JSON unless a string)."""
         method, url = self.probe_route()
         kwargs: dict[str, Any] = {"status": status, "headers": headers or {}}

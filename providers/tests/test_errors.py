@@ -44,8 +44,9 @@ from providers.errors import (
         (302, ProviderProtocolError, False),
     ],
 )
-def test_status_to_error_class(status: int, error_class: type[ProviderError],
-                               retryable: bool) -> None:
+def test_status_to_error_class(
+    status: int, error_class: type[ProviderError], retryable: bool
+) -> None:
     assert error_class_for_status(status) is error_class
     assert error_class("x").retryable is retryable
 
@@ -62,8 +63,9 @@ def test_status_to_error_class(status: int, error_class: type[ProviderError],
         (ProviderOperationFailedError, False, False),
     ],
 )
-def test_only_server_side_trouble_trips_the_breaker(error_class: type[ProviderError],
-                                                    retryable: bool, trips_breaker: bool) -> None:
+def test_only_server_side_trouble_trips_the_breaker(
+    error_class: type[ProviderError], retryable: bool, trips_breaker: bool
+) -> None:
     error = error_class("x")
     assert (error.retryable, error.trips_breaker) == (retryable, trips_breaker)
 
@@ -88,16 +90,28 @@ def test_retry_after_as_seconds_or_http_date(header: str | None, seconds: float 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}},
-         "Unauthorized"),
+        (
+            {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}},
+            "Unauthorized",
+        ),
         ({"status": 400, "response": {"message": ["Text is required"]}}, "Text is required"),
-        ({"status": 400, "response": {"message": [["a is required", "b is required"]]}},
-         "a is required; b is required"),
-        ({"status": 400, "response": {"message": [{"jid": "5511@s.whatsapp.net", "exists": False,
-                                                   "number": "5511"}]}},
-         "5511 is not on WhatsApp"),
-        ({"status": 400, "response": {"message": [{"code": "E1", "detail": "x"}]}},
-         "code=E1, detail=x"),
+        (
+            {"status": 400, "response": {"message": [["a is required", "b is required"]]}},
+            "a is required; b is required",
+        ),
+        (
+            {
+                "status": 400,
+                "response": {
+                    "message": [{"jid": "5511@s.whatsapp.net", "exists": False, "number": "5511"}]
+                },
+            },
+            "5511 is not on WhatsApp",
+        ),
+        (
+            {"status": 400, "response": {"message": [{"code": "E1", "detail": "x"}]}},
+            "code=E1, detail=x",
+        ),
         ({"error": True, "message": "[object Object]"}, "provider gave no usable error message"),
         ({"error": True, "message": "Instance closed"}, "Instance closed"),
         ({"status": 500, "error": "Internal Server Error"}, "Internal Server Error"),
@@ -110,8 +124,11 @@ def test_evolution_error_bodies_flatten_to_one_line(body: Any, message: str) -> 
 
 
 def test_missing_recipient_found_only_when_exists_is_false() -> None:
-    body = {"response": {"message": [[{"jid": "x", "exists": True}, {"exists": False,
-                                                                   "number": "5511777"}]]}}
+    body = {
+        "response": {
+            "message": [[{"jid": "x", "exists": True}, {"exists": False, "number": "5511777"}]]
+        }
+    }
     assert evolution_missing_recipient(body) == "5511777"
     assert evolution_missing_recipient({"response": {"message": ["Text is required"]}}) is None
 

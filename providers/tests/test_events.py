@@ -63,8 +63,9 @@ M = MessageStatus
         ("OPEN", None, S.ERROR, R.UNKNOWN_STATE),
     ],
 )
-def test_evolution_connection_states(state: str | None, code: Any, status: ConnectionStatus,
-                                     reason: StateReason) -> None:
+def test_evolution_connection_states(
+    state: str | None, code: Any, status: ConnectionStatus, reason: StateReason
+) -> None:
     assert evolution_connection_state(state, code) == (status, reason)
 
 
@@ -82,18 +83,32 @@ def test_evolution_connection_states(state: str | None, code: Any, status: Conne
         (None, S.ERROR, R.UNKNOWN_STATE),
     ],
 )
-def test_greenapi_connection_states(state: str | None, status: ConnectionStatus,
-                                    reason: StateReason) -> None:
+def test_greenapi_connection_states(
+    state: str | None, status: ConnectionStatus, reason: StateReason
+) -> None:
     assert greenapi_connection_state(state) == (status, reason)
 
 
 def test_every_documented_provider_state_has_a_row() -> None:
     assert set(EVOLUTION_STATES) == {"open", "connecting", "close", "refused"}
     assert {401, 403, 408, 411, 428, 440, 500, 503, 515} <= set(EVOLUTION_CLOSE_CODES)
-    assert set(GREENAPI_STATES) == {"authorized", "notAuthorized", "blocked", "sleepMode",
-                                    "starting", "yellowCard"}
-    assert set(GREENAPI_STATUSES) == {"sent", "delivered", "read", "failed", "noAccount",
-                                      "notInGroup", "yellowCard"}
+    assert set(GREENAPI_STATES) == {
+        "authorized",
+        "notAuthorized",
+        "blocked",
+        "sleepMode",
+        "starting",
+        "yellowCard",
+    }
+    assert set(GREENAPI_STATUSES) == {
+        "sent",
+        "delivered",
+        "read",
+        "failed",
+        "noAccount",
+        "notInGroup",
+        "yellowCard",
+    }
 
 
 @pytest.mark.parametrize(
@@ -160,8 +175,9 @@ def test_greenapi_message_statuses(value: str | None, status: MessageStatus, rea
         (M.UNKNOWN, M.SENT, True),
     ],
 )
-def test_the_status_ladder_never_moves_back(current: MessageStatus, incoming: MessageStatus,
-                                            applies: bool) -> None:
+def test_the_status_ladder_never_moves_back(
+    current: MessageStatus, incoming: MessageStatus, applies: bool
+) -> None:
     assert status_can_advance(current, incoming) is applies
 
 
@@ -178,12 +194,19 @@ def test_events_keep_their_raw_payload_and_type() -> None:
     events = [
         ConnectionChanged(provider="evolution", instance="acme", raw=raw, status=S.CONNECTED),
         QrUpdated(provider="evolution", instance="acme", raw=raw, qr=QrCode.from_image("QQ==")),
-        MessageReceived(provider="greenapi", instance="1101", raw=raw, message_id="m1",
-                        chat_id="1@c.us"),
-        MessageStatusChanged(provider="greenapi", instance="1101", raw=raw, message_id="m1",
-                             status=M.READ),
-        MessageSent(provider="evolution", instance="acme", raw=raw, message_id="m2",
-                    chat_id="1@s.whatsapp.net"),
+        MessageReceived(
+            provider="greenapi", instance="1101", raw=raw, message_id="m1", chat_id="1@c.us"
+        ),
+        MessageStatusChanged(
+            provider="greenapi", instance="1101", raw=raw, message_id="m1", status=M.READ
+        ),
+        MessageSent(
+            provider="evolution",
+            instance="acme",
+            raw=raw,
+            message_id="m2",
+            chat_id="1@s.whatsapp.net",
+        ),
         UnknownEvent(provider="evolution", instance="acme", raw=raw, name="something.new"),
     ]
     assert [event.type for event in events] == list(EventType)

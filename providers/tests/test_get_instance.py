@@ -20,23 +20,39 @@ FETCH = f"{evo.BASE}/instance/fetchInstances"
 
 @pytest.fixture
 def evolution(breaker_namespace: str) -> EvolutionGateway:
-    return EvolutionGateway(ProviderConfig(base_url=evo.BASE, api_key=evo.GLOBAL_KEY,
-                                           breaker_namespace=breaker_namespace,
-                                           redis_url=settings.REDIS_URL))
+    return EvolutionGateway(
+        ProviderConfig(
+            base_url=evo.BASE,
+            api_key=evo.GLOBAL_KEY,
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )
 
 
 @pytest.fixture
 def greenapi(breaker_namespace: str) -> GreenApiGateway:
-    return GreenApiGateway(ProviderConfig(base_url=green.BASE, api_key=green.PARTNER,
-                                          breaker_namespace=breaker_namespace,
-                                          redis_url=settings.REDIS_URL))
+    return GreenApiGateway(
+        ProviderConfig(
+            base_url=green.BASE,
+            api_key=green.PARTNER,
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )
 
 
 def test_evolution_reads_phone_profile_and_state_with_the_instance_token(
-        evolution: EvolutionGateway, rsps: responses.RequestsMock) -> None:
-    rsps.get(FETCH, json=evo.fixture("instance_fetchInstances__by_name"),
-             match=[matchers.query_param_matcher({"instanceName": evo.NAME}),
-                    matchers.header_matcher({"apikey": evo.TOKEN})])
+    evolution: EvolutionGateway, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(
+        FETCH,
+        json=evo.fixture("instance_fetchInstances__by_name"),
+        match=[
+            matchers.query_param_matcher({"instanceName": evo.NAME}),
+            matchers.header_matcher({"apikey": evo.TOKEN}),
+        ],
+    )
     found = evolution.get_instance(evo.REF)
     assert found is not None and found.ref == evo.REF
     # `number` is null for a QR-linked instance; the phone comes from ownerJid.
@@ -54,22 +70,24 @@ def test_evolution_reads_phone_profile_and_state_with_the_instance_token(
     ],
     ids=["not_found", "other_rows_only", "empty"],
 )
-def test_evolution_unknown_instance_is_none(evolution: EvolutionGateway,
-                                           rsps: responses.RequestsMock, status: int,
-                                           body: object) -> None:
+def test_evolution_unknown_instance_is_none(
+    evolution: EvolutionGateway, rsps: responses.RequestsMock, status: int, body: object
+) -> None:
     rsps.get(FETCH, status=status, json=body)
     assert evolution.get_instance(evo.REF) is None
 
 
-def test_evolution_rejected_token_raises(evolution: EvolutionGateway,
-                                         rsps: responses.RequestsMock) -> None:
+def test_evolution_rejected_token_raises(
+    evolution: EvolutionGateway, rsps: responses.RequestsMock
+) -> None:
     rsps.get(FETCH, status=401, json=evo.fixture("error__unauthorized"))
     with pytest.raises(ProviderAuthenticationError):
         evolution.get_instance(evo.REF)
 
 
-def test_greenapi_reads_the_phone_from_the_settings_wid(greenapi: GreenApiGateway,
-                                                        rsps: responses.RequestsMock) -> None:
+def test_greenapi_reads_the_phone_from_the_settings_wid(
+    greenapi: GreenApiGateway, rsps: responses.RequestsMock
+) -> None:
     rsps.get(green.url("getSettings"), json=green.fixture("getSettings__ok"))
     found = greenapi.get_instance(green.REF)
     assert found is not None and found.ref == green.REF and found.phone == "11001234567"
@@ -78,15 +96,17 @@ def test_greenapi_reads_the_phone_from_the_settings_wid(greenapi: GreenApiGatewa
     assert found.raw["webhookUrlToken"] == "****"
 
 
-def test_greenapi_before_authorization_has_no_phone(greenapi: GreenApiGateway,
-                                                    rsps: responses.RequestsMock) -> None:
+def test_greenapi_before_authorization_has_no_phone(
+    greenapi: GreenApiGateway, rsps: responses.RequestsMock
+) -> None:
     rsps.get(green.url("getSettings"), json={**green.fixture("getSettings__no_webhook"), "wid": ""})
     found = greenapi.get_instance(green.REF)
     assert found is not None and found.phone == ""
 
 
-def test_greenapi_wrong_credentials_raise(greenapi: GreenApiGateway,
-                                          rsps: responses.RequestsMock) -> None:
+def test_greenapi_wrong_credentials_raise(
+    greenapi: GreenApiGateway, rsps: responses.RequestsMock
+) -> None:
     rsps.get(green.url("getSettings"), status=401, body="Unauthorized")
     with pytest.raises(ProviderAuthenticationError):
         greenapi.get_instance(green.REF)

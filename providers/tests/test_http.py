@@ -26,15 +26,20 @@ def test_one_session_per_base_url() -> None:
         ("/partner/getInstances/ptok", ("ptok", ""), "/partner/getInstances/****"),
     ],
 )
-def test_paths_are_logged_without_secrets_or_query(path: str, secrets: tuple[str, ...],
-                                                   masked: str) -> None:
+def test_paths_are_logged_without_secrets_or_query(
+    path: str, secrets: tuple[str, ...], masked: str
+) -> None:
     assert mask_path(path, secrets) == masked
 
 
 def config(namespace: str, **overrides: object) -> ProviderConfig:
     """A config on the test's breaker namespace."""
-    return ProviderConfig(base_url="http://svc.test", breaker_namespace=namespace,
-                          redis_url=settings.REDIS_URL, **overrides)  # type: ignore[arg-type]
+    return ProviderConfig(
+        base_url="http://svc.test",
+        breaker_namespace=namespace,
+        redis_url=settings.REDIS_URL,
+        **overrides,
+    )  # type: ignore[arg-type]
 
 
 def test_breakers_are_per_provider_and_host(breaker_namespace: str) -> None:
@@ -65,8 +70,9 @@ def test_requests_still_flow_when_redis_is_down(rsps: responses.RequestsMock) ->
     assert client.breaker("http://svc.test").state == "closed"
 
 
-def test_a_2xx_that_is_not_json_is_a_protocol_error(breaker_namespace: str,
-                                                    rsps: responses.RequestsMock) -> None:
+def test_a_2xx_that_is_not_json_is_a_protocol_error(
+    breaker_namespace: str, rsps: responses.RequestsMock
+) -> None:
     rsps.get("http://svc.test/x", body="<html>captive portal</html>", status=200)
     client = ProviderHttpClient("evolution", config(breaker_namespace))
     with pytest.raises(ProviderProtocolError) as caught:

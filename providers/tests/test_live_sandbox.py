@@ -56,8 +56,9 @@ GREEN_ID = 1101000001
 GREEN_TOKEN = "f4f28aef69414192bb73b878c4862891b5f0856d17864a8e9c"
 
 
-def sandbox_case(case_id: str, status: int, error: type[ProviderError], message: str,
-                 retryable: bool) -> ErrorCase:
+def sandbox_case(
+    case_id: str, status: int, error: type[ProviderError], message: str, retryable: bool
+) -> ErrorCase:
     """An error the sandbox answers with its own body (no `body` given, so none is forced)."""
     return ErrorCase(f"sandbox_{case_id}", status, None, error, message, retryable)
 
@@ -74,20 +75,32 @@ class TestEvolutionContractLive(SandboxTransport, GatewayContract):
     ERROR_BODY_CASES: ClassVar[list[ErrorCase]] = [
         *EvolutionRecorded.ERROR_BODY_CASES,
         sandbox_case("string_401", 401, ProviderAuthenticationError, "Unauthorized", False),
-        sandbox_case("unknown_instance_404", 404, ProviderNotFoundError,
-                     f'The "{EVO_NAME}" instance does not exist', False),
+        sandbox_case(
+            "unknown_instance_404",
+            404,
+            ProviderNotFoundError,
+            f'The "{EVO_NAME}" instance does not exist',
+            False,
+        ),
         sandbox_case("enveloped_400", 400, ProviderInvalidRequestError, "Bad Request", False),
         sandbox_case("enveloped_403", 403, ProviderAuthenticationError, "Forbidden", False),
         sandbox_case("enveloped_422", 422, ProviderInvalidRequestError, "Unprocessable", False),
-        sandbox_case("connection_closed_500", 500, InstanceUnavailableError,
-                     "Error: Connection Closed", True),
+        sandbox_case(
+            "connection_closed_500", 500, InstanceUnavailableError, "Error: Connection Closed", True
+        ),
         sandbox_case("enveloped_503", 503, ProviderTransientError, "Service Unavailable", True),
         sandbox_case("enveloped_429", 429, ProviderRateLimitedError, "Too Many Requests", True),
     ]
 
     def make_config(self, **overrides: Any) -> ProviderConfig:
-        return ProviderConfig(**{"base_url": self.server.base_url, "api_key": self.global_key(),
-                                 "read_timeout": PROBE_READ_TIMEOUT, **overrides})
+        return ProviderConfig(
+            **{
+                "base_url": self.server.base_url,
+                "api_key": self.global_key(),
+                "read_timeout": PROBE_READ_TIMEOUT,
+                **overrides,
+            }
+        )
 
     def make_ref(self) -> InstanceRef:
         self.fresh_probe_instance()
@@ -110,8 +123,12 @@ class TestEvolutionContractLive(SandboxTransport, GatewayContract):
         return self.server.sandbox.config.evolution_api_key
 
     def provision(self, token: str) -> None:
-        body = {"instanceName": EVO_NAME, "integration": "WHATSAPP-BAILEYS", "token": token,
-                "qrcode": False}
+        body = {
+            "instanceName": EVO_NAME,
+            "integration": "WHATSAPP-BAILEYS",
+            "token": token,
+            "qrcode": False,
+        }
         assert self.evolution("POST", "/instance/create", json=body).status_code == 201
 
     def remove(self) -> None:
@@ -120,8 +137,13 @@ class TestEvolutionContractLive(SandboxTransport, GatewayContract):
 
     def evolution(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A setup call with the global key, outside the gateway (so neither spied nor breaker)."""
-        return requests.request(method, self.server.base_url + path, timeout=5,
-                                headers={"apikey": self.global_key()}, **kwargs)
+        return requests.request(
+            method,
+            self.server.base_url + path,
+            timeout=5,
+            headers={"apikey": self.global_key()},
+            **kwargs,
+        )
 
 
 class TestGreenApiContractLive(SandboxTransport, GatewayContract):
@@ -133,16 +155,22 @@ class TestGreenApiContractLive(SandboxTransport, GatewayContract):
         sandbox_case("text_401", 401, ProviderAuthenticationError, "Unauthorized", False),
         sandbox_case("text_400", 400, ProviderInvalidRequestError, "Bad Request", False),
         sandbox_case("text_404", 404, ProviderNotFoundError, "Not Found", False),
-        sandbox_case("quota_466", 466, ProviderQuotaExceededError, "checkwhatsapp quota 100/100",
-                     False),
+        sandbox_case(
+            "quota_466", 466, ProviderQuotaExceededError, "checkwhatsapp quota 100/100", False
+        ),
         sandbox_case("text_500", 500, ProviderTransientError, "Internal Server Error", True),
         sandbox_case("text_429", 429, ProviderRateLimitedError, "Too Many Requests", True),
     ]
 
     def make_config(self, **overrides: Any) -> ProviderConfig:
-        return ProviderConfig(**{"base_url": self.server.base_url,
-                                 "api_key": partner_token(self.server),
-                                 "read_timeout": PROBE_READ_TIMEOUT, **overrides})
+        return ProviderConfig(
+            **{
+                "base_url": self.server.base_url,
+                "api_key": partner_token(self.server),
+                "read_timeout": PROBE_READ_TIMEOUT,
+                **overrides,
+            }
+        )
 
     def make_ref(self) -> InstanceRef:
         self.fresh_probe_instance()
@@ -162,8 +190,9 @@ class TestGreenApiContractLive(SandboxTransport, GatewayContract):
         self.server.create_greenapi_instance(idInstance=GREEN_ID, apiTokenInstance=token)
 
     def remove(self) -> None:
-        answer = requests.delete(f"{self.server.base_url}/_sandbox/greenapi/instances/{GREEN_ID}",
-                                 timeout=5)
+        answer = requests.delete(
+            f"{self.server.base_url}/_sandbox/greenapi/instances/{GREEN_ID}", timeout=5
+        )
         assert answer.status_code in (200, 404), answer.text
 
 
@@ -189,25 +218,36 @@ def webhook(receiver: WebhookReceiver) -> WebhookConfig:
 @pytest.fixture
 def evolution(sandbox: SandboxServer, breaker_namespace: str) -> EvolutionGateway:
     """An Evolution gateway on the emptied sandbox."""
-    return EvolutionGateway(ProviderConfig(
-        base_url=sandbox.base_url, api_key=sandbox.sandbox.config.evolution_api_key,
-        breaker_namespace=breaker_namespace, redis_url=settings.REDIS_URL))
+    return EvolutionGateway(
+        ProviderConfig(
+            base_url=sandbox.base_url,
+            api_key=sandbox.sandbox.config.evolution_api_key,
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )
 
 
 @pytest.fixture
 def greenapi(sandbox: SandboxServer, breaker_namespace: str) -> GreenApiGateway:
     """A GreenAPI gateway on the emptied sandbox."""
-    return GreenApiGateway(ProviderConfig(base_url=sandbox.base_url, api_key=partner_token(sandbox),
-                                          breaker_namespace=breaker_namespace,
-                                          redis_url=settings.REDIS_URL))
+    return GreenApiGateway(
+        ProviderConfig(
+            base_url=sandbox.base_url,
+            api_key=partner_token(sandbox),
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )
 
 
 @pytest.fixture
 def green_ref(sandbox: SandboxServer) -> InstanceRef:
     """A GreenAPI instance made in the (simulated) console."""
     made = sandbox.create_greenapi_instance()
-    return InstanceRef(str(made["idInstance"]), token=made["apiTokenInstance"],
-                       api_url=made["apiUrl"])
+    return InstanceRef(
+        str(made["idInstance"]), token=made["apiTokenInstance"], api_url=made["apiUrl"]
+    )
 
 
 def assert_png_qr(result: ConnectResult) -> None:
@@ -215,7 +255,7 @@ def assert_png_qr(result: ConnectResult) -> None:
     assert result.qr is not None and not result.already_connected
     prefix = "data:image/png;base64,"
     assert result.qr.data_url.startswith(prefix)
-    assert base64.b64decode(result.qr.data_url[len(prefix):]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert base64.b64decode(result.qr.data_url[len(prefix) :]).startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def sent_message(sandbox: SandboxServer, message_id: str) -> dict[str, Any]:
@@ -223,8 +263,12 @@ def sent_message(sandbox: SandboxServer, message_id: str) -> dict[str, Any]:
     return dict(sandbox.control("GET", f"/messages/{message_id}"))
 
 
-def linked_evolution(evolution: EvolutionGateway, sandbox: SandboxServer,
-                     webhook: WebhookConfig, name: str = "acme-live") -> InstanceRef:
+def linked_evolution(
+    evolution: EvolutionGateway,
+    sandbox: SandboxServer,
+    webhook: WebhookConfig,
+    name: str = "acme-live",
+) -> InstanceRef:
     """An Evolution instance created, connected and scanned."""
     ref = evolution.create_instance(InstanceRef(name), webhook).ref
     evolution.connect(ref)
@@ -233,8 +277,11 @@ def linked_evolution(evolution: EvolutionGateway, sandbox: SandboxServer,
 
 
 def test_evolution_qr_scan_connects_and_get_instance_shows_the_phone(
-        evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig,
-        receiver: WebhookReceiver) -> None:
+    evolution: EvolutionGateway,
+    sandbox: SandboxServer,
+    webhook: WebhookConfig,
+    receiver: WebhookReceiver,
+) -> None:
     created = evolution.create_instance(InstanceRef("acme-live"), webhook)
     ref = created.ref
     assert ref.token and not created.adopted
@@ -248,13 +295,17 @@ def test_evolution_qr_scan_connects_and_get_instance_shows_the_phone(
     found = evolution.get_instance(ref)
     assert found is not None and (found.phone, found.profile_name) == (PHONE, "Acme Sales")
     assert found.state is not None and found.state.status is ConnectionStatus.CONNECTED
-    opened = receiver.wait_for(lambda got: any(
-        r.event == "connection.update" and r.body["data"]["state"] == "open" for r in got))
+    opened = receiver.wait_for(
+        lambda got: any(
+            r.event == "connection.update" and r.body["data"]["state"] == "open" for r in got
+        )
+    )
     assert opened[-1].headers["X-Webhook-Token"] == SECRET
 
 
 def test_evolution_pairing_code_links_the_given_number(
-        evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig
+) -> None:
     ref = evolution.create_instance(InstanceRef("acme-pair"), webhook).ref
     code = evolution.connect(ref, pairing_number="+55 11 98765-4321").pairing_code
     assert len(code) == 8
@@ -264,7 +315,8 @@ def test_evolution_pairing_code_links_the_given_number(
 
 
 def test_evolution_create_of_a_name_in_use_adopts_it_and_rewrites_its_webhook(
-        evolution: EvolutionGateway, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, webhook: WebhookConfig
+) -> None:
     first = evolution.create_instance(InstanceRef("acme-live"), WebhookConfig(webhook.url))
     again = evolution.create_instance(InstanceRef("acme-live"), webhook)
     assert again.adopted and again.ref == first.ref
@@ -273,7 +325,8 @@ def test_evolution_create_of_a_name_in_use_adopts_it_and_rewrites_its_webhook(
 
 
 def test_evolution_set_webhook_replaces_what_get_webhook_reads(
-        evolution: EvolutionGateway, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, webhook: WebhookConfig
+) -> None:
     ref = evolution.create_instance(InstanceRef("acme-live"), webhook).ref
     moved = WebhookConfig(webhook.url + "/moved", secret="rotated")
     assert evolution.set_webhook(ref, moved).matches(moved)
@@ -282,22 +335,28 @@ def test_evolution_set_webhook_replaces_what_get_webhook_reads(
 
 
 def test_evolution_sends_text_and_every_media_kind(
-        evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig
+) -> None:
     ref = linked_evolution(evolution, sandbox, webhook)
     text = evolution.send_text(ref, TextMessage(to="+55 11 91234-5678", text="Hello"))
     assert text.status is MessageStatus.QUEUED
     assert sent_message(sandbox, text.provider_message_id)["text"] == "Hello"
     ids = {text.provider_message_id}
     for kind in MediaKind:
-        sent = evolution.send_media(ref, MediaMessage(
-            to="5511912345678", url=f"https://cdn.example.com/f/{kind.value}", kind=kind))
+        sent = evolution.send_media(
+            ref,
+            MediaMessage(
+                to="5511912345678", url=f"https://cdn.example.com/f/{kind.value}", kind=kind
+            ),
+        )
         assert sent_message(sandbox, sent.provider_message_id)["kind"] == f"{kind.value}Message"
         ids.add(sent.provider_message_id)
     assert len(ids) == 1 + len(MediaKind)
 
 
 def test_evolution_send_failures_are_classified(
-        evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig
+) -> None:
     ref = evolution.create_instance(InstanceRef("acme-live"), webhook).ref
     with pytest.raises(InstanceUnavailableError):
         evolution.send_text(ref, TextMessage(to="5511912345678", text="too early"))
@@ -310,7 +369,8 @@ def test_evolution_send_failures_are_classified(
 
 
 def test_evolution_lists_its_instances_with_their_tokens(
-        evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig
+) -> None:
     linked = linked_evolution(evolution, sandbox, webhook)
     idle = evolution.create_instance(InstanceRef("acme-idle"), webhook).ref
     listed = {item.ref.external_id: item for item in evolution.list_instances()}
@@ -320,7 +380,8 @@ def test_evolution_lists_its_instances_with_their_tokens(
 
 
 def test_evolution_restart_logout_and_delete(
-        evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig) -> None:
+    evolution: EvolutionGateway, sandbox: SandboxServer, webhook: WebhookConfig
+) -> None:
     ref = linked_evolution(evolution, sandbox, webhook)
     evolution.restart(ref)
     assert evolution.get_state(ref).status is ConnectionStatus.CONNECTED
@@ -340,8 +401,12 @@ def test_evolution_health_reports_the_version(evolution: EvolutionGateway) -> No
 
 
 def test_greenapi_adopts_a_console_instance_and_scan_shows_the_phone(
-        greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef,
-        webhook: WebhookConfig, receiver: WebhookReceiver) -> None:
+    greenapi: GreenApiGateway,
+    sandbox: SandboxServer,
+    green_ref: InstanceRef,
+    webhook: WebhookConfig,
+    receiver: WebhookReceiver,
+) -> None:
     created = greenapi.create_instance(green_ref, webhook)
     assert created.adopted and created.state.status is ConnectionStatus.DISCONNECTED
     found_hook = greenapi.get_webhook(green_ref)
@@ -358,7 +423,8 @@ def test_greenapi_adopts_a_console_instance_and_scan_shows_the_phone(
 
 
 def test_greenapi_pairing_code_links_the_number(
-        greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef) -> None:
+    greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef
+) -> None:
     code = greenapi.connect(green_ref, pairing_number="+55 11 98765-4321").pairing_code
     assert len(code) == 8
     sandbox.scan("greenapi", green_ref.external_id, code=code, phone=PHONE)
@@ -366,28 +432,39 @@ def test_greenapi_pairing_code_links_the_number(
 
 
 def test_greenapi_set_webhook_replaces_what_get_webhook_reads(
-        greenapi: GreenApiGateway, green_ref: InstanceRef, webhook: WebhookConfig) -> None:
+    greenapi: GreenApiGateway, green_ref: InstanceRef, webhook: WebhookConfig
+) -> None:
     assert greenapi.get_webhook(green_ref) is None
     assert greenapi.set_webhook(green_ref, webhook).matches(webhook)
     found = greenapi.get_webhook(green_ref)
     assert found is not None and found.matches(webhook) and found.complete
 
 
-def test_greenapi_sends_text_and_media(greenapi: GreenApiGateway, sandbox: SandboxServer,
-                                       green_ref: InstanceRef) -> None:
+def test_greenapi_sends_text_and_media(
+    greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef
+) -> None:
     sandbox.scan("greenapi", green_ref.external_id, phone=PHONE)
     text = greenapi.send_text(green_ref, TextMessage(to="+55 11 91234-5678", text="Hello"))
     assert sent_message(sandbox, text.provider_message_id)["chat"] == "5511912345678@c.us"
-    media = greenapi.send_media(green_ref, MediaMessage(
-        to="5511912345678", url="https://cdn.example.com/f/report", kind=MediaKind.DOCUMENT,
-        mime_type="application/pdf"))
+    media = greenapi.send_media(
+        green_ref,
+        MediaMessage(
+            to="5511912345678",
+            url="https://cdn.example.com/f/report",
+            kind=MediaKind.DOCUMENT,
+            mime_type="application/pdf",
+        ),
+    )
     assert sent_message(sandbox, media.provider_message_id)["kind"] == "document"
     assert text.provider_message_id != media.provider_message_id
 
 
-def test_greenapi_restart_logout_and_release(greenapi: GreenApiGateway, sandbox: SandboxServer,
-                                             green_ref: InstanceRef,
-                                             webhook: WebhookConfig) -> None:
+def test_greenapi_restart_logout_and_release(
+    greenapi: GreenApiGateway,
+    sandbox: SandboxServer,
+    green_ref: InstanceRef,
+    webhook: WebhookConfig,
+) -> None:
     sandbox.settings(greenapi_reboot_seconds=0.3)
     greenapi.create_instance(green_ref, webhook)
     sandbox.scan("greenapi", green_ref.external_id, phone=PHONE)
@@ -401,14 +478,16 @@ def test_greenapi_restart_logout_and_release(greenapi: GreenApiGateway, sandbox:
     assert greenapi.get_webhook(green_ref) is None
 
 
-def test_greenapi_health_of_the_host_and_of_an_instance(greenapi: GreenApiGateway,
-                                                        green_ref: InstanceRef) -> None:
+def test_greenapi_health_of_the_host_and_of_an_instance(
+    greenapi: GreenApiGateway, green_ref: InstanceRef
+) -> None:
     assert greenapi.health().reachable
     assert greenapi.health(green_ref).reachable
 
 
 def test_greenapi_lists_console_instances_through_the_partner_api(
-        greenapi: GreenApiGateway, green_ref: InstanceRef) -> None:
+    greenapi: GreenApiGateway, green_ref: InstanceRef
+) -> None:
     listed = greenapi.list_instances()
     expected = InstanceRef(green_ref.external_id, token=green_ref.token)
     assert [item.ref for item in listed] == [expected]
@@ -416,16 +495,23 @@ def test_greenapi_lists_console_instances_through_the_partner_api(
 
 
 def test_greenapi_partner_list_leaves_out_deleted_instances(
-        greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef) -> None:
+    greenapi: GreenApiGateway, sandbox: SandboxServer, green_ref: InstanceRef
+) -> None:
     gone = sandbox.create_greenapi_instance()
     sandbox.control("DELETE", f"/greenapi/instances/{gone['idInstance']}")
     assert [item.ref.external_id for item in greenapi.list_instances()] == [green_ref.external_id]
 
 
 def test_greenapi_partner_list_with_a_wrong_partner_token_is_refused(
-        sandbox: SandboxServer, breaker_namespace: str) -> None:
-    gateway = GreenApiGateway(ProviderConfig(base_url=sandbox.base_url, api_key="not-the-partner",
-                                             breaker_namespace=breaker_namespace,
-                                             redis_url=settings.REDIS_URL))
+    sandbox: SandboxServer, breaker_namespace: str
+) -> None:
+    gateway = GreenApiGateway(
+        ProviderConfig(
+            base_url=sandbox.base_url,
+            api_key="not-the-partner",
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )
     with pytest.raises(ProviderAuthenticationError):
         gateway.list_instances()

@@ -33,8 +33,9 @@ def test_choices_derive_from_the_registry() -> None:
     assert [value for value, _ in PROVIDER_CHOICES] == ["evolution", "greenapi"]
 
 
-@pytest.mark.parametrize("call", [get_spec, get_gateway_class, get_gateway,
-                                  registry.get_normalizer_class])
+@pytest.mark.parametrize(
+    "call", [get_spec, get_gateway_class, get_gateway, registry.get_normalizer_class]
+)
 def test_an_unknown_provider_fails_loudly(call: object) -> None:
     with pytest.raises(UnknownProviderError, match=r"unknown provider 'waha'.*evolution, greenapi"):
         call("waha")  # type: ignore[operator]

@@ -12,7 +12,9 @@ from sandbox.testing import SandboxServer, WebhookReceiver, running_sandbox
 @pytest.fixture(scope="session")
 def server() -> Iterator[SandboxServer]:
     """Start the sandbox once, on a free port, with a manual clock and a fixed seed."""
-    with running_sandbox(clock="manual", seed=1234, evolution_qr_seconds=45, evolution_qr_limit=30) as running:
+    with running_sandbox(
+        clock="manual", seed=1234, evolution_qr_seconds=45, evolution_qr_limit=30
+    ) as running:
         yield running
 
 

@@ -18,8 +18,11 @@ def test_wrong_or_missing_apikey_is_401_with_a_string_message(sandbox: SandboxSe
 def test_unknown_instance_is_404_whatever_the_key(sandbox: SandboxServer) -> None:
     response = evo(sandbox, "GET", "/instance/connectionState/ghost", key="wrong")
     assert response.status_code == 404
-    assert response.json() == {"status": 404, "error": "Not Found",
-                               "response": {"message": ['The "ghost" instance does not exist']}}
+    assert response.json() == {
+        "status": 404,
+        "error": "Not Found",
+        "response": {"message": ['The "ghost" instance does not exist']},
+    }
 
 
 def test_instance_token_works_on_its_own_routes_only(sandbox: SandboxServer) -> None:
@@ -41,23 +44,38 @@ def test_create_with_a_name_in_use_is_403(sandbox: SandboxServer) -> None:
     body = {"instanceName": "wa1", "integration": "WHATSAPP-BAILEYS"}
     response = evo(sandbox, "POST", "/instance/create", json=body)
     assert response.status_code == 403
-    assert response.json() == {"status": 403, "error": "Forbidden",
-                               "response": {"message": ['This name "wa1" is already in use.']}}
+    assert response.json() == {
+        "status": 403,
+        "error": "Forbidden",
+        "response": {"message": ['This name "wa1" is already in use.']},
+    }
 
 
 def test_create_with_a_bad_integration_is_400(sandbox: SandboxServer) -> None:
-    response = evo(sandbox, "POST", "/instance/create", json={"instanceName": "x", "integration": "NOPE"})
-    assert response.status_code == 400 and response.json()["response"]["message"] == ["Invalid integration"]
+    response = evo(
+        sandbox, "POST", "/instance/create", json={"instanceName": "x", "integration": "NOPE"}
+    )
+    assert response.status_code == 400 and response.json()["response"]["message"] == [
+        "Invalid integration"
+    ]
 
 
-def test_create_with_a_webhook_without_events_fails_as_evolution_does(sandbox: SandboxServer) -> None:
-    body = {"instanceName": "x", "integration": "WHATSAPP-BAILEYS", "webhook": {"url": "http://127.0.0.1:9/h"}}
+def test_create_with_a_webhook_without_events_fails_as_evolution_does(
+    sandbox: SandboxServer,
+) -> None:
+    body = {
+        "instanceName": "x",
+        "integration": "WHATSAPP-BAILEYS",
+        "webhook": {"url": "http://127.0.0.1:9/h"},
+    }
     response = evo(sandbox, "POST", "/instance/create", json=body)
     assert response.status_code == 400
     assert evo(sandbox, "GET", "/instance/connectionState/x").status_code == 404
 
 
-def test_fetch_instances_with_an_instance_token_returns_only_its_row(sandbox: SandboxServer) -> None:
+def test_fetch_instances_with_an_instance_token_returns_only_its_row(
+    sandbox: SandboxServer,
+) -> None:
     token = create_evolution(sandbox, None, name="one")["hash"]
     create_evolution(sandbox, None, name="two")
     rows = evo(sandbox, "GET", "/instance/fetchInstances", key=token).json()
@@ -75,7 +93,11 @@ def test_fetch_instances_by_unknown_name_is_404(sandbox: SandboxServer) -> None:
 def test_unknown_route_is_404_cannot_method_path(sandbox: SandboxServer) -> None:
     response = evo(sandbox, "GET", "/foo")
     assert response.status_code == 404
-    assert response.json() == {"status": 404, "error": "Not Found", "response": {"message": ["Cannot GET /foo"]}}
+    assert response.json() == {
+        "status": 404,
+        "error": "Not Found",
+        "response": {"message": ["Cannot GET /foo"]},
+    }
 
 
 def test_root_reports_version(sandbox: SandboxServer) -> None:

@@ -25,7 +25,9 @@ def test_control_api_creates_instances_with_id_and_token(sandbox: SandboxServer)
 
 def test_wrong_token_or_unknown_instance_is_401(sandbox: SandboxServer) -> None:
     inst = sandbox.create_greenapi_instance()
-    assert green(sandbox, {**inst, "apiTokenInstance": "nope"}, "getStateInstance").status_code == 401
+    assert (
+        green(sandbox, {**inst, "apiTokenInstance": "nope"}, "getStateInstance").status_code == 401
+    )
     assert green(sandbox, {**inst, "idInstance": 42}, "getStateInstance").status_code == 401
 
 
@@ -45,13 +47,18 @@ def test_qr_is_bare_base64_and_changes_every_20_seconds(sandbox: SandboxServer) 
     assert green(sandbox, inst, "qr").json()["message"] != first["message"]
 
 
-def test_scan_authorizes_and_notifies_with_bearer_token(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_scan_authorizes_and_notifies_with_bearer_token(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
     hook = receiver.of("stateInstanceChanged")[0]
     assert hook.headers["Authorization"] == "Bearer hook-token"
-    assert hook.body["instanceData"] == {"idInstance": inst["idInstance"], "wid": "79001234567@c.us",
-                                         "typeInstance": "whatsapp"}
+    assert hook.body["instanceData"] == {
+        "idInstance": inst["idInstance"],
+        "wid": "79001234567@c.us",
+        "typeInstance": "whatsapp",
+    }
     assert isinstance(hook.body["timestamp"], int)
     assert green(sandbox, inst, "getStateInstance").json() == {"stateInstance": "authorized"}
     assert green(sandbox, inst, "qr").json()["type"] == "alreadyLogged"
@@ -60,19 +67,27 @@ def test_scan_authorizes_and_notifies_with_bearer_token(sandbox: SandboxServer, 
 
 def test_pairing_code_has_8_characters_and_can_be_entered(sandbox: SandboxServer) -> None:
     inst = sandbox.create_greenapi_instance()
-    bad = green(sandbox, inst, "getAuthorizationCode", http="POST", json={"phoneNumber": "+79001234567"})
+    bad = green(
+        sandbox, inst, "getAuthorizationCode", http="POST", json={"phoneNumber": "+79001234567"}
+    )
     assert bad.status_code == 400 and bad.text.startswith("Validation failed. Details:")
-    answer = green(sandbox, inst, "getAuthorizationCode", http="POST", json={"phoneNumber": 79001234567}).json()
+    answer = green(
+        sandbox, inst, "getAuthorizationCode", http="POST", json={"phoneNumber": 79001234567}
+    ).json()
     assert answer["status"] is True and len(answer["code"]) == 8
     sandbox.scan("greenapi", inst["idInstance"], code=answer["code"])
     assert green(sandbox, inst, "getStateInstance").json() == {"stateInstance": "authorized"}
 
 
-def test_notifications_are_off_until_set_settings(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_notifications_are_off_until_set_settings(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = sandbox.create_greenapi_instance()
     settings = {"webhookUrl": receiver.url, "webhookUrlToken": "t", "stateWebhook": "yes"}
     sandbox.scan("greenapi", inst["idInstance"])
-    assert green(sandbox, inst, "setSettings", http="POST", json=settings).json() == {"saveSettings": True}
+    assert green(sandbox, inst, "setSettings", http="POST", json=settings).json() == {
+        "saveSettings": True
+    }
     assert green(sandbox, inst, "logout").json() == {"isLogout": True}
     hook = receiver.wait_for_event("stateInstanceChanged")[0]
     assert hook.body["stateInstance"] == "notAuthorized" and len(receiver.received) == 1
@@ -84,8 +99,9 @@ def test_set_settings_validates_fields(sandbox: SandboxServer) -> None:
     assert response.status_code == 400 and "incomingWebhook" in response.text
 
 
-def test_send_message_returns_id_and_statuses_follow_in_order(sandbox: SandboxServer,
-                                                              receiver: WebhookReceiver) -> None:
+def test_send_message_returns_id_and_statuses_follow_in_order(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
     body = {"chatId": "79009998877@c.us", "message": "Hello"}
@@ -100,7 +116,9 @@ def test_send_message_returns_id_and_statuses_follow_in_order(sandbox: SandboxSe
     assert statuses[0].body["idMessage"] == id_message and statuses[0].body["sendByApi"] is True
 
 
-def test_statuses_can_come_out_of_order_and_twice(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_statuses_can_come_out_of_order_and_twice(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
     sandbox.settings(auto_receipts=False)
@@ -111,8 +129,9 @@ def test_statuses_can_come_out_of_order_and_twice(sandbox: SandboxServer, receiv
     assert [s.body["status"] for s in statuses] == ["read", "delivered", "delivered"]
 
 
-def test_sends_while_not_authorized_are_queued_until_authorized(sandbox: SandboxServer,
-                                                                receiver: WebhookReceiver) -> None:
+def test_sends_while_not_authorized_are_queued_until_authorized(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     body = {"chatId": "79009998877@c.us", "message": "early"}
     id_message = green(sandbox, inst, "sendMessage", http="POST", json=body).json()["idMessage"]
@@ -122,8 +141,9 @@ def test_sends_while_not_authorized_are_queued_until_authorized(sandbox: Sandbox
     assert echo.body["idMessage"] == id_message
 
 
-def test_send_to_a_number_without_whatsapp_reports_no_account(sandbox: SandboxServer,
-                                                              receiver: WebhookReceiver) -> None:
+def test_send_to_a_number_without_whatsapp_reports_no_account(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
     sandbox.control("POST", "/numbers", {"number": "79000000000", "onWhatsApp": False})
@@ -137,45 +157,68 @@ def test_send_to_a_number_without_whatsapp_reports_no_account(sandbox: SandboxSe
 def test_send_message_validates_chat_id(sandbox: SandboxServer) -> None:
     inst = sandbox.create_greenapi_instance()
     response = green(sandbox, inst, "sendMessage", http="POST", json={"message": "x"})
-    assert response.status_code == 400 and response.text == 'Validation failed. Details: "chatId" is required'
+    assert (
+        response.status_code == 400
+        and response.text == 'Validation failed. Details: "chatId" is required'
+    )
 
 
-def test_send_file_by_url_infers_the_type_from_the_extension(sandbox: SandboxServer,
-                                                            receiver: WebhookReceiver) -> None:
+def test_send_file_by_url_infers_the_type_from_the_extension(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
-    body = {"chatId": "79009998877@c.us", "urlFile": "https://example.com/horse.png", "fileName": "horse.png",
-            "caption": "a horse"}
+    body = {
+        "chatId": "79009998877@c.us",
+        "urlFile": "https://example.com/horse.png",
+        "fileName": "horse.png",
+        "caption": "a horse",
+    }
     assert "idMessage" in green(sandbox, inst, "sendFileByUrl", http="POST", json=body).json()
     echo = receiver.wait_for_event("outgoingAPIMessageReceived")[0].body
     assert echo["messageData"]["typeMessage"] == "imageMessage"
     assert echo["messageData"]["fileMessageData"]["caption"] == "a horse"
 
 
-def test_inbound_message_emits_incoming_message_received(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_inbound_message_emits_incoming_message_received(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
-    sandbox.inbound("greenapi", inst["idInstance"], **{"from": "79001234568", "text": "Hi", "pushName": "Ann"})
+    sandbox.inbound(
+        "greenapi", inst["idInstance"], **{"from": "79001234568", "text": "Hi", "pushName": "Ann"}
+    )
     hook = receiver.wait_for_event("incomingMessageReceived")[0].body
-    assert hook["senderData"]["chatId"] == "79001234568@c.us" and hook["senderData"]["senderName"] == "Ann"
-    assert hook["messageData"] == {"typeMessage": "textMessage", "textMessageData": {"textMessage": "Hi"}}
+    assert (
+        hook["senderData"]["chatId"] == "79001234568@c.us"
+        and hook["senderData"]["senderName"] == "Ann"
+    )
+    assert hook["messageData"] == {
+        "typeMessage": "textMessage",
+        "textMessageData": {"textMessage": "Hi"},
+    }
     assert re.fullmatch(r"[0-9A-F]{32}", hook["idMessage"])
 
 
-def test_inbound_image_has_a_download_url_served_by_the_sandbox(sandbox: SandboxServer,
-                                                               receiver: WebhookReceiver) -> None:
+def test_inbound_image_has_a_download_url_served_by_the_sandbox(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     import requests
 
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
-    sandbox.inbound("greenapi", inst["idInstance"], **{"from": "79001234568", "media": {"type": "image"}})
+    sandbox.inbound(
+        "greenapi", inst["idInstance"], **{"from": "79001234568", "media": {"type": "image"}}
+    )
     data = receiver.wait_for_event("incomingMessageReceived")[0].body["messageData"]
     assert data["typeMessage"] == "imageMessage"
     image = requests.get(data["fileMessageData"]["downloadUrl"], timeout=5)
     assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
 
 
-def test_ban_blocks_and_reboot_goes_through_starting(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_ban_blocks_and_reboot_goes_through_starting(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
     assert green(sandbox, inst, "reboot").json() == {"isReboot": True}
@@ -188,10 +231,16 @@ def test_ban_blocks_and_reboot_goes_through_starting(sandbox: SandboxServer, rec
     assert states == ["authorized", "starting", "authorized", "blocked"]
 
 
-def test_connection_lost_sleeps_then_recovers(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_connection_lost_sleeps_then_recovers(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     inst = green_with_webhooks(sandbox, receiver)
     authorize(sandbox, receiver, inst)
-    sandbox.control("POST", f"/greenapi/instances/{inst['idInstance']}/disconnect", {"reason": "connection_lost"})
+    sandbox.control(
+        "POST",
+        f"/greenapi/instances/{inst['idInstance']}/disconnect",
+        {"reason": "connection_lost"},
+    )
     assert green(sandbox, inst, "getStateInstance").json() == {"stateInstance": "sleepMode"}
     sandbox.advance(2)
     assert green(sandbox, inst, "getStateInstance").json() == {"stateInstance": "authorized"}

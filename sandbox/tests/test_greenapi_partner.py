@@ -31,13 +31,31 @@ def now(sandbox: SandboxServer) -> float:
     return float(sandbox.control("GET", "/clock")["now"])
 
 
-def test_get_instances_lists_every_instance_with_the_documented_fields(sandbox: SandboxServer) -> None:
+def test_get_instances_lists_every_instance_with_the_documented_fields(
+    sandbox: SandboxServer,
+) -> None:
     made = sandbox.create_greenapi_instance()
     (row,) = rows(sandbox)
-    assert set(row) == {"idInstance", "name", "typeInstance", "typeAccount", "partnerUserUiid", "timeCreated",
-                        "timeDeleted", "apiTokenInstance", "deleted", "tariff", "isFree", "isPartner",
-                        "expirationDate", "isExpired"}
-    assert (row["idInstance"], row["apiTokenInstance"]) == (made["idInstance"], made["apiTokenInstance"])
+    assert set(row) == {
+        "idInstance",
+        "name",
+        "typeInstance",
+        "typeAccount",
+        "partnerUserUiid",
+        "timeCreated",
+        "timeDeleted",
+        "apiTokenInstance",
+        "deleted",
+        "tariff",
+        "isFree",
+        "isPartner",
+        "expirationDate",
+        "isExpired",
+    }
+    assert (row["idInstance"], row["apiTokenInstance"]) == (
+        made["idInstance"],
+        made["apiTokenInstance"],
+    )
     assert row["deleted"] is False and row["timeDeleted"] == "0001-01-01T00:00:00"
     assert row["timeCreated"] == stamp(now(sandbox)) and row["typeInstance"] == "whatsapp"
 
@@ -53,22 +71,31 @@ def test_deleted_instances_stay_listed_as_deleted(sandbox: SandboxServer) -> Non
     assert listed[gone["idInstance"]]["timeDeleted"] == stamp(deleted_at)
 
 
-def test_an_instance_made_again_with_a_deleted_id_is_listed_once_and_live(sandbox: SandboxServer) -> None:
+def test_an_instance_made_again_with_a_deleted_id_is_listed_once_and_live(
+    sandbox: SandboxServer,
+) -> None:
     made = sandbox.create_greenapi_instance()
     sandbox.control("DELETE", f"/greenapi/instances/{made['idInstance']}")
     sandbox.create_greenapi_instance(idInstance=made["idInstance"], apiTokenInstance="fresh-token")
     assert [(r["idInstance"], r["apiTokenInstance"], r["deleted"]) for r in rows(sandbox)] == [
-        (made["idInstance"], "fresh-token", False)]
+        (made["idInstance"], "fresh-token", False)
+    ]
 
 
 def test_a_wrong_partner_token_is_refused_in_a_200_body(sandbox: SandboxServer) -> None:
     sandbox.create_greenapi_instance()
     response = get_instances(sandbox, "not-the-partner")
-    assert response.status_code == 200 and response.json() == {"code": 401, "description": "Unauthorized"}
+    assert response.status_code == 200 and response.json() == {
+        "code": 401,
+        "description": "Unauthorized",
+    }
 
 
 def test_the_partner_token_is_a_setting(sandbox: SandboxServer) -> None:
-    assert config_from_env({"SANDBOX_GREENAPI_PARTNER_TOKEN": "from-env"}).greenapi_partner_token == "from-env"
+    assert (
+        config_from_env({"SANDBOX_GREENAPI_PARTNER_TOKEN": "from-env"}).greenapi_partner_token
+        == "from-env"
+    )
     sandbox.settings(greenapi_partner_token="rotated")
     assert get_instances(sandbox, "rotated").json() == []
     assert get_instances(sandbox).json() == {"code": 401, "description": "Unauthorized"}

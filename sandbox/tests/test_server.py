@@ -19,7 +19,9 @@ def test_env_vars_set_defaults_and_flags_override_them(monkeypatch: pytest.Monke
     monkeypatch.setenv("EVOLUTION_API_KEY", "from-env")
     monkeypatch.setenv("SANDBOX_CONTROL", "0")
     monkeypatch.setenv("SANDBOX_RECEIPT_DELAYS", "0.5,1,2")
-    config = load_config(["--port", "9999", "--seed", "7", "--clock", "manual", "--greenapi-instances", "11:tok"])
+    config = load_config(
+        ["--port", "9999", "--seed", "7", "--clock", "manual", "--greenapi-instances", "11:tok"]
+    )
     assert (config.port, config.seed, config.clock, config.control) == (9999, 7, "manual", False)
     assert config.evolution_api_key == "from-env" and config.receipt_delays == (0.5, 1.0, 2.0)
     assert config.greenapi_instances == [(11, "tok")]
@@ -27,8 +29,16 @@ def test_env_vars_set_defaults_and_flags_override_them(monkeypatch: pytest.Monke
 
 def test_defaults_follow_the_reference() -> None:
     config = config_from_env({})
-    assert (config.evolution_qr_seconds, config.evolution_qr_limit, config.greenapi_qr_seconds) == (45, 30, 20)
-    assert (config.webhook_max_attempts, config.webhook_initial_delay, config.webhook_max_delay) == (10, 5, 300)
+    assert (config.evolution_qr_seconds, config.evolution_qr_limit, config.greenapi_qr_seconds) == (
+        45,
+        30,
+        20,
+    )
+    assert (
+        config.webhook_max_attempts,
+        config.webhook_initial_delay,
+        config.webhook_max_delay,
+    ) == (10, 5, 300)
     assert config.webhook_non_retryable == {400, 401, 403, 404, 422}
 
 
@@ -64,7 +74,9 @@ def test_control_api_can_be_switched_off() -> None:
         assert response.json()["response"]["message"] == ["Cannot GET /_sandbox/state"]
 
 
-def test_stopping_while_a_request_hangs_leaves_no_pending_task(caplog: pytest.LogCaptureFixture) -> None:
+def test_stopping_while_a_request_hangs_leaves_no_pending_task(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with running_sandbox() as sandbox:
         sandbox.faults(timeout_rate=1, hang_seconds=60)
         with pytest.raises(requests.Timeout):

@@ -29,7 +29,9 @@ def wait_until(check: Callable[[], bool], timeout: float = 5) -> None:
         time.sleep(0.02)
 
 
-def test_deliveries_for_one_instance_arrive_in_order(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_deliveries_for_one_instance_arrive_in_order(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     open_evolution(sandbox, receiver)
     receiver.clear()
     for index in range(20):
@@ -39,8 +41,9 @@ def test_deliveries_for_one_instance_arrive_in_order(sandbox: SandboxServer, rec
     assert texts == [str(i) for i in range(20)]
 
 
-def test_failed_delivery_is_retried_with_backoff_and_blocks_later_ones(sandbox: SandboxServer,
-                                                                      receiver: WebhookReceiver) -> None:
+def test_failed_delivery_is_retried_with_backoff_and_blocks_later_ones(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     sandbox.settings(webhook_jitter=0)
     receiver.respond_with(500, 503)
     create_evolution(sandbox, receiver, qrcode=False)
@@ -55,11 +58,16 @@ def test_failed_delivery_is_retried_with_backoff_and_blocks_later_ones(sandbox: 
     assert len(receiver.received) == 2
     sandbox.advance(0.1)
     receiver.wait_for(lambda got: len(got) >= 5)
-    assert receiver.events()[:5] == ["instance.create"] * 3 + ["connection.update", "qrcode.updated"]
+    assert receiver.events()[:5] == ["instance.create"] * 3 + [
+        "connection.update",
+        "qrcode.updated",
+    ]
     assert deliveries(sandbox, "instance.create")[0]["status"] == "delivered"
 
 
-def test_non_retryable_status_gives_up_at_once(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
+def test_non_retryable_status_gives_up_at_once(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
     receiver.respond_with(404)
     create_evolution(sandbox, receiver, qrcode=False)
     wait_until(lambda: deliveries(sandbox, "instance.create")[0]["status"] == "failed")
@@ -73,9 +81,18 @@ def test_evolution_backoff_schedule_matches_the_reference() -> None:
     assert policy.delay(3, 0.999) < 24.01
 
 
-def test_jwt_key_header_becomes_a_bearer_jwt(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
-    body = {"instanceName": "wa1", "integration": "WHATSAPP-BAILEYS",
-            "webhook": {"url": receiver.url, "headers": {"jwt_key": "k3y", "X-Other": "1"}, "events": []}}
+def test_jwt_key_header_becomes_a_bearer_jwt(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
+    body = {
+        "instanceName": "wa1",
+        "integration": "WHATSAPP-BAILEYS",
+        "webhook": {
+            "url": receiver.url,
+            "headers": {"jwt_key": "k3y", "X-Other": "1"},
+            "events": [],
+        },
+    }
     assert evo(sandbox, "POST", "/instance/create", json=body).status_code == 201
     hook = receiver.wait_for_event("instance.create")[0]
     assert "jwt_key" not in hook.headers and hook.headers["X-Other"] == "1"

@@ -21,9 +21,15 @@ def operator_client() -> Client:
 
 
 def test_a_key_created_in_the_admin_is_shown_once_and_stored_hashed(operator_client, tenant):
-    response = operator_client.post("/admin/tenants/apikey/add/", {
-        "tenant": str(tenant.pk), "name": "CRM", "scopes": ["numbers:read", "messages:send"],
-    }, follow=True)
+    response = operator_client.post(
+        "/admin/tenants/apikey/add/",
+        {
+            "tenant": str(tenant.pk),
+            "name": "CRM",
+            "scopes": ["numbers:read", "messages:send"],
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     [message] = [str(m) for m in response.context["messages"] if "Copy it now" in str(m)]
     raw = message.rsplit(" ", 1)[-1]
@@ -35,15 +41,26 @@ def test_a_key_created_in_the_admin_is_shown_once_and_stored_hashed(operator_cli
     assert key.prefix in detail and raw not in detail
 
 
-def test_revoking_in_the_admin_makes_the_key_answer_401(operator_client, tenant, make_key, client_for):
+def test_revoking_in_the_admin_makes_the_key_answer_401(
+    operator_client, tenant, make_key, client_for
+):
     key, raw = make_key(tenant)
-    operator_client.post("/admin/tenants/apikey/", {"action": "revoke", "_selected_action": [str(key.pk)]})
+    operator_client.post(
+        "/admin/tenants/apikey/", {"action": "revoke", "_selected_action": [str(key.pk)]}
+    )
     assert client_for(raw).get("/api/v1/api-keys/").status_code == 401
 
 
 def test_a_tenant_created_without_a_slug_gets_one(operator_client):
-    operator_client.post("/admin/tenants/tenant/add/", {
-        "name": "New Co", "slug": "", "is_active": "on", "max_numbers": "3",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
-    })
+    operator_client.post(
+        "/admin/tenants/tenant/add/",
+        {
+            "name": "New Co",
+            "slug": "",
+            "is_active": "on",
+            "max_numbers": "3",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
     assert Tenant.objects.get(name="New Co").slug == "new-co"

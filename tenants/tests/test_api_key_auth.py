@@ -24,7 +24,9 @@ def test_a_key_sees_its_own_tenants_keys_but_never_secrets(tenant, make_key, cli
     assert "key_hash" not in body["results"][0]
 
 
-def test_a_key_of_tenant_a_gets_404_for_tenant_b_objects(tenant, other_tenant, make_key, client_for):
+def test_a_key_of_tenant_a_gets_404_for_tenant_b_objects(
+    tenant, other_tenant, make_key, client_for
+):
     _, raw_a = make_key(tenant)
     key_b, _ = make_key(other_tenant)
     response = client_for(raw_a).get(f"/api/v1/api-keys/{key_b.id}/")
@@ -41,9 +43,16 @@ def test_a_missing_key_gets_401():
     assert response["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer", "Basic dXNlcjpwYXNz", "Bearer not-a-key", "Bearer wa_deadbeef", "Token wa_x_y",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not-a-key",
+        "Bearer wa_deadbeef",
+        "Token wa_x_y",
+    ],
+)
 def test_a_malformed_authorization_header_gets_401(header):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)

@@ -21,7 +21,14 @@ def run(*args: str) -> str:
 
 
 def test_create_tenant_prints_the_new_tenants_id_with_its_owner():
-    out = run("create_tenant", "Acme Corp", "--owner-email", "o@acme.test", "--owner-password", "pw-1234567")
+    out = run(
+        "create_tenant",
+        "Acme Corp",
+        "--owner-email",
+        "o@acme.test",
+        "--owner-password",
+        "pw-1234567",
+    )
     tenant = Tenant.objects.get(id=out.strip())
     assert tenant.slug == "acme-corp"
     membership = Membership.objects.get(tenant=tenant)
@@ -52,10 +59,13 @@ def test_create_api_key_accepts_the_tenant_id_too():
     assert ApiKey.objects.filter(tenant_id=tenant_id).count() == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nope", "--name", "x", "--scopes", "messages:read"], "No tenant"),
-    (["acme", "--name", "x", "--scopes", "messages:fly"], "Unknown or missing scopes"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope", "--name", "x", "--scopes", "messages:read"], "No tenant"),
+        (["acme", "--name", "x", "--scopes", "messages:fly"], "Unknown or missing scopes"),
+    ],
+)
 def test_create_api_key_explains_bad_input(args, message):
     run("create_tenant", "Acme")
     with pytest.raises(CommandError, match=message):

@@ -28,8 +28,9 @@ def test_pages_ask_for_a_login_first():
 def test_login_with_the_right_password_reaches_the_users_only_tenant():
     create_tenant("Initech", owner_email="alice@example.com", owner_password="pw-alice-123")
     client = Client()
-    response = client.post("/login/", {"username": "alice@example.com", "password": "pw-alice-123"},
-                           follow=True)
+    response = client.post(
+        "/login/", {"username": "alice@example.com", "password": "pw-alice-123"}, follow=True
+    )
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == "/t/initech/"
     assert b"Initech" in response.content

@@ -5,39 +5,100 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('instances', '0002_status_labels'),
-        ('tenants', '0001_initial'),
+        ("instances", "0002_status_labels"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=[('evolution', 'Evolution API v2'), ('greenapi', 'GreenAPI')], max_length=20)),
-                ('body', models.BinaryField()),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('event_name', models.CharField(blank=True, max_length=64)),
-                ('event_type', models.CharField(blank=True, choices=[('connection_changed', 'connection_changed'), ('qr_updated', 'qr_updated'), ('message_received', 'message_received'), ('message_status_changed', 'message_status_changed'), ('message_sent', 'message_sent'), ('unknown', 'unknown')], max_length=32)),
-                ('dedupe_key', models.CharField(max_length=255)),
-                ('duplicates', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('received', 'Received'), ('processing', 'Processing'), ('processed', 'Processed'), ('ignored', 'Ignored'), ('failed', 'Failed')], default='received', max_length=12)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('received_at', models.DateTimeField(db_index=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('number', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='webhook_events', to='instances.number')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_events', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("evolution", "Evolution API v2"), ("greenapi", "GreenAPI")],
+                        max_length=20,
+                    ),
+                ),
+                ("body", models.BinaryField()),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("event_name", models.CharField(blank=True, max_length=64)),
+                (
+                    "event_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("connection_changed", "connection_changed"),
+                            ("qr_updated", "qr_updated"),
+                            ("message_received", "message_received"),
+                            ("message_status_changed", "message_status_changed"),
+                            ("message_sent", "message_sent"),
+                            ("unknown", "unknown"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("dedupe_key", models.CharField(max_length=255)),
+                ("duplicates", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("processing", "Processing"),
+                            ("processed", "Processed"),
+                            ("ignored", "Ignored"),
+                            ("failed", "Failed"),
+                        ],
+                        default="received",
+                        max_length=12,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("received_at", models.DateTimeField(db_index=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "number",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="webhook_events",
+                        to="instances.number",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_events",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'received_at'], name='webhooks_we_status_4d802a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('provider', 'dedupe_key'), name='webhook_event_dedupe')],
+                "ordering": ["-received_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "received_at"], name="webhooks_we_status_4d802a_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("provider", "dedupe_key"), name="webhook_event_dedupe"
+                    )
+                ],
             },
         ),
     ]

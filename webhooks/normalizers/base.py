@@ -54,8 +54,14 @@ class WebhookNormalizer(ABC):
         name = self.event_name(payload)
         handler = self.HANDLERS.get(name)
         if handler is None:
-            return [UnknownEvent(provider=self.provider, instance=self.instance_of(payload),
-                                 raw=payload, name=name)]
+            return [
+                UnknownEvent(
+                    provider=self.provider,
+                    instance=self.instance_of(payload),
+                    raw=payload,
+                    name=name,
+                )
+            ]
         return handler(self, payload)
 
 
@@ -102,5 +108,7 @@ def dig(payload: Payload, path: str) -> Any:
 def picked(payload: Payload, paths: Mapping[str, str]) -> dict[str, Any]:
     """{name: value at path}; strings stay strings ("" when absent), numbers stay numbers."""
     values = {name: dig(payload, path) for name, path in paths.items()}
-    return {name: v if isinstance(v, (int, float)) and not isinstance(v, bool) else text(v)
-            for name, v in values.items()}
+    return {
+        name: v if isinstance(v, (int, float)) and not isinstance(v, bool) else text(v)
+        for name, v in values.items()
+    }

@@ -42,8 +42,12 @@ CONTENT_KINDS: dict[str, MessageKind] = {
 }
 # Kind-specific details, read from the Baileys message object of that kind.
 DETAILS: dict[MessageKind, dict[str, str]] = {
-    MessageKind.LOCATION: {"latitude": "degreesLatitude", "longitude": "degreesLongitude",
-                           "name": "name", "address": "address"},
+    MessageKind.LOCATION: {
+        "latitude": "degreesLatitude",
+        "longitude": "degreesLongitude",
+        "name": "name",
+        "address": "address",
+    },
     MessageKind.CONTACT: {"name": "displayName", "vcard": "vcard"},
     MessageKind.REACTION: {"reacted_to": "key.id"},
 }
@@ -56,10 +60,16 @@ class EvolutionNormalizer(WebhookNormalizer):
     """Reads the `{event, instance, data, …}` envelope of every Evolution webhook."""
 
     provider = "evolution"
-    ALL_EVENT_TYPES: ClassVar[frozenset[EventType]] = frozenset({
-        EventType.CONNECTION_CHANGED, EventType.QR_UPDATED, EventType.MESSAGE_RECEIVED,
-        EventType.MESSAGE_STATUS_CHANGED, EventType.MESSAGE_SENT, EventType.UNKNOWN,
-    })
+    ALL_EVENT_TYPES: ClassVar[frozenset[EventType]] = frozenset(
+        {
+            EventType.CONNECTION_CHANGED,
+            EventType.QR_UPDATED,
+            EventType.MESSAGE_RECEIVED,
+            EventType.MESSAGE_STATUS_CHANGED,
+            EventType.MESSAGE_SENT,
+            EventType.UNKNOWN,
+        }
+    )
 
     def presented_secret(self, headers: Mapping[str, str]) -> str:
         """Our per-instance secret, sent verbatim in the header we configured (reference 1.8)."""
@@ -80,8 +90,11 @@ class EvolutionNormalizer(WebhookNormalizer):
         open → connecting → open (Baileys' restart right after a scan). `date_time` is fixed per
         emission and repeated on retries, so retries still collapse and transitions do not.
         """
-        name, instance, data = self.event_name(payload), self.instance_of(payload), obj(
-            payload.get("data"))
+        name, instance, data = (
+            self.event_name(payload),
+            self.instance_of(payload),
+            obj(payload.get("data")),
+        )
         if name in ("messages.upsert", "send.message"):
             key = obj(data.get("key"))
             # Same key for both events: an API send may be reported by either (reference 1.6).
@@ -89,8 +102,13 @@ class EvolutionNormalizer(WebhookNormalizer):
         if name == "messages.update":
             return (instance, name, text(data.get("keyId")), text(data.get("status")))
         if name == "connection.update":
-            return (instance, name, text(data.get("state")), text(data.get("statusReason")),
-                    text(payload.get("date_time")))
+            return (
+                instance,
+                name,
+                text(data.get("state")),
+                text(data.get("statusReason")),
+                text(payload.get("date_time")),
+            )
         if name == "qrcode.updated" and text(obj(data.get("qrcode")).get("code")):
             return (instance, name, text(obj(data.get("qrcode")).get("code")))
         return None
@@ -100,18 +118,29 @@ class EvolutionNormalizer(WebhookNormalizer):
         data = obj(payload.get("data"))
         state = text(data.get("state"))
         mapping = evolution_connection_state(state, data.get("statusReason"))
-        return [ConnectionChanged(
-            **self._common(payload), status=mapping.status, reason=mapping.reason,
-            provider_state=state, phone=jid_digits(text(data.get("wuid"))),
-            profile_name=text(data.get("profileName")),
-        )]
+        return [
+            ConnectionChanged(
+                **self._common(payload),
+                status=mapping.status,
+                reason=mapping.reason,
+                provider_state=state,
+                phone=jid_digits(text(data.get("wuid"))),
+                profile_name=text(data.get("profileName")),
+            )
+        ]
 
     def status_instance(self, payload: Payload) -> list[ProviderEvent]:
         """Sent on an unrecoverable close with the close code (reference 1.6)."""
         data = obj(payload.get("data"))
         mapping = evolution_connection_state("close", data.get("disconnectionReasonCode"))
-        return [ConnectionChanged(**self._common(payload), status=mapping.status,
-                                  reason=mapping.reason, provider_state=text(data.get("status")))]
+        return [
+            ConnectionChanged(
+                **self._common(payload),
+                status=mapping.status,
+                reason=mapping.reason,
+                provider_state=text(data.get("status")),
+            )
+        ]
 
     def nothing(self, payload: Payload) -> list[ProviderEvent]:
         """Known events with nothing to do: `logout.instance` and `remove.instance` carry no data.
@@ -128,11 +157,21 @@ class EvolutionNormalizer(WebhookNormalizer):
         image = text(qrcode.get("base64"))
         if not image:
             # The limit message; the `refused` connection.update that follows says the same.
-            return [ConnectionChanged(**self._common(payload), status=ConnectionStatus.DISCONNECTED,
-                                      reason=StateReason.QR_EXPIRED, provider_state="qr_limit")]
-        return [QrUpdated(**self._common(payload),
-                          qr=QrCode.from_image(image, payload=text(qrcode.get("code"))),
-                          pairing_code=text(qrcode.get("pairingCode")))]
+            return [
+                ConnectionChanged(
+                    **self._common(payload),
+                    status=ConnectionStatus.DISCONNECTED,
+                    reason=StateReason.QR_EXPIRED,
+                    provider_state="qr_limit",
+                )
+            ]
+        return [
+            QrUpdated(
+                **self._common(payload),
+                qr=QrCode.from_image(image, payload=text(qrcode.get("code"))),
+                pairing_code=text(qrcode.get("pairingCode")),
+            )
+        ]
 
     def messages_upsert(self, payload: Payload) -> list[ProviderEvent]:
         """An inbound message, or one typed on the business phone (`fromMe`)."""
@@ -143,23 +182,35 @@ class EvolutionNormalizer(WebhookNormalizer):
             return []
         is_group = chat.endswith("@g.us")
         sender = text(key.get("participantAlt") or key.get("participant")) if is_group else chat
-        return [MessageReceived(
-            **self._common(payload, data), message_id=text(key.get("id")), chat_id=chat,
-            # `senderPn` is where builds before 2.3.6 put the phone (reference 1.6).
-            chat_alt=text(key.get("remoteJidAlt") or key.get("senderPn")),
-            sender=sender, from_me=bool(key.get("fromMe")), push_name=text(data.get("pushName")),
-            is_group=is_group, **content(obj(data.get("message")), text(data.get("messageType"))),
-        )]
+        return [
+            MessageReceived(
+                **self._common(payload, data),
+                message_id=text(key.get("id")),
+                chat_id=chat,
+                # `senderPn` is where builds before 2.3.6 put the phone (reference 1.6).
+                chat_alt=text(key.get("remoteJidAlt") or key.get("senderPn")),
+                sender=sender,
+                from_me=bool(key.get("fromMe")),
+                push_name=text(data.get("pushName")),
+                is_group=is_group,
+                **content(obj(data.get("message")), text(data.get("messageType"))),
+            )
+        ]
 
     def send_message(self, payload: Payload) -> list[ProviderEvent]:
         """The echo of a send through the API: same object as the send answer (reference 1.7)."""
         data = obj(payload.get("data"))
         key = obj(data.get("key"))
         body = content(obj(data.get("message")), text(data.get("messageType")))
-        return [MessageSent(**self._common(payload, data), message_id=text(key.get("id")),
-                            chat_id=text(key.get("remoteJid")),
-                            status=evolution_message_status(data.get("status")).status,
-                            text=body["text"] or body["caption"])]
+        return [
+            MessageSent(
+                **self._common(payload, data),
+                message_id=text(key.get("id")),
+                chat_id=text(key.get("remoteJid")),
+                status=evolution_message_status(data.get("status")).status,
+                text=body["text"] or body["caption"],
+            )
+        ]
 
     def messages_update(self, payload: Payload) -> list[ProviderEvent]:
         """A receipt; only our own messages' receipts matter (`fromMe`)."""
@@ -168,18 +219,28 @@ class EvolutionNormalizer(WebhookNormalizer):
             return []
         provider_status = text(data.get("status"))
         mapping = evolution_message_status(provider_status)
-        return [MessageStatusChanged(**self._common(payload), message_id=text(data.get("keyId")),
-                                     status=mapping.status, reason=mapping.reason,
-                                     chat_id=text(data.get("remoteJid")),
-                                     provider_status=provider_status)]
+        return [
+            MessageStatusChanged(
+                **self._common(payload),
+                message_id=text(data.get("keyId")),
+                status=mapping.status,
+                reason=mapping.reason,
+                chat_id=text(data.get("remoteJid")),
+                provider_status=provider_status,
+            )
+        ]
 
     def _common(self, payload: Payload, data: Payload | None = None) -> dict[str, Any]:
         """Fields every event has; times from `messageTimestamp`, never `date_time` (R15)."""
         stamp = (data or {}).get("messageTimestamp")
         if isinstance(stamp, Mapping):
             stamp = stamp.get("low")  # some Baileys builds serialize a protobuf Long
-        return {"provider": self.provider, "instance": self.instance_of(payload), "raw": payload,
-                "occurred_at": epoch(stamp)}
+        return {
+            "provider": self.provider,
+            "instance": self.instance_of(payload),
+            "raw": payload,
+            "occurred_at": epoch(stamp),
+        }
 
     HANDLERS: ClassVar[Mapping[str, Any]] = {
         "connection.update": connection_update,
@@ -195,8 +256,11 @@ class EvolutionNormalizer(WebhookNormalizer):
 
 def content(message: Payload, message_type: str) -> dict[str, Any]:
     """Kind, text, media and details of a Baileys message object."""
-    name = message_type if message_type in message else next(
-        (k for k in CONTENT_KINDS if k in message), message_type)
+    name = (
+        message_type
+        if message_type in message
+        else next((k for k in CONTENT_KINDS if k in message), message_type)
+    )
     body = obj(message.get(name))
     if name == "documentWithCaptionMessage":
         body = obj(obj(body.get("message")).get("documentMessage"))

@@ -37,16 +37,23 @@ KINDS: dict[str, MessageKind] = {
 }
 # Kind-specific details, read from `messageData`.
 DETAILS: dict[MessageKind, dict[str, str]] = {
-    MessageKind.LOCATION: {"latitude": "locationMessageData.latitude",
-                           "longitude": "locationMessageData.longitude",
-                           "name": "locationMessageData.nameLocation",
-                           "address": "locationMessageData.address"},
-    MessageKind.CONTACT: {"name": "contactMessageData.displayName",
-                          "vcard": "contactMessageData.vcard"},
+    MessageKind.LOCATION: {
+        "latitude": "locationMessageData.latitude",
+        "longitude": "locationMessageData.longitude",
+        "name": "locationMessageData.nameLocation",
+        "address": "locationMessageData.address",
+    },
+    MessageKind.CONTACT: {
+        "name": "contactMessageData.displayName",
+        "vcard": "contactMessageData.vcard",
+    },
     MessageKind.REACTION: {"reacted_to": "quotedMessage.stanzaId"},
 }
-MESSAGE_NOTIFICATIONS = ("incomingMessageReceived", "outgoingMessageReceived",
-                         "outgoingAPIMessageReceived")
+MESSAGE_NOTIFICATIONS = (
+    "incomingMessageReceived",
+    "outgoingMessageReceived",
+    "outgoingAPIMessageReceived",
+)
 
 
 class GreenApiNormalizer(WebhookNormalizer):
@@ -54,10 +61,15 @@ class GreenApiNormalizer(WebhookNormalizer):
 
     provider = "greenapi"
     # GreenAPI sends no QR notification: the QR is polled (reference 2.2).
-    ALL_EVENT_TYPES: ClassVar[frozenset[EventType]] = frozenset({
-        EventType.CONNECTION_CHANGED, EventType.MESSAGE_RECEIVED,
-        EventType.MESSAGE_STATUS_CHANGED, EventType.MESSAGE_SENT, EventType.UNKNOWN,
-    })
+    ALL_EVENT_TYPES: ClassVar[frozenset[EventType]] = frozenset(
+        {
+            EventType.CONNECTION_CHANGED,
+            EventType.MESSAGE_RECEIVED,
+            EventType.MESSAGE_STATUS_CHANGED,
+            EventType.MESSAGE_SENT,
+            EventType.UNKNOWN,
+        }
+    )
 
     def presented_secret(self, headers: Mapping[str, str]) -> str:
         """`webhookUrlToken` arrives as the second word of `Authorization` (reference 2.5)."""
@@ -82,8 +94,12 @@ class GreenApiNormalizer(WebhookNormalizer):
             return (instance, "status", message_id, text(payload.get("status")))
         if name == "stateInstanceChanged":
             # Not in R6: each change has its own timestamp, repeated when GreenAPI resends it.
-            return (instance, name, text(payload.get("stateInstance")),
-                    text(payload.get("timestamp")))
+            return (
+                instance,
+                name,
+                text(payload.get("stateInstance")),
+                text(payload.get("timestamp")),
+            )
         return None
 
     def state_instance_changed(self, payload: Payload) -> list[ProviderEvent]:
@@ -91,46 +107,69 @@ class GreenApiNormalizer(WebhookNormalizer):
         state = text(payload.get("stateInstance"))
         mapping = greenapi_connection_state(state)
         phone = jid_digits(text(obj(payload.get("instanceData")).get("wid")))
-        return [ConnectionChanged(
-            **self._common(payload), status=mapping.status, reason=mapping.reason,
-            provider_state=state, phone=phone if mapping.status is ConnectionStatus.CONNECTED
-            else "",
-        )]
+        return [
+            ConnectionChanged(
+                **self._common(payload),
+                status=mapping.status,
+                reason=mapping.reason,
+                provider_state=state,
+                phone=phone if mapping.status is ConnectionStatus.CONNECTED else "",
+            )
+        ]
 
     def message_received(self, payload: Payload) -> list[ProviderEvent]:
         """Incoming, or sent from the phone (`outgoingMessageReceived`, same shape, ref 2.4)."""
         sender = obj(payload.get("senderData"))
         chat = text(sender.get("chatId"))
         is_group = chat.endswith("@g.us")
-        return [MessageReceived(
-            **self._common(payload), message_id=text(payload.get("idMessage")), chat_id=chat,
-            sender=text(sender.get("sender")) if is_group else chat,
-            from_me=self.event_name(payload) == "outgoingMessageReceived",
-            push_name=text(sender.get("senderName")), is_group=is_group,
-            **content(obj(payload.get("messageData"))),
-        )]
+        return [
+            MessageReceived(
+                **self._common(payload),
+                message_id=text(payload.get("idMessage")),
+                chat_id=chat,
+                sender=text(sender.get("sender")) if is_group else chat,
+                from_me=self.event_name(payload) == "outgoingMessageReceived",
+                push_name=text(sender.get("senderName")),
+                is_group=is_group,
+                **content(obj(payload.get("messageData"))),
+            )
+        ]
 
     def api_message_sent(self, payload: Payload) -> list[ProviderEvent]:
         """The echo of a send through the API; statuses follow in outgoingMessageStatus."""
         body = content(obj(payload.get("messageData")))
-        return [MessageSent(**self._common(payload), message_id=text(payload.get("idMessage")),
-                            chat_id=text(obj(payload.get("senderData")).get("chatId")),
-                            text=body["text"] or body["caption"])]
+        return [
+            MessageSent(
+                **self._common(payload),
+                message_id=text(payload.get("idMessage")),
+                chat_id=text(obj(payload.get("senderData")).get("chatId")),
+                text=body["text"] or body["caption"],
+            )
+        ]
 
     def outgoing_message_status(self, payload: Payload) -> list[ProviderEvent]:
         """A receipt: sent, delivered, read, or one of the failures (reference 2.4)."""
         provider_status = text(payload.get("status"))
         mapping = greenapi_message_status(provider_status)
-        return [MessageStatusChanged(**self._common(payload),
-                                     message_id=text(payload.get("idMessage")),
-                                     status=mapping.status, reason=mapping.reason,
-                                     chat_id=text(payload.get("chatId")),
-                                     provider_status=provider_status)]
+        return [
+            MessageStatusChanged(
+                **self._common(payload),
+                message_id=text(payload.get("idMessage")),
+                status=mapping.status,
+                reason=mapping.reason,
+                chat_id=text(payload.get("chatId")),
+                provider_status=provider_status,
+            )
+        ]
 
     def _common(self, payload: Payload) -> dict[str, Any]:
         """Fields every event has; `timestamp` is the notification's epoch seconds."""
-        return {"provider": self.provider, "instance": self.instance_of(payload), "raw": payload,
-                "occurred_at": epoch(payload.get("timestamp"))}
+        return {
+            "provider": self.provider,
+            "instance": self.instance_of(payload),
+            "raw": payload,
+            "occurred_at": epoch(payload.get("timestamp")),
+        }
 
     HANDLERS: ClassVar[Mapping[str, Any]] = {
         "stateInstanceChanged": state_instance_changed,

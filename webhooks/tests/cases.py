@@ -8,8 +8,15 @@ from providers.events import ProviderEvent
 from webhooks.fixtures import fixture_bytes, fixture_names, load_fixture
 from webhooks.normalizers import get_normalizer
 
-__all__ = ["Expected", "FixtureContract", "assert_normalizes", "fixture_bytes", "fixture_names",
-           "load_fixture", "normalize_fixture"]
+__all__ = [
+    "Expected",
+    "FixtureContract",
+    "assert_normalizes",
+    "fixture_bytes",
+    "fixture_names",
+    "load_fixture",
+    "normalize_fixture",
+]
 
 Expected = list[tuple[type[ProviderEvent], dict[str, Any]]]
 
@@ -26,8 +33,10 @@ def normalize_fixture(provider: str, name: str) -> list[ProviderEvent]:
 def assert_normalizes(provider: str, name: str, expected: Expected) -> None:
     """The fixture gives exactly these events, with these field values, keeping the raw payload."""
     events = normalize_fixture(provider, name)
-    got = [(type(e), {field: getattr(e, field) for field in want})
-           for e, (_, want) in zip(events, expected, strict=False)]
+    got = [
+        (type(e), {field: getattr(e, field) for field in want})
+        for e, (_, want) in zip(events, expected, strict=False)
+    ]
     assert got == expected and len(events) == len(expected), events
     assert all(e.raw == load_fixture(provider, name) and e.provider == provider for e in events)
 
@@ -53,8 +62,11 @@ class FixtureContract:
         assert set(self.expected) == set(fixture_names(self.provider))
 
     def test_fixtures_produce_every_declared_type(self) -> None:
-        produced = {e.type for name in fixture_names(self.provider)
-                    for e in normalize_fixture(self.provider, name)}
+        produced = {
+            e.type
+            for name in fixture_names(self.provider)
+            for e in normalize_fixture(self.provider, name)
+        }
         assert produced == get_normalizer(self.provider).ALL_EVENT_TYPES
 
     def test_dedupe_keys_follow_reference_r6(self, dedupe_case: tuple[str, str]) -> None:

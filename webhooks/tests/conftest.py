@@ -33,8 +33,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fixture_name" in metafunc.fixturenames:
         metafunc.parametrize("fixture_name", fixture_names(contract.provider))
     if "dedupe_case" in metafunc.fixturenames:
-        metafunc.parametrize("dedupe_case", sorted(contract.dedupe_keys.items()),
-                             ids=lambda case: case[0] if isinstance(case, tuple) else case)
+        metafunc.parametrize(
+            "dedupe_case",
+            sorted(contract.dedupe_keys.items()),
+            ids=lambda case: case[0] if isinstance(case, tuple) else case,
+        )
 
 
 @pytest.fixture
@@ -43,20 +46,31 @@ def deliver(client: Client) -> Deliver:
 
     `headers` replaces the provider's secret headers; `sign=True` adds a valid signature.
     """
-    def post(number: Number, payload: Any, *, headers: dict[str, str] | None = None,
-             sign: bool = False, via: Client | None = None) -> Any:
+
+    def post(
+        number: Number,
+        payload: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        sign: bool = False,
+        via: Client | None = None,
+    ) -> Any:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         sent = provider_headers(number, body, sign=sign) if headers is None else headers
-        return (via or client).post(webhook_path(number), body, content_type="application/json",
-                                    headers=sent)
+        return (via or client).post(
+            webhook_path(number), body, content_type="application/json", headers=sent
+        )
+
     return post
 
 
 @pytest.fixture
 def fixture_for() -> Callable[[Number, str], dict[str, Any]]:
     """A fixture payload addressed to a given number."""
+
     def make(number: Number, name: str) -> dict[str, Any]:
         return addressed_to(number, load_fixture(number.provider, name))
+
     return make
 
 
@@ -74,8 +88,14 @@ def eager_tasks() -> Iterator[None]:
 def our_message(evolution_number: Number) -> Message:
     """Our outbound message 3EB08EE8… to the customer, already sent."""
     contact = Contact.objects.create(tenant=evolution_number.tenant, phone="5511888888888")
-    conversation = Conversation.objects.create(tenant=evolution_number.tenant,
-                                               number=evolution_number, contact=contact)
-    return Message.objects.create(tenant=evolution_number.tenant, number=evolution_number,
-                                  conversation=conversation, direction="outbound",
-                                  status="sent", provider_message_id="3EB08EE80DB4E276AFE85B")
+    conversation = Conversation.objects.create(
+        tenant=evolution_number.tenant, number=evolution_number, contact=contact
+    )
+    return Message.objects.create(
+        tenant=evolution_number.tenant,
+        number=evolution_number,
+        conversation=conversation,
+        direction="outbound",
+        status="sent",
+        provider_message_id="3EB08EE80DB4E276AFE85B",
+    )

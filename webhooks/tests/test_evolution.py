@@ -20,88 +20,220 @@ from .cases import Expected, FixtureContract, fixture_bytes, load_fixture
 P = "evolution"
 CUSTOMER = "5511888888888@s.whatsapp.net"
 SENT_AT = datetime.fromtimestamp(1757464274, tz=UTC)
-QR = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
-      "hwGA60e6kgAAAABJRU5ErkJggg==")
+QR = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
+    "hwGA60e6kgAAAABJRU5ErkJggg=="
+)
 
 
 def inbound(message_id: str, kind: str, **fields: object) -> tuple[type, dict[str, object]]:
     """An expected inbound message from the customer, with defaults."""
-    base = {"message_id": message_id, "chat_id": CUSTOMER, "sender": CUSTOMER, "from_me": False,
-            "message_type": kind, "is_group": False, "occurred_at": SENT_AT, "instance": "acme-wa1"}
+    base = {
+        "message_id": message_id,
+        "chat_id": CUSTOMER,
+        "sender": CUSTOMER,
+        "from_me": False,
+        "message_type": kind,
+        "is_group": False,
+        "occurred_at": SENT_AT,
+        "instance": "acme-wa1",
+    }
     return MessageReceived, {**base, **fields}
 
 
 def receipt(status: str, provider_status: str, reason: str = "") -> Expected:
     """An expected receipt for our message 3EB08EE8…."""
-    return [(MessageStatusChanged, {"message_id": "3EB08EE80DB4E276AFE85B", "status": status,
-                                    "provider_status": provider_status, "reason": reason,
-                                    "chat_id": CUSTOMER})]
+    return [
+        (
+            MessageStatusChanged,
+            {
+                "message_id": "3EB08EE80DB4E276AFE85B",
+                "status": status,
+                "provider_status": provider_status,
+                "reason": reason,
+                "chat_id": CUSTOMER,
+            },
+        )
+    ]
 
 
 EXPECTED: dict[str, Expected] = {
-    "connection_update__connecting": [(ConnectionChanged, {
-        "status": "connecting", "reason": "", "provider_state": "connecting", "phone": ""})],
-    "connection_update__open": [(ConnectionChanged, {
-        "status": "connected", "reason": "", "phone": "5511999999999", "profile_name": "Acme"})],
-    "connection_update__close_logged_out": [(ConnectionChanged, {
-        "status": "logged_out", "reason": "logged_out", "provider_state": "close"})],
-    "connection_update__close_forbidden": [(ConnectionChanged, {
-        "status": "banned", "reason": "forbidden"})],
-    "connection_update__refused": [(ConnectionChanged, {
-        "status": "disconnected", "reason": "qr_expired", "provider_state": "refused"})],
-    "qrcode_updated__qr": [(QrUpdated, {
-        "pairing_code": "", "qr": QrCode(QR, "2@y8kPQ6Yc3vX1,Qm9aZ3Jh,5rT0uVw=,1700000000")})],
-    "qrcode_updated__pairing_code": [(QrUpdated, {
-        "pairing_code": "WZYEH1YY", "qr": QrCode(QR, "2@Ab3dEf6hIj9,LmN0pQ,rStUvW=,1700000045")})],
-    "qrcode_updated__limit_reached": [(ConnectionChanged, {
-        "status": "disconnected", "reason": "qr_expired", "provider_state": "qr_limit"})],
-    "status_instance__closed": [(ConnectionChanged, {
-        "status": "logged_out", "reason": "logged_out", "provider_state": "closed"})],
+    "connection_update__connecting": [
+        (
+            ConnectionChanged,
+            {"status": "connecting", "reason": "", "provider_state": "connecting", "phone": ""},
+        )
+    ],
+    "connection_update__open": [
+        (
+            ConnectionChanged,
+            {"status": "connected", "reason": "", "phone": "5511999999999", "profile_name": "Acme"},
+        )
+    ],
+    "connection_update__close_logged_out": [
+        (
+            ConnectionChanged,
+            {"status": "logged_out", "reason": "logged_out", "provider_state": "close"},
+        )
+    ],
+    "connection_update__close_forbidden": [
+        (ConnectionChanged, {"status": "banned", "reason": "forbidden"})
+    ],
+    "connection_update__refused": [
+        (
+            ConnectionChanged,
+            {"status": "disconnected", "reason": "qr_expired", "provider_state": "refused"},
+        )
+    ],
+    "qrcode_updated__qr": [
+        (
+            QrUpdated,
+            {"pairing_code": "", "qr": QrCode(QR, "2@y8kPQ6Yc3vX1,Qm9aZ3Jh,5rT0uVw=,1700000000")},
+        )
+    ],
+    "qrcode_updated__pairing_code": [
+        (
+            QrUpdated,
+            {
+                "pairing_code": "WZYEH1YY",
+                "qr": QrCode(QR, "2@Ab3dEf6hIj9,LmN0pQ,rStUvW=,1700000045"),
+            },
+        )
+    ],
+    "qrcode_updated__limit_reached": [
+        (
+            ConnectionChanged,
+            {"status": "disconnected", "reason": "qr_expired", "provider_state": "qr_limit"},
+        )
+    ],
+    "status_instance__closed": [
+        (
+            ConnectionChanged,
+            {"status": "logged_out", "reason": "logged_out", "provider_state": "closed"},
+        )
+    ],
     "logout_instance__null": [],
     "remove_instance__null": [],
-    "messages_upsert__text": [inbound("3EB0C767D097B7C7C030", "text", text="Hi",
-                                      push_name="Customer", chat_alt="")],
-    "messages_upsert__extended_text": [inbound("3EB0A1B2C3D4E5F60718", "text",
-                                               text="See https://example.com")],
-    "messages_upsert__image": [inbound(
-        "3EB0IMG0000000000001", "image", caption="Our invoice", mime_type="image/jpeg",
-        media_url="https://s3.example.com/evolution/acme-wa1/3EB0IMG0000000000001.jpeg")],
-    "messages_upsert__video": [inbound("3EB0VID0000000000001", "video", caption="Unboxing",
-                                       mime_type="video/mp4", media_url="")],
-    "messages_upsert__audio": [inbound("3EB0AUD0000000000001", "audio",
-                                       mime_type="audio/ogg; codecs=opus", text="")],
-    "messages_upsert__document": [inbound("3EB0DOC0000000000001", "document",
-                                          caption="March invoice", file_name="invoice.pdf",
-                                          mime_type="application/pdf")],
-    "messages_upsert__sticker": [inbound("3EB0STK0000000000001", "sticker",
-                                         mime_type="image/webp")],
-    "messages_upsert__location": [inbound("3EB0LOC0000000000001", "location", extra={
-        "latitude": -23.5613, "longitude": -46.6565, "name": "Avenida Paulista",
-        "address": "Av. Paulista, 1578 - Bela Vista, São Paulo"})],
-    "messages_upsert__contact": [inbound("3EB0CON0000000000001", "contact", extra={
-        "name": "Maria Souza", "vcard": load_fixture(P, "messages_upsert__contact")["data"][
-            "message"]["contactMessage"]["vcard"]})],
-    "messages_upsert__reaction": [inbound("3EB0REA0000000000001", "reaction", text="👍",
-                                          extra={"reacted_to": "3EB08EE80DB4E276AFE85B"})],
+    "messages_upsert__text": [
+        inbound("3EB0C767D097B7C7C030", "text", text="Hi", push_name="Customer", chat_alt="")
+    ],
+    "messages_upsert__extended_text": [
+        inbound("3EB0A1B2C3D4E5F60718", "text", text="See https://example.com")
+    ],
+    "messages_upsert__image": [
+        inbound(
+            "3EB0IMG0000000000001",
+            "image",
+            caption="Our invoice",
+            mime_type="image/jpeg",
+            media_url="https://s3.example.com/evolution/acme-wa1/3EB0IMG0000000000001.jpeg",
+        )
+    ],
+    "messages_upsert__video": [
+        inbound(
+            "3EB0VID0000000000001", "video", caption="Unboxing", mime_type="video/mp4", media_url=""
+        )
+    ],
+    "messages_upsert__audio": [
+        inbound("3EB0AUD0000000000001", "audio", mime_type="audio/ogg; codecs=opus", text="")
+    ],
+    "messages_upsert__document": [
+        inbound(
+            "3EB0DOC0000000000001",
+            "document",
+            caption="March invoice",
+            file_name="invoice.pdf",
+            mime_type="application/pdf",
+        )
+    ],
+    "messages_upsert__sticker": [
+        inbound("3EB0STK0000000000001", "sticker", mime_type="image/webp")
+    ],
+    "messages_upsert__location": [
+        inbound(
+            "3EB0LOC0000000000001",
+            "location",
+            extra={
+                "latitude": -23.5613,
+                "longitude": -46.6565,
+                "name": "Avenida Paulista",
+                "address": "Av. Paulista, 1578 - Bela Vista, São Paulo",
+            },
+        )
+    ],
+    "messages_upsert__contact": [
+        inbound(
+            "3EB0CON0000000000001",
+            "contact",
+            extra={
+                "name": "Maria Souza",
+                "vcard": load_fixture(P, "messages_upsert__contact")["data"]["message"][
+                    "contactMessage"
+                ]["vcard"],
+            },
+        )
+    ],
+    "messages_upsert__reaction": [
+        inbound(
+            "3EB0REA0000000000001",
+            "reaction",
+            text="👍",
+            extra={"reacted_to": "3EB08EE80DB4E276AFE85B"},
+        )
+    ],
     # Reference 1.6 / R15: the phone comes from remoteJidAlt when the chat is a LID.
-    "messages_upsert__lid": [inbound("3EB0LID0000000000001", "text", chat_id="123456789012345@lid",
-                                     sender="123456789012345@lid", chat_alt=CUSTOMER,
-                                     text="Hello from a LID chat")],
-    "messages_upsert__lid_without_phone": [inbound(
-        "3EB0LID0000000000002", "text", chat_id="123456789012345@lid", chat_alt="",
-        sender="123456789012345@lid")],
-    "messages_upsert__group": [inbound("3EB0GRP0000000000001", "text",
-                                       chat_id="120363025246125486@g.us",
-                                       sender="5511777777777@s.whatsapp.net", is_group=True,
-                                       push_name="Maria", text="Morning all")],
-    "messages_upsert__from_me": [inbound("3EB0ME00000000000001", "text", from_me=True,
-                                         text="Typed on the phone")],
+    "messages_upsert__lid": [
+        inbound(
+            "3EB0LID0000000000001",
+            "text",
+            chat_id="123456789012345@lid",
+            sender="123456789012345@lid",
+            chat_alt=CUSTOMER,
+            text="Hello from a LID chat",
+        )
+    ],
+    "messages_upsert__lid_without_phone": [
+        inbound(
+            "3EB0LID0000000000002",
+            "text",
+            chat_id="123456789012345@lid",
+            chat_alt="",
+            sender="123456789012345@lid",
+        )
+    ],
+    "messages_upsert__group": [
+        inbound(
+            "3EB0GRP0000000000001",
+            "text",
+            chat_id="120363025246125486@g.us",
+            sender="5511777777777@s.whatsapp.net",
+            is_group=True,
+            push_name="Maria",
+            text="Morning all",
+        )
+    ],
+    "messages_upsert__from_me": [
+        inbound("3EB0ME00000000000001", "text", from_me=True, text="Typed on the phone")
+    ],
     "messages_upsert__status_broadcast": [],
-    "send_message__text": [(MessageSent, {"message_id": "3EB08EE80DB4E276AFE85B",
-                                          "chat_id": CUSTOMER, "status": "queued",
-                                          "text": "Hello", "occurred_at": SENT_AT})],
-    "send_message__image": [(MessageSent, {"message_id": "3EB0F00DBA5E1234ABCD",
-                                           "text": "Your receipt", "status": "queued"})],
+    "send_message__text": [
+        (
+            MessageSent,
+            {
+                "message_id": "3EB08EE80DB4E276AFE85B",
+                "chat_id": CUSTOMER,
+                "status": "queued",
+                "text": "Hello",
+                "occurred_at": SENT_AT,
+            },
+        )
+    ],
+    "send_message__image": [
+        (
+            MessageSent,
+            {"message_id": "3EB0F00DBA5E1234ABCD", "text": "Your receipt", "status": "queued"},
+        )
+    ],
     "messages_update__server_ack": receipt("sent", "SERVER_ACK"),
     "messages_update__delivery_ack": receipt("delivered", "DELIVERY_ACK"),
     "messages_update__read": receipt("read", "READ"),
@@ -125,10 +257,13 @@ class TestEvolutionFixtures(FixtureContract):
         "messages_update__read": "acme-wa1:messages.update:3EB08EE80DB4E276AFE85B:READ",
         "connection_update__open": "acme-wa1:connection.update:open:200:2025-10-21T11:40:39.123Z",
     }
-    odd_payloads = [{}, {"event": "messages.upsert", "data": None},
-                    {"event": "messages.update", "data": []},
-                    {"event": "connection.update", "data": {"state": 5}},
-                    {"event": "qrcode.updated", "data": {"qrcode": "x"}}]
+    odd_payloads = [
+        {},
+        {"event": "messages.upsert", "data": None},
+        {"event": "messages.update", "data": []},
+        {"event": "connection.update", "data": {"state": 5}},
+        {"event": "qrcode.updated", "data": {"qrcode": "x"}},
+    ]
 
 
 def test_events_without_an_r6_key_are_keyed_on_their_exact_body() -> None:

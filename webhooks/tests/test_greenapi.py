@@ -23,29 +23,57 @@ MEDIA = "https://sw-media-out.storage.greenapi.net/1101000001/"
 
 def inbound(name: str, kind: str, **fields: object) -> Expected:
     """An expected inbound message from the customer; its id is read from the fixture."""
-    base = {"message_id": load_fixture(P, name)["idMessage"], "chat_id": CUSTOMER,
-            "sender": CUSTOMER, "from_me": False, "message_type": kind, "is_group": False,
-            "occurred_at": AT, "instance": "1101000001", "push_name": "Customer"}
+    base = {
+        "message_id": load_fixture(P, name)["idMessage"],
+        "chat_id": CUSTOMER,
+        "sender": CUSTOMER,
+        "from_me": False,
+        "message_type": kind,
+        "is_group": False,
+        "occurred_at": AT,
+        "instance": "1101000001",
+        "push_name": "Customer",
+    }
     return [(MessageReceived, {**base, **fields})]
 
 
 def file(name: str, kind: str, file_name: str, mime: str, caption: str = "") -> Expected:
     """An expected inbound file message."""
-    return inbound(name, kind, media_url=MEDIA + file_name, file_name=file_name, mime_type=mime,
-                   caption=caption)
+    return inbound(
+        name,
+        kind,
+        media_url=MEDIA + file_name,
+        file_name=file_name,
+        mime_type=mime,
+        caption=caption,
+    )
 
 
 def receipt(status: str, provider_status: str, reason: str = "") -> Expected:
     """An expected outgoingMessageStatus for our message BAE5F488…."""
-    return [(MessageStatusChanged, {"message_id": "BAE5F4886E5E7D3B", "status": status,
-                                    "reason": reason, "provider_status": provider_status,
-                                    "chat_id": CUSTOMER, "occurred_at": AT})]
+    return [
+        (
+            MessageStatusChanged,
+            {
+                "message_id": "BAE5F4886E5E7D3B",
+                "status": status,
+                "reason": reason,
+                "provider_status": provider_status,
+                "chat_id": CUSTOMER,
+                "occurred_at": AT,
+            },
+        )
+    ]
 
 
 def state(status: str, reason: str, provider_state: str, phone: str = "") -> Expected:
     """An expected stateInstanceChanged."""
-    return [(ConnectionChanged, {"status": status, "reason": reason,
-                                 "provider_state": provider_state, "phone": phone})]
+    return [
+        (
+            ConnectionChanged,
+            {"status": status, "reason": reason, "provider_state": provider_state, "phone": phone},
+        )
+    ]
 
 
 N = "incomingMessageReceived__"
@@ -56,26 +84,59 @@ EXPECTED: dict[str, Expected] = {
     N + "image": file(N + "image", "image", "photo.jpg", "image/jpeg", "Our invoice"),
     N + "video": file(N + "video", "video", "clip.mp4", "video/mp4", "Unboxing"),
     N + "audio": file(N + "audio", "audio", "voice.oga", "audio/ogg"),
-    N + "document": file(N + "document", "document", "invoice.pdf", "application/pdf",
-                         "March invoice"),
+    N + "document": file(
+        N + "document", "document", "invoice.pdf", "application/pdf", "March invoice"
+    ),
     N + "sticker": file(N + "sticker", "sticker", "sticker.webp", "image/webp"),
-    N + "location": inbound(N + "location", "location", extra={
-        "latitude": 40.748817, "longitude": -73.985428, "name": "Empire State Building",
-        "address": "20 W 34th St., New York, NY 10001, USA"}),
-    N + "contact": inbound(N + "contact", "contact", extra={
-        "name": "Maria Souza",
-        "vcard": load_fixture(P, N + "contact")["messageData"]["contactMessageData"]["vcard"]}),
-    N + "reaction": inbound(N + "reaction", "reaction", text="👍",
-                            extra={"reacted_to": "3EB08EE80DB4E276AFE85B"}),
-    N + "group": inbound(N + "group", "text", chat_id="120363025246125486@g.us",
-                         sender="5511777777777@c.us", is_group=True, text="Morning all",
-                         push_name="Acme customers"),
-    "outgoingMessageReceived__text": inbound("outgoingMessageReceived__text", "text",
-                                             from_me=True, push_name="Acme",
-                                             text="Typed on the phone"),
-    "outgoingAPIMessageReceived__text": [(MessageSent, {
-        "message_id": "BAE5F4886E5E7D3B", "chat_id": CUSTOMER, "text": "Hello",
-        "status": "queued", "occurred_at": AT})],
+    N + "location": inbound(
+        N + "location",
+        "location",
+        extra={
+            "latitude": 40.748817,
+            "longitude": -73.985428,
+            "name": "Empire State Building",
+            "address": "20 W 34th St., New York, NY 10001, USA",
+        },
+    ),
+    N + "contact": inbound(
+        N + "contact",
+        "contact",
+        extra={
+            "name": "Maria Souza",
+            "vcard": load_fixture(P, N + "contact")["messageData"]["contactMessageData"]["vcard"],
+        },
+    ),
+    N + "reaction": inbound(
+        N + "reaction", "reaction", text="👍", extra={"reacted_to": "3EB08EE80DB4E276AFE85B"}
+    ),
+    N + "group": inbound(
+        N + "group",
+        "text",
+        chat_id="120363025246125486@g.us",
+        sender="5511777777777@c.us",
+        is_group=True,
+        text="Morning all",
+        push_name="Acme customers",
+    ),
+    "outgoingMessageReceived__text": inbound(
+        "outgoingMessageReceived__text",
+        "text",
+        from_me=True,
+        push_name="Acme",
+        text="Typed on the phone",
+    ),
+    "outgoingAPIMessageReceived__text": [
+        (
+            MessageSent,
+            {
+                "message_id": "BAE5F4886E5E7D3B",
+                "chat_id": CUSTOMER,
+                "text": "Hello",
+                "status": "queued",
+                "occurred_at": AT,
+            },
+        )
+    ],
     "outgoingMessageStatus__sent": receipt("sent", "sent"),
     "outgoingMessageStatus__delivered": receipt("delivered", "delivered"),
     "outgoingMessageStatus__read": receipt("read", "read"),
@@ -85,8 +146,7 @@ EXPECTED: dict[str, Expected] = {
     # yellowCard holds the message in GreenAPI's queue (reference 2.2): still queued.
     "outgoingMessageStatus__yellow_card": receipt("queued", "yellowCard", "spam_suspected"),
     "stateInstanceChanged__authorized": state("connected", "", "authorized", "5511999999999"),
-    "stateInstanceChanged__not_authorized": state("disconnected", "waiting_scan",
-                                                  "notAuthorized"),
+    "stateInstanceChanged__not_authorized": state("disconnected", "waiting_scan", "notAuthorized"),
     "stateInstanceChanged__blocked": state("banned", "blocked", "blocked"),
     "stateInstanceChanged__sleep_mode": state("paused", "phone_offline", "sleepMode"),
     "stateInstanceChanged__starting": state("connecting", "starting", "starting"),
@@ -104,12 +164,14 @@ class TestGreenApiFixtures(FixtureContract):
         N + "text": "1101000001:message:F7AEC1B7086ECDC7E6E45923F5EDB825",
         "outgoingAPIMessageReceived__text": "1101000001:message:BAE5F4886E5E7D3B",
         "outgoingMessageStatus__read": "1101000001:status:BAE5F4886E5E7D3B:read",
-        "stateInstanceChanged__authorized":
-            "1101000001:stateInstanceChanged:authorized:1588091580",
+        "stateInstanceChanged__authorized": "1101000001:stateInstanceChanged:authorized:1588091580",
     }
-    odd_payloads = [{}, {"typeWebhook": N[:-2], "senderData": None, "messageData": 3},
-                    {"typeWebhook": "outgoingMessageStatus", "instanceData": []},
-                    {"typeWebhook": "stateInstanceChanged", "stateInstance": None}]
+    odd_payloads = [
+        {},
+        {"typeWebhook": N[:-2], "senderData": None, "messageData": 3},
+        {"typeWebhook": "outgoingMessageStatus", "instanceData": []},
+        {"typeWebhook": "stateInstanceChanged", "stateInstance": None},
+    ]
 
 
 def test_the_webhook_url_token_is_the_second_word_of_authorization() -> None:

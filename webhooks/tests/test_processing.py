@@ -18,10 +18,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def stored(deliver, fixture_for):
     """Deliver a fixture (or payload) to a number and return the stored event."""
+
     def store(number: Any, fixture: str | dict[str, Any]) -> WebhookEvent:
         payload = fixture_for(number, fixture) if isinstance(fixture, str) else fixture
         assert deliver(number, payload).status_code == 200
         return WebhookEvent.objects.filter(number=number).order_by("-id").first()
+
     return store
 
 
@@ -38,7 +40,10 @@ def test_an_inbound_message_is_recorded_and_the_event_marked_processed(stored, e
     assert event.processed_at is not None and event.error == ""
     message = Message.objects.get()
     assert (message.direction, message.text, message.provider_message_id) == (
-        "inbound", "Hi", "3EB0C767D097B7C7C030")
+        "inbound",
+        "Hi",
+        "3EB0C767D097B7C7C030",
+    )
     assert message.conversation.contact.phone == "5511888888888"
 
 
@@ -64,10 +69,14 @@ def test_a_connection_event_connects_the_number_with_its_phone(stored, evolution
     evolution_number.save()
     run(stored(evolution_number, "connection_update__open"))
     evolution_number.refresh_from_db()
-    assert (evolution_number.status, evolution_number.status_reason) == ("connected",
-                                                                         "scan_completed")
-    assert (evolution_number.phone_number, evolution_number.profile_name) == ("5511999999999",
-                                                                              "Acme")
+    assert (evolution_number.status, evolution_number.status_reason) == (
+        "connected",
+        "scan_completed",
+    )
+    assert (evolution_number.phone_number, evolution_number.profile_name) == (
+        "5511999999999",
+        "Acme",
+    )
     assert evolution_number.connection_events.get().source == "webhook"
 
 
@@ -87,8 +96,7 @@ def test_a_greenapi_state_change_reaches_the_number(stored, greenapi_number):
     assert (greenapi_number.status, greenapi_number.status_reason) == ("banned", "blocked")
 
 
-def test_a_failure_is_kept_visible_and_a_later_run_succeeds(stored, evolution_number,
-                                                            monkeypatch):
+def test_a_failure_is_kept_visible_and_a_later_run_succeeds(stored, evolution_number, monkeypatch):
     event = stored(evolution_number, "messages_upsert__text")
 
     def broken(*args: Any) -> None:
@@ -112,31 +120,36 @@ def test_events_of_a_number_being_deleted_are_ignored(stored, evolution_number):
 
 
 def test_a_crash_between_store_and_processing_is_recovered_by_the_periodic_task(
-        stored, evolution_number, eager_tasks):
+    stored, evolution_number, eager_tasks
+):
     # The test transaction never commits, so the on-commit enqueue never ran: a lost task.
     event = stored(evolution_number, "messages_upsert__text")
     assert tasks.redrive_webhook_events() == 0  # too recent: its task may still be on its way
     WebhookEvent.objects.filter(pk=event.pk).update(
-        received_at=timezone.now() - processing.STUCK_AFTER - timedelta(seconds=1))
+        received_at=timezone.now() - processing.STUCK_AFTER - timedelta(seconds=1)
+    )
     assert tasks.redrive_webhook_events() == 1
     event.refresh_from_db()
     assert event.status == "processed" and Message.objects.count() == 1
 
 
 def test_an_event_claimed_by_a_worker_that_died_is_taken_again_after_the_lease(
-        stored, evolution_number, eager_tasks):
+    stored, evolution_number, eager_tasks
+):
     event = stored(evolution_number, "messages_upsert__text")
     assert processing.claim(event.pk)
     assert tasks.process_webhook_event(event.pk) == "skipped"  # still leased to the dead worker
     WebhookEvent.objects.filter(pk=event.pk).update(
-        claimed_at=timezone.now() - processing.LEASE - timedelta(seconds=1))
+        claimed_at=timezone.now() - processing.LEASE - timedelta(seconds=1)
+    )
     assert tasks.redrive_webhook_events() == 1
     event.refresh_from_db()
     assert event.status == "processed" and event.attempts == 2
 
 
-def test_the_reprocess_action_queues_events_again(stored, evolution_number,
-                                                  django_capture_on_commit_callbacks):
+def test_the_reprocess_action_queues_events_again(
+    stored, evolution_number, django_capture_on_commit_callbacks
+):
     event = run(stored(evolution_number, "messages_upsert__text"))
     with django_capture_on_commit_callbacks() as callbacks:
         assert processing.reprocess([event.pk]) == 1
@@ -148,8 +161,7 @@ def test_old_events_are_purged_after_the_retention_period(stored, evolution_numb
     old = stored(evolution_number, "messages_upsert__text")
     recent = stored(evolution_number, "messages_upsert__image")
     WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=31))
-    WebhookEvent.objects.filter(pk=recent.pk).update(
-        received_at=timezone.now() - timedelta(days=6))
+    WebhookEvent.objects.filter(pk=recent.pk).update(received_at=timezone.now() - timedelta(days=6))
     assert tasks.purge_webhook_events() == 1
     assert list(WebhookEvent.objects.values_list("pk", flat=True)) == [recent.pk]
     # Reference R6: keys outlive provider retries, whatever the setting says.

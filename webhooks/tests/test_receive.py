@@ -22,13 +22,17 @@ def security_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_an_authentic_delivery_is_stored_once_enqueued_on_commit_and_answered_200(
-        deliver, evolution_number, fixture_for, django_capture_on_commit_callbacks):
+    deliver, evolution_number, fixture_for, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         response = deliver(evolution_number, fixture_for(evolution_number, UPSERT))
     assert response.status_code == 200 and response.json() == {"ok": True}
     event = WebhookEvent.objects.get()
     assert (event.provider, event.number, event.tenant_id) == (
-        "evolution", evolution_number, evolution_number.tenant_id)
+        "evolution",
+        evolution_number,
+        evolution_number.tenant_id,
+    )
     assert (event.event_name, event.status, event.duplicates) == ("messages.upsert", "received", 0)
     assert event.dedupe_key == "acme-wa1:message:3EB0C767D097B7C7C030:False"
     assert event.payload()["data"]["key"]["id"] == "3EB0C767D097B7C7C030"
@@ -38,7 +42,8 @@ def test_an_authentic_delivery_is_stored_once_enqueued_on_commit_and_answered_20
 
 
 def test_a_repeated_delivery_is_answered_200_counted_and_not_enqueued_again(
-        deliver, evolution_number, fixture_for, django_capture_on_commit_callbacks):
+    deliver, evolution_number, fixture_for, django_capture_on_commit_callbacks
+):
     payload = fixture_for(evolution_number, UPSERT)
     deliver(evolution_number, payload)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -48,10 +53,12 @@ def test_a_repeated_delivery_is_answered_200_counted_and_not_enqueued_again(
     assert callbacks == []
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-Webhook-Token": "not-the-secret"},
-                                     {"Authorization": "Bearer whatever"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-Webhook-Token": "not-the-secret"}, {"Authorization": "Bearer whatever"}]
+)
 def test_a_wrong_or_missing_evolution_secret_header_gets_403_and_stores_nothing(
-        deliver, evolution_number, fixture_for, caplog, headers):
+    deliver, evolution_number, fixture_for, caplog, headers
+):
     response = deliver(evolution_number, fixture_for(evolution_number, UPSERT), headers=headers)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "authentication_failed"
@@ -60,7 +67,8 @@ def test_a_wrong_or_missing_evolution_secret_header_gets_403_and_stores_nothing(
 
 
 def test_a_forged_greenapi_authorization_token_gets_403_and_the_real_one_200(
-        deliver, greenapi_number, fixture_for):
+    deliver, greenapi_number, fixture_for
+):
     payload = fixture_for(greenapi_number, "incomingMessageReceived__text")
     forged = deliver(greenapi_number, payload, headers={"Authorization": "Bearer forged"})
     assert forged.status_code == 403 and not WebhookEvent.objects.exists()
@@ -68,16 +76,25 @@ def test_a_forged_greenapi_authorization_token_gets_403_and_the_real_one_200(
     assert WebhookEvent.objects.get().event_name == "incomingMessageReceived"
 
 
-def test_the_previous_secret_is_accepted_during_a_rotation(deliver, evolution_number,
-                                                           fixture_for):
+def test_the_previous_secret_is_accepted_during_a_rotation(deliver, evolution_number, fixture_for):
     old = evolution_number.webhook_secret
     evolution_number.previous_webhook_secret, evolution_number.webhook_secret = old, "new-secret"
     evolution_number.save()
     payload = fixture_for(evolution_number, UPSERT)
-    assert deliver(evolution_number, payload, headers=provider_headers(
-        evolution_number, b"", secret=old)).status_code == 200
-    assert deliver(evolution_number, payload, headers=provider_headers(
-        evolution_number, b"", secret="older")).status_code == 403
+    assert (
+        deliver(
+            evolution_number, payload, headers=provider_headers(evolution_number, b"", secret=old)
+        ).status_code
+        == 200
+    )
+    assert (
+        deliver(
+            evolution_number,
+            payload,
+            headers=provider_headers(evolution_number, b"", secret="older"),
+        ).status_code
+        == 403
+    )
 
 
 def test_a_valid_signature_is_accepted(deliver, evolution_number, fixture_for):
@@ -85,10 +102,12 @@ def test_a_valid_signature_is_accepted(deliver, evolution_number, fixture_for):
     assert response.status_code == 200 and WebhookEvent.objects.count() == 1
 
 
-@pytest.mark.parametrize("problem", ["bad signature", "stale timestamp", "mutated body",
-                                     "malformed header"])
+@pytest.mark.parametrize(
+    "problem", ["bad signature", "stale timestamp", "mutated body", "malformed header"]
+)
 def test_a_bad_or_stale_signature_gets_403_and_stores_nothing(
-        deliver, evolution_number, fixture_for, caplog, problem):
+    deliver, evolution_number, fixture_for, caplog, problem
+):
     body = json.dumps(fixture_for(evolution_number, UPSERT)).encode()
     secret = evolution_number.webhook_secret
     signature = {
@@ -104,7 +123,8 @@ def test_a_bad_or_stale_signature_gets_403_and_stores_nothing(
 
 
 def test_a_payload_naming_another_instance_gets_403_and_stores_nothing(
-        deliver, evolution_number, greenapi_number, fixture_for):
+    deliver, evolution_number, greenapi_number, fixture_for
+):
     evo = fixture_for(evolution_number, UPSERT) | {"instance": "someone-else"}
     green = fixture_for(greenapi_number, "incomingMessageReceived__text")
     green["instanceData"]["idInstance"] = 999
@@ -114,23 +134,28 @@ def test_a_payload_naming_another_instance_gets_403_and_stores_nothing(
 
 
 def test_an_unknown_token_gets_200_a_security_line_and_nothing_stored(
-        client, evolution_number, fixture_for, caplog):
+    client, evolution_number, fixture_for, caplog
+):
     body = json.dumps(fixture_for(evolution_number, UPSERT))
-    response = client.post("/webhooks/evolution/no-such-token/", body,
-                           content_type="application/json",
-                           headers=provider_headers(evolution_number, b""))
+    response = client.post(
+        "/webhooks/evolution/no-such-token/",
+        body,
+        content_type="application/json",
+        headers=provider_headers(evolution_number, b""),
+    )
     assert response.status_code == 200
     assert not WebhookEvent.objects.exists()
     assert "webhook for an unknown token" in security_lines(caplog)
     assert "no-such-token" not in caplog.text
 
 
-def test_a_token_posted_to_another_providers_url_gets_403(client, evolution_number,
-                                                          fixture_for):
-    response = client.post(f"/webhooks/greenapi/{evolution_number.webhook_token}/",
-                           json.dumps(fixture_for(evolution_number, UPSERT)),
-                           content_type="application/json",
-                           headers={"Authorization": f"Bearer {evolution_number.webhook_secret}"})
+def test_a_token_posted_to_another_providers_url_gets_403(client, evolution_number, fixture_for):
+    response = client.post(
+        f"/webhooks/greenapi/{evolution_number.webhook_token}/",
+        json.dumps(fixture_for(evolution_number, UPSERT)),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {evolution_number.webhook_secret}"},
+    )
     assert response.status_code == 403 and not WebhookEvent.objects.exists()
 
 
@@ -157,7 +182,8 @@ def test_a_body_at_the_limit_is_read(deliver, evolution_number, fixture_for, set
 
 
 def test_malformed_json_from_an_authentic_sender_is_400_and_kept_failed(
-        deliver, evolution_number, django_capture_on_commit_callbacks):
+    deliver, evolution_number, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         response = deliver(evolution_number, b'{"event": "messages.upsert", ')
     assert response.status_code == 400
@@ -173,8 +199,9 @@ def test_malformed_json_from_anyone_else_is_403_and_not_kept(deliver, evolution_
 
 
 def test_an_unknown_event_is_stored_and_answered_200(deliver, evolution_number, fixture_for):
-    response = deliver(evolution_number, fixture_for(evolution_number,
-                                                     "presence_update__composing"))
+    response = deliver(
+        evolution_number, fixture_for(evolution_number, "presence_update__composing")
+    )
     assert response.status_code == 200
     assert WebhookEvent.objects.get().event_name == "presence.update"
 

@@ -35,8 +35,12 @@ MESSAGES = {
 }
 
 
-def envelope(status_code: int, code: str | None = None, message: str | None = None,
-             details: dict[str, Any] | None = None) -> dict[str, Any]:
+def envelope(
+    status_code: int,
+    code: str | None = None,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Build the error body for a status."""
     return {
         "error": {
@@ -55,8 +59,9 @@ def error_json(status_code: int, **kwargs: Any) -> JsonResponse:
 class ApiError(exceptions.APIException):
     """An API error with an explicit code, message and details (e.g. 409 conflict)."""
 
-    def __init__(self, status_code: int, code: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, code)
         self.status_code = status_code
         self.error_code = code
@@ -68,8 +73,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, RequestDataTooBig):
         exc = ApiError(413, "payload_too_large", MESSAGES[413])
     if isinstance(exc, ApiError):
-        return Response(envelope(exc.status_code, exc.error_code, str(exc.detail), exc.details),
-                        status=exc.status_code)
+        return Response(
+            envelope(exc.status_code, exc.error_code, str(exc.detail), exc.details),
+            status=exc.status_code,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)
@@ -84,8 +91,11 @@ def describe(exc: Exception) -> tuple[str | None, str | None, dict[str, Any] | N
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return "validation_error", MESSAGES[400], details
     if isinstance(exc, exceptions.Throttled):
-        return "throttled", f"Too many requests; retry in {exc.wait or 1:.0f} seconds.", {
-            "retry_after": int(exc.wait or 1)}
+        return (
+            "throttled",
+            f"Too many requests; retry in {exc.wait or 1:.0f} seconds.",
+            {"retry_after": int(exc.wait or 1)},
+        )
     if isinstance(exc, Http404):
         return "not_found", MESSAGES[404], None
     if isinstance(exc, PermissionDenied):

@@ -85,9 +85,7 @@ TEMPLATES = [
 
 # ---------------------------------------------------------------- data stores
 DATABASES = {
-    "default": env.db(
-        "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/whatsapp_saas"
-    )
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/whatsapp_saas")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -22,8 +22,9 @@ def assert_envelope(response, status: int, code: str) -> dict:
 
 
 def test_invalid_input_is_a_400_naming_the_field(api):
-    error = assert_envelope(api.post("/api/v1/_test/send/", {"to": "12"}, format="json"),
-                            400, "validation_error")
+    error = assert_envelope(
+        api.post("/api/v1/_test/send/", {"to": "12"}, format="json"), 400, "validation_error"
+    )
     assert list(error["details"]) == ["to"]
 
 
@@ -41,7 +42,9 @@ def test_an_unknown_api_path_is_a_404_in_the_envelope(api):
 
 
 def test_an_unknown_object_is_a_404(api):
-    assert_envelope(api.get("/api/v1/api-keys/00000000-0000-0000-0000-000000000000/"), 404, "not_found")
+    assert_envelope(
+        api.get("/api/v1/api-keys/00000000-0000-0000-0000-000000000000/"), 404, "not_found"
+    )
 
 
 def test_a_wrong_method_is_a_405(api):
@@ -51,8 +54,11 @@ def test_a_wrong_method_is_a_405(api):
 def test_a_body_over_the_limit_is_a_413(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = '{"to": "' + "1" * 2000 + '"}'
-    assert_envelope(api.post("/api/v1/_test/send/", data=body, content_type="application/json"),
-                    413, "payload_too_large")
+    assert_envelope(
+        api.post("/api/v1/_test/send/", data=body, content_type="application/json"),
+        413,
+        "payload_too_large",
+    )
 
 
 def test_throttling_is_a_429_with_retry_after(api, monkeypatch):

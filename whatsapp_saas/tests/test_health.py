@@ -35,7 +35,10 @@ def test_openapi_schema_declares_the_bearer_scheme():
     assert response.status_code == 200
     schema = response.json()
     assert schema["components"]["securitySchemes"]["BearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": "API key"}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "API key",
+    }
     assert "/api/v1/api-keys/" in schema["paths"]
 
 

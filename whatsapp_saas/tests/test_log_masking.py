@@ -16,8 +16,11 @@ from whatsapp_saas.logging import MaskSecretsFilter, mask
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
     """The real console handler (settings.LOGGING: JSON formatter, masking filter) on a buffer."""
-    [handler] = [h for h in logging.getLogger().handlers
-                 if any(isinstance(f, MaskSecretsFilter) for f in h.filters)]
+    [handler] = [
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, MaskSecretsFilter) for f in h.filters)
+    ]
     buffer = io.StringIO()
     previous = handler.setStream(buffer)
     yield buffer
@@ -30,7 +33,9 @@ def json_lines(captured: str) -> list[dict]:
 
 
 def test_a_logged_phone_number_shows_only_its_last_four_digits(log_output):
-    logging.getLogger("whatsapp_saas.test").warning("sending to %s and +55 21 98888-7777", "5511999998888")
+    logging.getLogger("whatsapp_saas.test").warning(
+        "sending to %s and +55 21 98888-7777", "5511999998888"
+    )
     [record] = json_lines(log_output.getvalue())
     assert record["message"] == "sending to ****8888 and ****7777"
     assert record["level"] == "WARNING"
@@ -45,7 +50,13 @@ def test_jids_api_keys_tokens_and_url_secrets_are_masked(log_output):
     )
     out = log_output.getvalue()
     [record] = json_lines(out)
-    for secret in ("5511999998888", "S3cr3tS3cr3t", "d75b3a66374942c5", "evo-global-key", "abc.def.ghi"):
+    for secret in (
+        "5511999998888",
+        "S3cr3tS3cr3t",
+        "d75b3a66374942c5",
+        "evo-global-key",
+        "abc.def.ghi",
+    ):
         assert secret not in out
     message = record["message"]
     assert "****8888@s.whatsapp.net" in message
@@ -76,9 +87,15 @@ def test_a_request_to_a_capability_url_is_logged_without_its_token(log_output):
     assert records[0]["request_id"] == "req-42"
 
 
-@pytest.mark.parametrize("text", [
-    "order 2026-11-21T23:03:16Z", "uuid 3f2b8c1e-1234-4abc-9def-0123456789ab", "took 1234 ms",
-    "version 2.3.7", "host 127.0.0.1:8081",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 2026-11-21T23:03:16Z",
+        "uuid 3f2b8c1e-1234-4abc-9def-0123456789ab",
+        "took 1234 ms",
+        "version 2.3.7",
+        "host 127.0.0.1:8081",
+    ],
+)
 def test_ordinary_values_are_left_alone(text):
     assert mask(text) == text

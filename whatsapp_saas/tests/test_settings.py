@@ -13,11 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start(**env: str) -> subprocess.CompletedProcess[str]:
     """Import the production settings in a fresh interpreter with exactly this environment."""
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG", "DJANGO_TESTING"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG", "DJANGO_TESTING"}
+    }
     return subprocess.run(
         [sys.executable, "-c", "import whatsapp_saas.settings.base as s; print(s.DEBUG)"],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -28,6 +28,8 @@ class Command(BaseCommand):
             key, raw = issue_api_key(tenant, options["name"], parse_scopes(options["scopes"]))
         except InvalidInput as exc:
             raise CommandError(str(exc)) from exc
-        self.stderr.write(f"Key {key.prefix} for {tenant.slug} with {','.join(key.scopes)}; "
-                          "store it now, it is not shown again.")
+        self.stderr.write(
+            f"Key {key.prefix} for {tenant.slug} with {','.join(key.scopes)}; "
+            "store it now, it is not shown again."
+        )
         self.stdout.write(raw)

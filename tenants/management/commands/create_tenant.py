@@ -26,8 +26,12 @@ class Command(BaseCommand):
         if options["owner_password"] and not options["owner_email"]:
             raise CommandError("--owner-password needs --owner-email.")
         try:
-            tenant = create_tenant(options["name"], options["owner_email"],
-                                   options["owner_password"], options["max_numbers"])
+            tenant = create_tenant(
+                options["name"],
+                options["owner_email"],
+                options["owner_password"],
+                options["max_numbers"],
+            )
         except InvalidInput as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(str(tenant.id))

@@ -32,8 +32,9 @@ class Command(BaseCommand):
         password = self.operator(state / "demo-password.txt")
         tenant = Tenant.objects.filter(slug="demo").first() or create_tenant("Demo")
         user = get_user_model().objects.get(username="operator")
-        Membership.objects.get_or_create(user=user, tenant=tenant,
-                                         defaults={"role": Membership.Role.OWNER})
+        Membership.objects.get_or_create(
+            user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER}
+        )
         key_file = state / "demo-api-key.txt"
         if not key_file.exists() or not tenant.api_keys.filter(name="demo").exists():
             _, raw = issue_api_key(tenant, "demo", list(SCOPES), created_by=user)

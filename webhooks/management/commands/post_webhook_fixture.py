@@ -25,8 +25,10 @@ from webhooks.fixtures import (
 class Command(BaseCommand):
     """`post_webhook_fixture <fixture> --number <id or instance name> [--url] [--sign] [--fresh]`."""
 
-    help = ("Post webhooks/tests/fixtures/<provider>/<fixture>.json to a running server for a "
-            "number, with the secret header its provider would send.")
+    help = (
+        "Post webhooks/tests/fixtures/<provider>/<fixture>.json to a running server for a "
+        "number, with the secret header its provider would send."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Command-line options."""
@@ -34,8 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--number", help="the number's id or instance name")
         parser.add_argument("--url", default="", help="server base URL (PUBLIC_BASE_URL)")
         parser.add_argument("--sign", action="store_true", help="add X-Webhook-Signature")
-        parser.add_argument("--fresh", action="store_true",
-                            help="new message id, so a repeat is not a duplicate")
+        parser.add_argument(
+            "--fresh", action="store_true", help="new message id, so a repeat is not a duplicate"
+        )
         parser.add_argument("--list", action="store_true", help="list the number's fixtures")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,8 +54,10 @@ class Command(BaseCommand):
             refresh_ids(payload)
         body = json.dumps(payload).encode()
         url = (options["url"] or settings.PUBLIC_BASE_URL).rstrip("/") + webhook_path(number)
-        headers = {"Content-Type": "application/json",
-                   **provider_headers(number, body, sign=options["sign"])}
+        headers = {
+            "Content-Type": "application/json",
+            **provider_headers(number, body, sign=options["sign"]),
+        }
         response = requests.post(url, data=body, headers=headers, timeout=10)
         self.stdout.write(f"{response.status_code} {response.text}")
 
