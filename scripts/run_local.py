@@ -41,6 +41,8 @@ def local_env() -> dict[str, str]:
         "GREENAPI_API_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
         # The sandbox's default Partner API token, so the daily sync can list GreenAPI instances.
         "GREENAPI_PARTNER_TOKEN": "sandbox-partner-token",
+        # The sandbox serves demo media and may be named in media URLs (whatsapp_saas/netguard.py).
+        "ALLOWED_INTERNAL_HOSTS": f"127.0.0.1:{SANDBOX_PORT},localhost:{SANDBOX_PORT}",
         "LOG_FORMAT": "text",
         "PORT": PORT,
         "SANDBOX_PORT": SANDBOX_PORT,

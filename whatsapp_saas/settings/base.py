@@ -214,6 +214,10 @@ WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", d
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # Plain-HTTP endpoints on 127.0.0.1 (tests only; production endpoints must be HTTPS).
 OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
+# Internal hosts that outbound media URLs and webhook endpoints may name on purpose
+# ("host" or "host:port"; whatsapp_saas/netguard.py). The local run lists the sandbox; production
+# leaves it empty.
+ALLOWED_INTERNAL_HOSTS = env.list("ALLOWED_INTERNAL_HOSTS", default=[])
 
 # ---------------------------------------------------------------- sending (messaging/sending.py)
 # A message not handed to the provider within this many hours fails with `expired`.
