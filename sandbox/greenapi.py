@@ -12,6 +12,7 @@ from aiohttp import web
 
 from sandbox.errors import GreenApiError, validation_failed
 from sandbox.greenapi_sim import DEFAULT_SETTINGS
+from sandbox.history import last_outgoing_messages
 from sandbox.state import SANDBOX_KEY, GreenInstance, Sandbox
 
 PATH = r"/waInstance{id_instance:\d+}/{method}/{token}"
@@ -199,6 +200,7 @@ METHODS: dict[str, tuple[str, Handler]] = {
     "sendmessage": ("POST", send_message),
     "sendfilebyurl": ("POST", send_file_by_url),
     "checkwhatsapp": ("POST", check_whatsapp),
+    "lastoutgoingmessages": ("GET", last_outgoing_messages),
 }
 
 
