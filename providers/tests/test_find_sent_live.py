@@ -18,6 +18,7 @@ from providers.base import body_fingerprint
 from providers.errors import (
     ProviderAuthenticationError,
     ProviderConnectionError,
+    ProviderError,
     ProviderNotFoundError,
     ProviderTimeoutError,
 )
@@ -130,7 +131,7 @@ def test_evolution_send_whose_answer_is_lost_is_found_by_echo_and_by_history(
     sandbox: SandboxServer,
     receiver: WebhookReceiver,
     fault: str,
-    error: type[Exception],
+    error: type[ProviderError],
 ) -> None:
     since = a_moment_ago()
     sandbox.faults(**{fault: 1}, hang_seconds=2, path_contains="/message/send", count=1)
