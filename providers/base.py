@@ -115,6 +115,14 @@ class ProviderGateway(ABC):
     def health(self, ref: InstanceRef | None = None) -> HealthStatus:
         """Probe the provider: reachable, response time, version. Never raises."""
 
+    def sent_fingerprint(self, message: TextMessage | MediaMessage) -> str:
+        """The body_fingerprint the provider's echo and history will show once `message` is sent."""
+        if isinstance(message, TextMessage):
+            return body_fingerprint("text", message.text)
+        # WhatsApp audio has no caption: the provider shows none, whatever we asked for.
+        caption = "" if message.kind is MediaKind.AUDIO else message.caption
+        return body_fingerprint(message.kind.value, caption)
+
     def new_instance_name(self, hint: str) -> str:
         """A URL-safe, unique instance name such as `acme-3f9c1a2b`."""
         slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:24].strip("-") or "wa"

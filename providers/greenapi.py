@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from providers.errors import (
     ProviderProtocolError,
 )
 from providers.events import greenapi_connection_state
-from providers.greenapi_messages import history_record
+from providers.greenapi_messages import file_kind, history_record
 from providers.http import HttpResponse, status_error
 from providers.types import (
     ConnectionState,
@@ -177,6 +178,12 @@ class GreenApiGateway(ProviderGateway):
             )
         records = [history_record(item) for item in data if isinstance(item, Mapping)]
         return [r for r in records if r and r.to == digits and sent_since(r.sent_at, since)]
+
+    def sent_fingerprint(self, message: TextMessage | MediaMessage) -> str:
+        """As the base, with the kind GreenAPI gives a file by its name (a .jpg document: image)."""
+        if isinstance(message, MediaMessage):
+            message = replace(message, kind=file_kind(media_file_name(message)))
+        return super().sent_fingerprint(message)
 
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
         """The phone from getSettings `wid`; it carries no profile name or state (ref 2.2)."""

@@ -5,6 +5,7 @@ Both read through one table, so an echo and a history entry of one send give the
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,12 @@ SENT_KINDS: dict[str, str] = {
     "audioMessage": MediaKind.AUDIO.value,
     "documentMessage": MediaKind.DOCUMENT.value,
 }
+
+
+def file_kind(file_name: str) -> MediaKind:
+    """The kind GreenAPI sends a file as: image, video or audio by its extension, else document."""
+    family = (mimetypes.guess_type(file_name)[0] or "").split("/")[0]
+    return MediaKind(family) if family in ("image", "video", "audio") else MediaKind.DOCUMENT
 
 
 def notification_fingerprint(message_data: Mapping[str, Any]) -> str:

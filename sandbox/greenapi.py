@@ -171,14 +171,10 @@ async def send_file_by_url(sb: Sandbox, inst: GreenInstance, request: web.Reques
         raise validation_failed('"fileName" is required')
     kind = file_kind(file_name)
     mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-    file = {
-        "kind": kind,
-        "url": url,
-        "fileName": file_name,
-        "mimeType": mime,
-        "caption": body.get("caption"),
-    }
+    # WhatsApp audio has no caption field: whatever was asked for is not sent.
     caption = body.get("caption") if isinstance(body.get("caption"), str) else None
+    caption = None if kind == "audio" else caption
+    file = {"kind": kind, "url": url, "fileName": file_name, "mimeType": mime, "caption": caption}
     return {"idMessage": sb.greenapi.send(inst, chat, caption, file).id}
 
 

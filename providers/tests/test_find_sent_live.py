@@ -227,3 +227,41 @@ def test_greenapi_find_sent_with_a_wrong_token_is_refused(
     wrong = InstanceRef(green_ref.external_id, token="not-the-token", api_url=green_ref.api_url)
     with pytest.raises(ProviderAuthenticationError):
         greenapi.find_sent(wrong, CUSTOMER, a_moment_ago())
+
+
+def test_what_we_expect_to_see_is_what_each_provider_shows_for_every_kind(
+    evolution: EvolutionGateway,
+    greenapi: GreenApiGateway,
+    evo_ref: InstanceRef,
+    green_ref: InstanceRef,
+    receiver: WebhookReceiver,
+) -> None:
+    """sent_fingerprint predicts the echo: audio loses its caption, GreenAPI types by extension."""
+    messages: list[TextMessage | MediaMessage] = [
+        TextMessage(to=CUSTOMER, text="  Hello "),
+        *(
+            MediaMessage(to=CUSTOMER, url=f"https://cdn.example.com/{name}", kind=kind, caption="c")
+            for name, kind in [
+                ("a.png", MediaKind.IMAGE),
+                ("a.mp4", MediaKind.VIDEO),
+                ("a.mp3", MediaKind.AUDIO),
+                ("a.pdf", MediaKind.DOCUMENT),
+                ("photo.jpg", MediaKind.DOCUMENT),  # GreenAPI sends this one as an image
+            ]
+        ),
+    ]
+    for message in messages:
+        if isinstance(message, TextMessage):
+            evolution.send_text(evo_ref, message)
+            greenapi.send_text(green_ref, message)
+        else:
+            evolution.send_media(evo_ref, message)
+            greenapi.send_media(green_ref, message)
+    evolution_echoes = receiver.wait_for_event("send.message", len(messages))
+    green_echoes = receiver.wait_for_event("outgoingAPIMessageReceived", len(messages))
+    shown = [message_fingerprint(echo.body["data"]) for echo in evolution_echoes]
+    assert shown == [evolution.sent_fingerprint(message) for message in messages]
+    shown = [notification_fingerprint(echo.body["messageData"]) for echo in green_echoes]
+    assert shown == [greenapi.sent_fingerprint(message) for message in messages]
+    assert greenapi.sent_fingerprint(messages[-1]) == body_fingerprint("image", "c")
+    assert evolution.sent_fingerprint(messages[3]) == body_fingerprint("audio", "")
