@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import posixpath
 import re
@@ -9,6 +10,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +27,7 @@ from providers.types import (
     ProviderConfig,
     ProviderInstance,
     SendResult,
+    SentRecord,
     TextMessage,
     WebhookConfig,
     WebhookSettings,
@@ -94,6 +97,12 @@ class ProviderGateway(ABC):
     def send_media(self, ref: InstanceRef, message: MediaMessage) -> SendResult:
         """Send an image, video, document or audio file by URL."""
 
+    # An empty list must mean "the provider has no such message": an answer that cannot be read
+    # raises instead, so that a lane never takes "unknown" for "not sent" and sends twice.
+    @abstractmethod
+    def find_sent(self, ref: InstanceRef, to: str, since: datetime) -> list[SentRecord]:
+        """Messages the provider shows as sent from this instance to `to` (digits) since `since`."""
+
     @abstractmethod
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
         """The instance's phone (digits), profile name and state where known; None if unknown."""
@@ -105,6 +114,14 @@ class ProviderGateway(ABC):
     @abstractmethod
     def health(self, ref: InstanceRef | None = None) -> HealthStatus:
         """Probe the provider: reachable, response time, version. Never raises."""
+
+    def sent_fingerprint(self, message: TextMessage | MediaMessage) -> str:
+        """The body_fingerprint the provider's echo and history will show once `message` is sent."""
+        if isinstance(message, TextMessage):
+            return body_fingerprint("text", message.text)
+        # WhatsApp audio has no caption: the provider shows none, whatever we asked for.
+        caption = "" if message.kind is MediaKind.AUDIO else message.caption
+        return body_fingerprint(message.kind.value, caption)
 
     def new_instance_name(self, hint: str) -> str:
         """A URL-safe, unique instance name such as `acme-3f9c1a2b`."""
@@ -142,6 +159,25 @@ def e164_digits(value: str) -> str | None:
     8 to 15 digits (E.164), or None when it is not one."""
     digits = re.sub(r"[\s\-+().]", "", value or "")
     return digits if re.fullmatch(r"\d{8,15}", digits) else None
+
+
+def body_fingerprint(kind: str, text: str) -> str:
+    """Identifies a message body: kind ("text" or a MediaKind value) and its text or caption."""
+    return hashlib.sha256(f"{kind}\n{text.strip()}".encode()).hexdigest()
+
+
+def epoch_time(value: Any) -> datetime | None:
+    """A UTC time from epoch seconds given as a number or a numeric string; None otherwise."""
+    try:
+        seconds = 0.0 if isinstance(value, bool) else float(value)
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def sent_since(sent_at: datetime | None, since: datetime) -> bool:
+    """Whether a provider time (whole seconds) is not before `since`; an unknown time counts."""
+    return sent_at is None or sent_at >= since.replace(microsecond=0)
 
 
 def media_file_name(message: MediaMessage) -> str:

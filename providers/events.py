@@ -295,6 +295,8 @@ class MessageReceived(ProviderEvent):
     mime_type: str = ""
     # Kind-specific details: location coordinates, a shared contact's vCard, a reaction's target.
     extra: dict[str, Any] = field(default_factory=dict)
+    # providers.base.body_fingerprint of the body: a `from_me` one may be a send of ours echoed.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,6 +320,8 @@ class MessageSent(ProviderEvent):
     chat_id: str
     status: MessageStatus = MessageStatus.QUEUED
     text: str = ""
+    # providers.base.body_fingerprint of the echoed body, to find the message it echoes.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from providers.base import ProviderGateway, digits_only, media_file_name, redact
+from providers.base import (
+    ProviderGateway,
+    digits_only,
+    jid_digits,
+    media_file_name,
+    redact,
+    sent_since,
+)
 from providers.errors import (
     InstanceUnavailableError,
     ProviderAuthenticationError,
@@ -16,11 +24,13 @@ from providers.errors import (
     ProviderInvalidRequestError,
     ProviderNotFoundError,
     ProviderOperationFailedError,
+    ProviderProtocolError,
     RecipientNotOnWhatsAppError,
     evolution_error_message,
     evolution_missing_recipient,
 )
 from providers.events import evolution_connection_state, evolution_message_status
+from providers.evolution_messages import history_page, sent_record
 from providers.http import status_error
 from providers.types import (
     ConnectionState,
@@ -32,13 +42,14 @@ from providers.types import (
     ProviderInstance,
     QrCode,
     SendResult,
+    SentRecord,
     TextMessage,
     WebhookConfig,
     WebhookSettings,
 )
 
 INTEGRATION = "WHATSAPP-BAILEYS"
-WEBHOOK_SECRET_HEADER = "X-Webhook-Token"
+WEBHOOK_SECRET_HEADER = "X-Webhook-Token"  # noqa: S105 (a header name)
 # Events our normalizer handles; `events` must never be omitted on create (reference 1.3).
 WEBHOOK_EVENTS = (
     "QRCODE_UPDATED",
@@ -51,6 +62,9 @@ WEBHOOK_EVENTS = (
     "STATUS_INSTANCE",
 )
 INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# findMessages pages newest first; `offset` is Evolution's name for the page size.
+HISTORY_PAGE_SIZE = 100
+HISTORY_MAX_PAGES = 20
 
 
 class EvolutionGateway(ProviderGateway):
@@ -164,6 +178,37 @@ class EvolutionGateway(ProviderGateway):
             body["caption"] = message.caption
         self._add_common(body, message.delay_ms, message.quoted_id)
         return self._send(ref, "/message/sendMedia/", body, message.delay_ms)
+
+    def find_sent(self, ref: InstanceRef, to: str, since: datetime) -> list[SentRecord]:
+        """POST /chat/findMessages: stored only with DATABASE_SAVE_DATA_NEW_MESSAGE (reference)."""
+        digits = jid_digits(to)
+        jid = f"{digits}@s.whatsapp.net"
+        where = {
+            # 2.3.6 ORs remoteJid with remoteJidAlt (the phone of a LID-addressed chat); given
+            # alone, remoteJid is ORed with an empty filter there and matches every chat.
+            "key": {"remoteJid": jid, "remoteJidAlt": jid, "fromMe": True},
+            # Evolution applies the window only when both bounds are given (fetchMessages).
+            "messageTimestamp": {
+                "gte": js_time(since),
+                "lte": js_time(datetime.now(UTC) + timedelta(days=1)),
+            },
+        }
+        found: list[SentRecord] = []
+        for page in range(1, HISTORY_MAX_PAGES + 1):
+            body = {"where": where, "page": page, "offset": HISTORY_PAGE_SIZE}
+            data = self._call(
+                "POST", f"/chat/findMessages/{self._seg(ref)}", self._auth(ref), json=body
+            )
+            records, pages = history_page(data)
+            sent = [sent_record(row) for row in records if isinstance(row, Mapping)]
+            found += [r for r in sent if r and r.to == digits and sent_since(r.sent_at, since)]
+            older = bool(sent) and sent[-1] is not None and not sent_since(sent[-1].sent_at, since)
+            if page >= pages or not records or older:
+                return found
+        raise ProviderProtocolError(
+            f"findMessages has more than {HISTORY_MAX_PAGES} pages since {since.isoformat()}",
+            provider=self.name,
+        )
 
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
         """fetchInstances?instanceName= with the instance token (reference 1.1); 404 is None."""
@@ -340,3 +385,8 @@ class EvolutionGateway(ProviderGateway):
             profile_name=str(row.get("profileName") or ""),
             raw=redact(row),
         )
+
+
+def js_time(moment: datetime) -> str:
+    """An ISO time JavaScript's Date parses everywhere: UTC, milliseconds, `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

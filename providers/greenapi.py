@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
-from providers.base import ProviderGateway, digits_only, media_file_name, redact
+from providers.base import (
+    ProviderGateway,
+    digits_only,
+    jid_digits,
+    media_file_name,
+    redact,
+    sent_since,
+)
 from providers.errors import (
     ProviderError,
     ProviderInvalidRequestError,
     ProviderNotFoundError,
     ProviderNotSupportedError,
     ProviderOperationFailedError,
+    ProviderProtocolError,
 )
 from providers.events import greenapi_connection_state
+from providers.greenapi_messages import file_kind, history_record
 from providers.http import HttpResponse, status_error
 from providers.types import (
     ConnectionState,
@@ -25,6 +37,7 @@ from providers.types import (
     ProviderInstance,
     QrCode,
     SendResult,
+    SentRecord,
     TextMessage,
     WebhookConfig,
     WebhookSettings,
@@ -153,6 +166,25 @@ class GreenApiGateway(ProviderGateway):
             body["quotedMessageId"] = message.quoted_id
         return self._sent(self._call(ref, "POST", "sendFileByUrl", json=body))
 
+    def find_sent(self, ref: InstanceRef, to: str, since: datetime) -> list[SentRecord]:
+        """lastOutgoingMessages?minutes=N; a send can take up to 2 min to show there (GreenAPI)."""
+        digits = jid_digits(to)
+        # Whole minutes back to `since`, plus one for the clock difference between us and GreenAPI.
+        minutes = max(1, math.ceil((datetime.now(UTC) - since).total_seconds() / 60) + 1)
+        data = self._call(ref, "GET", "lastOutgoingMessages", params={"minutes": str(minutes)})
+        if not isinstance(data, list):
+            raise ProviderProtocolError(
+                "lastOutgoingMessages answered without a list", provider=self.name, body=data
+            )
+        records = [history_record(item) for item in data if isinstance(item, Mapping)]
+        return [r for r in records if r and r.to == digits and sent_since(r.sent_at, since)]
+
+    def sent_fingerprint(self, message: TextMessage | MediaMessage) -> str:
+        """As the base, with the kind GreenAPI gives a file by its name (a .jpg document: image)."""
+        if isinstance(message, MediaMessage):
+            message = replace(message, kind=file_kind(media_file_name(message)))
+        return super().sent_fingerprint(message)
+
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
         """The phone from getSettings `wid`; it carries no profile name or state (ref 2.2)."""
         try:
@@ -197,6 +229,7 @@ class GreenApiGateway(ProviderGateway):
         api_method: str,
         *,
         json: Any = None,
+        params: Mapping[str, str] | None = None,
         use_breaker: bool = True,
     ) -> HttpResponse:
         """One call to `{apiUrl}/waInstance{id}/{method}/{token}`; the token never reaches a log."""
@@ -210,13 +243,14 @@ class GreenApiGateway(ProviderGateway):
             ref.api_url or self.config.base_url,
             path,
             json=json,
+            params=params,
             secrets=(ref.token,),
             use_breaker=use_breaker,
         )
 
-    def _call(self, ref: InstanceRef, method: str, api_method: str, *, json: Any = None) -> Any:
-        """The parsed body of one instance call."""
-        return self._request(ref, method, api_method, json=json).body
+    def _call(self, ref: InstanceRef, method: str, api_method: str, **options: Any) -> Any:
+        """The parsed body of one instance call (`options` as `_request` takes them)."""
+        return self._request(ref, method, api_method, **options).body
 
     def _pairing_code(self, ref: InstanceRef, number: str) -> ConnectResult:
         """getAuthorizationCode takes the number as an integer without `+` (reference 2.2)."""

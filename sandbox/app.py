@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sandbox import control, evolution, greenapi, partner
+from sandbox import control, evolution, greenapi, history, partner
 from sandbox.config import SandboxConfig
 from sandbox.errors import (
     ControlError,
@@ -22,13 +23,24 @@ from sandbox.errors import (
     reason,
 )
 from sandbox.evolution_sim import EvolutionSim
-from sandbox.faults import CONNECT_ERROR, DROP, ERROR, RATE_LIMIT, TIMEOUT, Faults
+from sandbox.faults import (
+    CONNECT_ERROR,
+    DROP,
+    DROP_RESPONSE,
+    ERROR,
+    HANG_RESPONSE,
+    RATE_LIMIT,
+    TIMEOUT,
+    Faults,
+)
 from sandbox.greenapi_sim import GreenApiSim
 from sandbox.media import serve_media
 from sandbox.state import EVOLUTION, GREENAPI, SANDBOX_KEY, Sandbox
 from sandbox.webhooks import Dispatcher
 
 log = logging.getLogger("sandbox")
+# What a provider route raises for an answer it refuses; a lost answer is lost all the same.
+PROVIDER_ERRORS = (EvolutionError, GreenApiError)
 MAX_BODY = 64 * 1024 * 1024
 CONNECT_ROUTES = ("/instance/connect/", "/instance/restart/")
 
@@ -112,7 +124,21 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     if fault == CONNECT_ERROR:
         # Evolution's connect/restart catch their own errors and answer 200 (reference 1.2).
         return web.json_response({"error": True, "message": "[object Object]"})
+    if fault in (DROP_RESPONSE, HANG_RESPONSE):
+        return await lose_answer(request, handler, fault == HANG_RESPONSE, provider)
     return await handler(request)
+
+
+async def lose_answer(
+    request: web.Request, handler: Handler, hang: bool, provider: str
+) -> web.StreamResponse:
+    """Carry the request out, then lose its answer: the window where a sender crashes mid-call."""
+    with contextlib.suppress(web.HTTPException, *PROVIDER_ERRORS):
+        await handler(request)
+    if hang:
+        await asyncio.sleep(request.app[SANDBOX_KEY].faults.settings.hang_seconds)
+        return provider_error(provider, 504)
+    return drop_connection(request)
 
 
 def drop_connection(request: web.Request) -> web.Response:
@@ -128,7 +154,8 @@ def build_sandbox(config: SandboxConfig) -> Sandbox:
     """Wire the sandbox parts together."""
     sb = Sandbox(config)
     seed = config.seed
-    sb.faults = Faults(random.Random(None if seed is None else seed + 1))
+    # Seeded for repeatable fault draws; nothing here is a secret.
+    sb.faults = Faults(random.Random(None if seed is None else seed + 1))  # noqa: S311
     sb.webhooks = Dispatcher(sb)
     sb.evolution = EvolutionSim(sb)
     sb.greenapi = GreenApiSim(sb)
@@ -151,6 +178,7 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     app.router.add_get("/media/{media_id}", serve_media)
     greenapi.add_routes(app)
     partner.add_routes(app)
+    app.router.add_routes(history.routes)
     app.router.add_routes(evolution.routes)
     app.on_cleanup.append(_close)
     return app

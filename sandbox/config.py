@@ -148,6 +148,11 @@ class SandboxConfig:
     evolution_create_delay: float = setting(
         0.0, float, "real seconds create waits with qrcode:true (Evolution: 5)"
     )
+    evolution_save_messages: bool = setting(
+        True,
+        parse_bool,
+        "keep messages for /chat/findMessages (Evolution DATABASE_SAVE_DATA_NEW_MESSAGE)",
+    )
     greenapi_qr_seconds: float = setting(20.0, float, "GreenAPI QR refresh interval")
     greenapi_code_ttl: float = setting(150.0, float, "GreenAPI pairing code lifetime in seconds")
     greenapi_reboot_seconds: float = setting(
@@ -158,6 +163,9 @@ class SandboxConfig:
     )
     greenapi_instances: list[tuple[int, str]] = setting(
         [], parse_greenapi_instances, "preconfigured GreenAPI instances ID:TOKEN, comma separated"
+    )
+    greenapi_journal_delay: float = setting(
+        0.0, float, "GreenAPI: seconds before a send shows in lastOutgoingMessages (up to 120)"
     )
     greenapi_partner_token: str = setting(
         "sandbox-partner-token", str, "GreenAPI partner token of the Partner API (getInstances)"

@@ -462,7 +462,7 @@ async def send_media(request: web.Request) -> web.Response:
     message_type = f"{kind}Message"
     content = _media_content(body, media, kind)
     payload = sb.evolution.send(
-        inst, number, {message_type: content}, message_type, _context(body), body.get("caption")
+        inst, number, {message_type: content}, message_type, _context(body), content.get("caption")
     )
     return web.json_response(payload, status=201)
 
@@ -498,7 +498,8 @@ def _media_content(body: dict[str, Any], media: str, kind: str) -> dict[str, Any
         "url": "https://mmg.whatsapp.net/v/t62.7118-24/sandbox.enc",
         "mimetype": mimetype,
     }
-    if body.get("caption"):
+    # Baileys' audioMessage has no caption field: a caption given with audio is not sent.
+    if body.get("caption") and kind != "audio":
         content["caption"] = body["caption"]
     if kind == "document":
         content.update(fileName=file_name or "document", title=file_name or "document")

@@ -234,7 +234,7 @@ class EvolutionSim:
             self._open(inst)
 
     def close_for_good(self, inst: EvoInstance, code: int) -> None:
-        """Unrecoverable close: status.instance, connection.update close, logout.instance; session wiped."""
+        """Close for good: status.instance, connection.update close, logout.instance; no session."""
         inst.cancel_timer()
         now = self.sb.clock.now()
         inst.state = "close"
@@ -281,7 +281,7 @@ class EvolutionSim:
         }
 
     def restart(self, inst: EvoInstance) -> dict[str, Any]:
-        """POST /instance/restart: reload an open socket, or start a new QR cycle when connecting."""
+        """POST /instance/restart: reload an open socket, or start a new QR cycle if connecting."""
         if inst.state == "open":
             self.emit(
                 inst,
@@ -323,7 +323,9 @@ class EvolutionSim:
             text=text,
             created_at=self.sb.clock.now(),
             db_id=self.sb.ids.cuid(),
+            saved=self.sb.config.evolution_save_messages,
         )
+        msg.sent_at = msg.created_at
         msg.payload = {
             "key": {"remoteJid": jid, "fromMe": True, "id": msg.id},
             "pushName": OWN_PUSH_NAME,
@@ -410,6 +412,7 @@ class EvolutionSim:
             created_at=self.sb.clock.now(),
             db_id=self.sb.ids.cuid(),
             payload=data,
+            saved=self.sb.config.evolution_save_messages,
         )
         self.sb.store.messages[msg_id] = msg
         self.emit(inst, "messages.upsert", data)
@@ -465,7 +468,7 @@ class EvolutionSim:
         )
 
     def _profile(self, inst: EvoInstance) -> dict[str, Any]:
-        """Return wuid, profileName and profilePictureUrl where known (undefined fields vanish in JSON)."""
+        """Return wuid, profileName and profilePictureUrl where known (JSON drops undefined)."""
         values = {
             "wuid": inst.owner_jid,
             "profileName": inst.profile_name,

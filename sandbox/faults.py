@@ -1,4 +1,5 @@
-"""Injected faults: latency, error statuses, 429 with Retry-After, hangs, dropped connections and webhooks."""
+"""Injected faults: latency, error statuses, 429 with Retry-After, hangs, dropped connections and
+webhooks, and lost answers to requests that were carried out (the crash window of a send)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ DROP = "drop"
 ERROR = "error"
 RATE_LIMIT = "rate_limit"
 CONNECT_ERROR = "connect_error"
+# The request is carried out (a send is sent, echoed and kept in history), then its answer is lost.
+DROP_RESPONSE = "drop_response"
+HANG_RESPONSE = "hang_response"
+AFTER_HANDLING = (DROP_RESPONSE, HANG_RESPONSE)
 
 
 @dataclass
@@ -28,8 +33,12 @@ class FaultSettings:
     hang_seconds: float = 120.0
     connect_error_rate: float = 0.0
     drop_rate: float = 0.0
+    drop_response_rate: float = 0.0
+    hang_response_rate: float = 0.0
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
+    # Event names (Evolution `event`, GreenAPI `typeWebhook`) the webhook faults touch; None: all.
+    webhook_events: list[str] | None = None
     provider: str | None = None
     path_contains: str | None = None
     count: int | None = None
@@ -41,6 +50,8 @@ RATES = (
     "timeout_rate",
     "connect_error_rate",
     "drop_rate",
+    "drop_response_rate",
+    "hang_response_rate",
     "webhook_drop_rate",
     "webhook_duplicate_rate",
 )
@@ -82,6 +93,11 @@ class Faults:
         """Convert one JSON value to the setting's type."""
         if value is None or name in AS_GIVEN:
             return value
+        if name == "webhook_events":
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError("webhook_events must be a list of event names")
+            return [item.strip() for item in items if item.strip()]
         if name in ("error_status", "retry_after", "count"):
             return int(value)
         number = float(value)
@@ -122,6 +138,8 @@ class Faults:
             or s.error_rate
             or s.rate_limit_rate
             or s.connect_error_rate
+            or s.drop_response_rate
+            or s.hang_response_rate
         ):
             return None
         if not self._matches(provider, path):
@@ -132,6 +150,8 @@ class Faults:
             (DROP, s.drop_rate),
             (ERROR, s.error_rate),
             (RATE_LIMIT, s.rate_limit_rate),
+            (DROP_RESPONSE, s.drop_response_rate),
+            (HANG_RESPONSE, s.hang_response_rate),
         )
         for kind, rate in shares:
             if draw < rate:
@@ -147,9 +167,11 @@ class Faults:
             return 0.0
         return self.settings.latency_ms / 1000
 
-    def webhook_copies(self) -> int:
+    def webhook_copies(self, event: str) -> int:
         """Return how many times to send the next webhook: 0 (dropped), 1, or 2 (duplicated)."""
         s = self.settings
+        if s.webhook_events is not None and event not in s.webhook_events:
+            return 1
         if s.webhook_drop_rate and self.rng.random() < s.webhook_drop_rate:
             self.fired["webhook_drop"] = self.fired.get("webhook_drop", 0) + 1
             return 0

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from sandbox.errors import GreenApiError, validation_failed
 from sandbox.greenapi_sim import DEFAULT_SETTINGS
+from sandbox.history import last_outgoing_messages
 from sandbox.state import SANDBOX_KEY, GreenInstance, Sandbox
 
 PATH = r"/waInstance{id_instance:\d+}/{method}/{token}"
@@ -170,14 +171,10 @@ async def send_file_by_url(sb: Sandbox, inst: GreenInstance, request: web.Reques
         raise validation_failed('"fileName" is required')
     kind = file_kind(file_name)
     mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-    file = {
-        "kind": kind,
-        "url": url,
-        "fileName": file_name,
-        "mimeType": mime,
-        "caption": body.get("caption"),
-    }
+    # WhatsApp audio has no caption field: whatever was asked for is not sent.
     caption = body.get("caption") if isinstance(body.get("caption"), str) else None
+    caption = None if kind == "audio" else caption
+    file = {"kind": kind, "url": url, "fileName": file_name, "mimeType": mime, "caption": caption}
     return {"idMessage": sb.greenapi.send(inst, chat, caption, file).id}
 
 
@@ -199,6 +196,7 @@ METHODS: dict[str, tuple[str, Handler]] = {
     "sendmessage": ("POST", send_message),
     "sendfilebyurl": ("POST", send_file_by_url),
     "checkwhatsapp": ("POST", check_whatsapp),
+    "lastoutgoingmessages": ("GET", last_outgoing_messages),
 }
 
 

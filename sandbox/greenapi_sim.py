@@ -1,4 +1,4 @@
-"""GreenAPI behaviour: instance states, QR and pairing codes, queued sends, receipts and notifications."""
+"""GreenAPI behaviour: states, QR and pairing codes, queued sends, receipts and notifications."""
 
 from __future__ import annotations
 
@@ -229,6 +229,7 @@ class GreenApiSim:
 
     def _dispatch(self, inst: GreenInstance, msg: Message) -> None:
         """Echo the API send and schedule its status notifications."""
+        msg.sent_at = msg.last_action_at = self.sb.clock.now()
         body = {
             **self._envelope(inst, "outgoingAPIMessageReceived"),
             "idMessage": msg.id,
@@ -239,7 +240,7 @@ class GreenApiSim:
                 "senderName": inst.profile_name or "",
                 "senderContactName": "",
             },
-            "messageData": self._outgoing_data(msg),
+            "messageData": self.outgoing_data(msg),
         }
         self.emit(inst, "outgoingAPIMessageWebhook", body)
         if not msg.exists:
@@ -250,7 +251,7 @@ class GreenApiSim:
         receipts.schedule_auto(self.sb, msg, self.emit_receipt)
 
     @staticmethod
-    def _outgoing_data(msg: Message) -> dict[str, Any]:
+    def outgoing_data(msg: Message) -> dict[str, Any]:
         """Return messageData of an API send."""
         file = msg.payload.get("file")
         if file is None:
@@ -285,6 +286,7 @@ class GreenApiSim:
         if status not in RECEIPT_STATUSES:
             raise ControlError(400, f"status must be one of {', '.join(RECEIPT_STATUSES)}")
         msg.receipts.append(status)
+        msg.last_action_at = self.sb.clock.now()
         body: dict[str, Any] = {
             "typeWebhook": "outgoingMessageStatus",
             "chatId": msg.chat,

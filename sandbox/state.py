@@ -166,6 +166,11 @@ class Message:
     exists: bool = True
     payload: dict[str, Any] = field(default_factory=dict)
     receipts: list[str] = field(default_factory=list)
+    # When it left the provider (GreenAPI holds sends while not authorized), and its last receipt.
+    sent_at: float | None = None
+    last_action_at: float | None = None
+    # Kept in Evolution's database, so /chat/findMessages finds it.
+    saved: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON view for the control API."""
@@ -225,7 +230,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.clock = Clock(config.clock, config.clock_start)
-        self.rng = random.Random(config.seed)
+        self.rng = random.Random(config.seed)  # noqa: S311 (seeded for repeatable runs)
         self.ids = Ids(self.rng)
         self.store = Store()
         self.boot_config = copy.deepcopy(config)

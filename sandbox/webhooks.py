@@ -104,7 +104,7 @@ class Dispatcher:
 
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
-        self.rng = random.Random(None if sb.config.seed is None else sb.config.seed + 2)
+        self.rng = random.Random(None if sb.config.seed is None else sb.config.seed + 2)  # noqa: S311
         self.log: deque[Delivery] = deque(maxlen=LOG_SIZE)
         self._inflight: set[int] = set()
         self._ids = itertools.count(1)
@@ -148,7 +148,7 @@ class Dispatcher:
         jwt_key: str | None = None,
     ) -> None:
         """Queue a webhook for delivery after the earlier ones of the same instance."""
-        copies = self.sb.faults.webhook_copies()
+        copies = self.sb.faults.webhook_copies(event)
         for index in range(max(copies, 1)):
             delivery = Delivery(
                 next(self._ids),

@@ -1,4 +1,4 @@
-"""Fixtures for provider tests: contract error cases and a Redis-isolated breaker namespace."""
+"""Provider test fixtures: contract error cases, breaker namespaces, recorded-host gateways."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 import responses
+from django.conf import settings
+
+from providers.evolution import EvolutionGateway
+from providers.greenapi import GreenApiGateway
+from providers.tests import test_evolution as evo
+from providers.tests import test_greenapi as green
+from providers.types import ProviderConfig
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -19,8 +26,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def breaker_namespace() -> Iterator[str]:
     """A Redis key namespace for one test's breakers, deleted afterwards."""
-    from django.conf import settings
-
     from providers.http import get_redis
 
     namespace = f"test-breaker:{uuid.uuid4().hex}"
@@ -35,3 +40,29 @@ def rsps() -> Iterator[responses.RequestsMock]:
     """`responses` for one test; every registered response must be used."""
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
+
+
+@pytest.fixture
+def evolution(breaker_namespace: str) -> EvolutionGateway:
+    """An Evolution gateway on the recorded-response host (`responses` answers it)."""
+    return EvolutionGateway(
+        ProviderConfig(
+            base_url=evo.BASE,
+            api_key=evo.GLOBAL_KEY,
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )
+
+
+@pytest.fixture
+def greenapi(breaker_namespace: str) -> GreenApiGateway:
+    """A GreenAPI gateway on the recorded-response host (`responses` answers it)."""
+    return GreenApiGateway(
+        ProviderConfig(
+            base_url=green.BASE,
+            api_key=green.PARTNER,
+            breaker_namespace=breaker_namespace,
+            redis_url=settings.REDIS_URL,
+        )
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import responses
-from django.conf import settings
 from responses import matchers
 
 from providers.errors import ProviderAuthenticationError
@@ -13,33 +12,8 @@ from providers.evolution import EvolutionGateway
 from providers.greenapi import GreenApiGateway
 from providers.tests import test_evolution as evo
 from providers.tests import test_greenapi as green
-from providers.types import ProviderConfig
 
 FETCH = f"{evo.BASE}/instance/fetchInstances"
-
-
-@pytest.fixture
-def evolution(breaker_namespace: str) -> EvolutionGateway:
-    return EvolutionGateway(
-        ProviderConfig(
-            base_url=evo.BASE,
-            api_key=evo.GLOBAL_KEY,
-            breaker_namespace=breaker_namespace,
-            redis_url=settings.REDIS_URL,
-        )
-    )
-
-
-@pytest.fixture
-def greenapi(breaker_namespace: str) -> GreenApiGateway:
-    return GreenApiGateway(
-        ProviderConfig(
-            base_url=green.BASE,
-            api_key=green.PARTNER,
-            breaker_namespace=breaker_namespace,
-            redis_url=settings.REDIS_URL,
-        )
-    )
 
 
 def test_evolution_reads_phone_profile_and_state_with_the_instance_token(

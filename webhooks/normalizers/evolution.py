@@ -22,6 +22,7 @@ from providers.events import (
     evolution_message_status,
 )
 from providers.evolution import WEBHOOK_SECRET_HEADER
+from providers.evolution_messages import message_fingerprint
 
 from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
 
@@ -194,6 +195,7 @@ class EvolutionNormalizer(WebhookNormalizer):
                 push_name=text(data.get("pushName")),
                 is_group=is_group,
                 **content(obj(data.get("message")), text(data.get("messageType"))),
+                fingerprint=message_fingerprint(data),
             )
         ]
 
@@ -209,6 +211,7 @@ class EvolutionNormalizer(WebhookNormalizer):
                 chat_id=text(key.get("remoteJid")),
                 status=evolution_message_status(data.get("status")).status,
                 text=body["text"] or body["caption"],
+                fingerprint=message_fingerprint(data),
             )
         ]
 

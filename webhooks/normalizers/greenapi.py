@@ -18,6 +18,7 @@ from providers.events import (
     greenapi_connection_state,
     greenapi_message_status,
 )
+from providers.greenapi_messages import notification_fingerprint
 
 from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
 
@@ -132,6 +133,7 @@ class GreenApiNormalizer(WebhookNormalizer):
                 push_name=text(sender.get("senderName")),
                 is_group=is_group,
                 **content(obj(payload.get("messageData"))),
+                fingerprint=notification_fingerprint(obj(payload.get("messageData"))),
             )
         ]
 
@@ -144,6 +146,7 @@ class GreenApiNormalizer(WebhookNormalizer):
                 message_id=text(payload.get("idMessage")),
                 chat_id=text(obj(payload.get("senderData")).get("chatId")),
                 text=body["text"] or body["caption"],
+                fingerprint=notification_fingerprint(obj(payload.get("messageData"))),
             )
         ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from providers.base import body_fingerprint
 from providers.events import (
     ConnectionChanged,
     MessageReceived,
@@ -213,7 +214,13 @@ EXPECTED: dict[str, Expected] = {
         )
     ],
     "messages_upsert__from_me": [
-        inbound("3EB0ME00000000000001", "text", from_me=True, text="Typed on the phone")
+        inbound(
+            "3EB0ME00000000000001",
+            "text",
+            from_me=True,
+            text="Typed on the phone",
+            fingerprint=body_fingerprint("text", "Typed on the phone"),
+        )
     ],
     "messages_upsert__status_broadcast": [],
     "send_message__text": [
@@ -225,13 +232,39 @@ EXPECTED: dict[str, Expected] = {
                 "status": "queued",
                 "text": "Hello",
                 "occurred_at": SENT_AT,
+                "fingerprint": body_fingerprint("text", "Hello"),
             },
         )
     ],
     "send_message__image": [
         (
             MessageSent,
-            {"message_id": "3EB0F00DBA5E1234ABCD", "text": "Your receipt", "status": "queued"},
+            {
+                "message_id": "3EB0F00DBA5E1234ABCD",
+                "text": "Your receipt",
+                "status": "queued",
+                "fingerprint": body_fingerprint("image", "Your receipt"),
+            },
+        )
+    ],
+    "send_message__document": [
+        (
+            MessageSent,
+            {
+                "message_id": "3EB0D0C0000000000000AA",
+                "text": "March invoice",
+                "fingerprint": body_fingerprint("document", "March invoice"),
+            },
+        )
+    ],
+    # Text with a link preview; the fingerprint ignores the space Baileys keeps at the end.
+    "send_message__extended_text": [
+        (
+            MessageSent,
+            {
+                "message_id": "3EB0E0E0000000000000AB",
+                "fingerprint": body_fingerprint("text", "See https://example.com"),
+            },
         )
     ],
     "messages_update__server_ack": receipt("sent", "SERVER_ACK"),
@@ -280,3 +313,16 @@ def test_a_message_upsert_and_its_send_echo_share_one_key() -> None:
     echo = load_fixture(P, "send_message__text")
     upsert = {**echo, "event": "messages.upsert"}
     assert normalizer.dedupe_key(echo, b"") == normalizer.dedupe_key(upsert, b"")
+
+
+def test_the_send_echo_and_the_send_answer_give_the_fingerprint_of_the_body_we_sent() -> None:
+    """The lane matches an echo to its message by this value (DESIGN.md "Sending")."""
+    from providers.evolution_messages import message_fingerprint
+
+    echo = load_fixture(P, "send_message__text")
+    [event] = get_normalizer(P).normalize(echo)
+    assert isinstance(event, MessageSent)
+    assert (
+        event.fingerprint == message_fingerprint(echo["data"]) == body_fingerprint("text", "Hello")
+    )
+    assert event.fingerprint != body_fingerprint("image", "Hello")

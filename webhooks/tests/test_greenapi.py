@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from providers.base import body_fingerprint
 from providers.events import (
     ConnectionChanged,
     MessageReceived,
@@ -124,6 +125,7 @@ EXPECTED: dict[str, Expected] = {
         from_me=True,
         push_name="Acme",
         text="Typed on the phone",
+        fingerprint=body_fingerprint("text", "Typed on the phone"),
     ),
     "outgoingAPIMessageReceived__text": [
         (
@@ -134,6 +136,18 @@ EXPECTED: dict[str, Expected] = {
                 "text": "Hello",
                 "status": "queued",
                 "occurred_at": AT,
+                "fingerprint": body_fingerprint("text", "Hello"),
+            },
+        )
+    ],
+    "outgoingAPIMessageReceived__image": [
+        (
+            MessageSent,
+            {
+                "message_id": "BAE5F4886E5E7D3D",
+                "chat_id": CUSTOMER,
+                "text": "Invoice",
+                "fingerprint": body_fingerprint("image", "Invoice"),
             },
         )
     ],
@@ -180,3 +194,22 @@ def test_the_webhook_url_token_is_the_second_word_of_authorization() -> None:
     assert normalizer.presented_secret({"Authorization": "Bearer s3cret"}) == "s3cret"
     assert normalizer.presented_secret({"Authorization": "s3cret"}) == ""
     assert normalizer.presented_secret({}) == ""
+
+
+def test_the_api_echo_and_the_history_entry_of_one_send_give_one_fingerprint() -> None:
+    """The lane finds a send by echo or, the echo lost, by lastOutgoingMessages (DESIGN.md)."""
+    from providers.greenapi_messages import history_record
+
+    [event] = get_normalizer(P).normalize(load_fixture(P, "outgoingAPIMessageReceived__image"))
+    entry = {
+        "type": "outgoing",
+        "idMessage": "BAE5F4886E5E7D3D",
+        "timestamp": 1588091590,
+        "typeMessage": "imageMessage",
+        "chatId": "5511888888888@c.us",
+        "caption": "Invoice",
+        "sendByApi": True,
+    }
+    record = history_record(entry)
+    assert isinstance(event, MessageSent) and record is not None
+    assert event.fingerprint == record.fingerprint == body_fingerprint("image", "Invoice")
