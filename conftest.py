@@ -24,6 +24,13 @@ def clean_redis() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Stored media files go to a temporary folder, never to var/media."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def make_tenant(db: None) -> Callable[..., Tenant]:
     """Create tenants by name."""

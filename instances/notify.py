@@ -17,6 +17,7 @@ SUBJECTS = {
     "logged_out": "WhatsApp number {name} was logged out — scan again to reconnect",
     "banned": "WhatsApp number {name} was banned or blocked by WhatsApp",
     "paused": "WhatsApp number {name} was paused after repeated send failures",
+    "quota_exceeded": "WhatsApp number {name} reached its provider plan's quota",
 }
 
 

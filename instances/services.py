@@ -32,6 +32,8 @@ CONNECT_WINDOW = timedelta(minutes=5)
 # Statuses a provider's "connecting"/"close" must not overwrite while the user is scanning.
 SCANNING = {S.QR_PENDING}
 NEEDS_ADMIN = {S.LOGGED_OUT, S.BANNED}
+# A plan quota spent at the provider (GreenAPI quotaExceeded): the number stays as it is.
+QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class NumberError(Exception):
@@ -407,3 +409,23 @@ def update_number(number: Number, **fields: Any) -> Number:
             setattr(number, name, value)
     number.save(update_fields=[*(set(fields) & allowed), "updated_at"])
     return number
+
+
+# ------------------------------------------------------------------ provider notices
+
+
+def mark_removed(number: Number, source: str = Source.WEBHOOK) -> Number:
+    """The provider removed the instance: what the daily sync does for one it finds missing."""
+    if number.status in (S.PROVISIONING, S.ERROR):
+        return number
+    return change_status(number, S.DISCONNECTED, "not_found", source)
+
+
+def note_quota_exceeded(number: Number, detail: str, source: str = Source.WEBHOOK) -> Number:
+    """The provider's plan quota is spent: the reason goes on the number, the admins hear of it."""
+    first = number.status_reason != QUOTA_EXCEEDED
+    changed = change_status(number, S(number.status), QUOTA_EXCEEDED, source)
+    if first:
+        logger.warning("number %s: provider quota exceeded (%s)", number.pk, detail[:200])
+        transaction.on_commit(lambda: notify.email_admins(changed, QUOTA_EXCEEDED))
+    return changed

@@ -29,6 +29,16 @@ def received(message: Message) -> None:
     announce([message], outbound.MESSAGE_RECEIVED)
 
 
+def updated(messages: Iterable[Message]) -> None:
+    """Emit `message.updated` after an edit, deletion, reaction or a change of its media."""
+    announce(messages, outbound.MESSAGE_UPDATED)
+
+
+def updated_by_id(message_id: Any) -> None:
+    """`updated` for one message known by its id (after a commit, from a task)."""
+    announce(Message.objects.filter(pk=message_id), outbound.MESSAGE_UPDATED)
+
+
 def announce(messages: QuerySet[Message] | Iterable[Message], event_type: str) -> None:
     """One event per message, skipping tenants that have no endpoint for it (bulk cancels).
 

@@ -165,6 +165,14 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # Content changes that never touch the status (API.md "Messages").
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    # [{"emoji", "from", "at"}], one per sender; an empty emoji removes the sender's reaction.
+    reactions = models.JSONField(default=list, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -244,3 +252,64 @@ class PendingReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_message_id} → {self.status}"
+
+
+def media_path(instance: MediaFile, filename: str) -> str:
+    """Files live under their tenant, named by the message id (never by the sender's name)."""
+    return f"media/{instance.tenant_id}/{instance.message_id}"
+
+
+class MediaFile(models.Model):
+    """The file of an inbound media message; the row is the fetch job (DESIGN.md "Media")."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being fetched"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Failed"
+        TOO_LARGE = "too_large", "Too large"
+        EXPIRED = "expired", "Removed after the retention period"
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="media_file")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="media_files")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # What the provider needs to hand the file over (Evolution: the message as received;
+    # GreenAPI: its downloadUrl), kept so a retry does not depend on the stored webhook body.
+    source = models.JSONField(default=dict, blank=True)
+    file = models.FileField(upload_to=media_path, max_length=300, blank=True)
+    mime_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "stored_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"media of {self.message_id} ({self.status})"
+
+
+class PendingChange(models.Model):
+    """An edit, deletion or reaction whose message we do not know yet (deliveries overtake)."""
+
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="pending_changes")
+    provider_message_id = models.CharField(max_length=128)
+    kind = models.CharField(max_length=10)
+    # The normalized change (text, emoji and sender, …) as JSON.
+    change = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["number", "provider_message_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.provider_message_id}"

@@ -12,9 +12,17 @@ from django.utils import timezone
 
 from instances.models import Number
 from providers.base import jid_digits
-from providers.events import LADDER, MessageReceived, MessageSent, MessageStatus, status_can_advance
+from providers.events import (
+    LADDER,
+    CallReceived,
+    MessageKind,
+    MessageReceived,
+    MessageSent,
+    MessageStatus,
+    status_can_advance,
+)
 
-from . import events
+from . import changes, events, media
 from .models import Contact, Conversation, Message, PendingReceipt
 
 logger = logging.getLogger(__name__)
@@ -142,6 +150,7 @@ def apply_pending_receipts(message: Message) -> int:
             )
         PendingReceipt.objects.filter(pk__in=[r.pk for r in pending]).delete()
     message.__dict__.update(locked.__dict__)
+    changes.apply_pending_changes(message)
     return len(pending)
 
 
@@ -198,9 +207,14 @@ def record_inbound(number: Number, event: MessageReceived) -> Message:
                 raise
             return existing
         touch_conversation(conversation, message, unread=not event.from_me)
+        if event.media_source:
+            declared = event.media_source.get("size")
+            source = {k: v for k, v in event.media_source.items() if k != "size"}
+            media.register(message, source, declared_size=declared)
         events.received(message)
     if event.from_me:
         apply_pending_receipts(message)
+    changes.apply_pending_changes(message)
     return message
 
 
@@ -230,7 +244,9 @@ def message_fields(
         "recipient": counterpart if event.from_me else own,
         "sender": own if event.from_me else sender,
         "text": event.text,
-        "media_url": event.media_url,
+        # Our own URL serves an inbound file (API.md); the provider's is kept on its MediaFile.
+        "media_url": "",
+        "reply_to": find(number, event.reply_to) if event.reply_to else None,
         "caption": event.caption,
         "file_name": event.file_name,
         "mime_type": event.mime_type,
@@ -348,3 +364,32 @@ def conversation_for(number: Number, contact: Contact) -> Conversation:
 def address(jid: str) -> str:
     """Digits for a phone JID, the JID itself otherwise (a `@lid` participant)."""
     return jid_digits(jid) if jid.endswith(PHONE_SUFFIXES) else jid
+
+
+# ------------------------------------------------------------------ calls
+
+
+def record_call(number: Number, event: CallReceived) -> Message:
+    """A call in its conversation: one entry per call, its `extra.status` following the stages."""
+    entry = record_inbound(
+        number,
+        MessageReceived(
+            provider=event.provider,
+            instance=event.instance,
+            raw=event.raw,
+            occurred_at=event.occurred_at,
+            message_id=event.call_id,
+            chat_id=event.chat_id,
+            chat_alt=event.chat_alt,
+            sender=event.chat_id,
+            message_type=MessageKind.CALL,
+            extra={"status": event.status, "is_video": event.is_video},
+        ),
+    )
+    # offer and ringing come first; a late one never hides how the call ended.
+    if event.status not in ("", "offer", "ringing") and entry.extra.get("status") != event.status:
+        Message.objects.filter(pk=entry.pk).update(
+            extra={**entry.extra, "status": event.status}, updated_at=timezone.now()
+        )
+        events.updated_by_id(entry.pk)
+    return entry

@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from providers.errors import ProviderError, ProviderTransientError
+from providers.errors import ProviderError, ProviderNotSupportedError, ProviderTransientError
 from providers.http import HttpResponse, ProviderHttpClient, default_classifier
+from providers.media import UrlGuard
 from providers.types import (
     ConnectionState,
     ConnectResult,
     CreatedInstance,
     HealthStatus,
     InstanceRef,
+    MediaContent,
     MediaKind,
     MediaMessage,
     ProviderConfig,
@@ -114,6 +116,14 @@ class ProviderGateway(ABC):
     @abstractmethod
     def health(self, ref: InstanceRef | None = None) -> HealthStatus:
         """Probe the provider: reachable, response time, version. Never raises."""
+
+    def download_media(
+        self, ref: InstanceRef, source: Mapping[str, Any], *, max_bytes: int, guard: UrlGuard
+    ) -> MediaContent:
+        """The file of an inbound media message; `source` is what the normalizer kept for it."""
+        raise ProviderNotSupportedError(
+            f"{self.name} cannot hand over media files", provider=self.name
+        )
 
     def sent_fingerprint(self, message: TextMessage | MediaMessage) -> str:
         """The body_fingerprint the provider's echo and history will show once `message` is sent."""

@@ -105,6 +105,14 @@ class ProviderNotSupportedError(ProviderError):
     """This provider (or its configuration) cannot do this operation."""
 
 
+class MediaTooLargeError(ProviderError):
+    """The media file is larger than we accept; fetching it again gives the same answer."""
+
+    def __init__(self, message: str, *, size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.size = size
+
+
 def error_class_for_status(status: int) -> type[ProviderError]:
     """Map an HTTP status to the error class that says whether a retry can help."""
     if status == 429:

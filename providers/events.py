@@ -228,7 +228,32 @@ class MessageKind(StrEnum):
     LOCATION = "location"
     CONTACT = "contact"
     REACTION = "reaction"
+    # WhatsApp's round video messages (Baileys `ptvMessage`).
+    VIDEO_NOTE = "video_note"
+    # A voice or video call shown in the conversation (Evolution `call`, GreenAPI incomingCall).
+    CALL = "call"
     UNSUPPORTED = "unsupported"
+
+
+# Kinds whose file is fetched from the provider and stored (DESIGN.md "Media").
+MEDIA_KINDS = frozenset(
+    {
+        MessageKind.IMAGE,
+        MessageKind.VIDEO,
+        MessageKind.AUDIO,
+        MessageKind.DOCUMENT,
+        MessageKind.STICKER,
+        MessageKind.VIDEO_NOTE,
+    }
+)
+
+
+class ChangeKind(StrEnum):
+    """What a MessageChanged event does to its earlier message."""
+
+    EDITED = "edited"
+    DELETED = "deleted"
+    REACTED = "reacted"
 
 
 class EventType(StrEnum):
@@ -239,6 +264,10 @@ class EventType(StrEnum):
     MESSAGE_RECEIVED = "message_received"
     MESSAGE_STATUS_CHANGED = "message_status_changed"
     MESSAGE_SENT = "message_sent"
+    MESSAGE_CHANGED = "message_changed"
+    CALL_RECEIVED = "call_received"
+    INSTANCE_REMOVED = "instance_removed"
+    QUOTA_EXCEEDED = "quota_exceeded"
     UNKNOWN = "unknown"
 
 
@@ -297,6 +326,10 @@ class MessageReceived(ProviderEvent):
     extra: dict[str, Any] = field(default_factory=dict)
     # providers.base.body_fingerprint of the body: a `from_me` one may be a send of ours echoed.
     fingerprint: str = ""
+    # The provider id of the message this one quotes (a reply), when it quotes one.
+    reply_to: str = ""
+    # What the provider's gateway needs to hand over the file of a media message.
+    media_source: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -322,6 +355,51 @@ class MessageSent(ProviderEvent):
     text: str = ""
     # providers.base.body_fingerprint of the echoed body, to find the message it echoes.
     fingerprint: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageChanged(ProviderEvent):
+    """An edit, deletion or reaction of an earlier message: never a message of its own."""
+
+    type: ClassVar[EventType] = EventType.MESSAGE_CHANGED
+    change: ChangeKind
+    # The provider id of the message that changes.
+    message_id: str
+    chat_id: str = ""
+    # Who made the change (a phone or LID JID); the business itself when `from_me`.
+    sender: str = ""
+    from_me: bool = False
+    # An edit's new text, or a reaction's emoji ("" takes the sender's reaction back).
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallReceived(ProviderEvent):
+    """A voice or video call from a chat, at one of its stages (offer, missed, …)."""
+
+    type: ClassVar[EventType] = EventType.CALL_RECEIVED
+    call_id: str
+    chat_id: str
+    status: str = ""
+    is_video: bool = False
+    # The phone JID when `chat_id` is a `@lid` one.
+    chat_alt: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceRemoved(ProviderEvent):
+    """The provider removed the instance (Evolution `remove.instance`)."""
+
+    type: ClassVar[EventType] = EventType.INSTANCE_REMOVED
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaExceeded(ProviderEvent):
+    """The provider's plan quota is spent (GreenAPI `quotaExceeded`)."""
+
+    type: ClassVar[EventType] = EventType.QUOTA_EXCEEDED
+    quota: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,12 +32,14 @@ from providers.errors import (
 from providers.events import evolution_connection_state, evolution_message_status
 from providers.evolution_messages import history_page, sent_record
 from providers.http import status_error
+from providers.media import UrlGuard, decode_base64, unsupported
 from providers.types import (
     ConnectionState,
     ConnectResult,
     CreatedInstance,
     HealthStatus,
     InstanceRef,
+    MediaContent,
     MediaMessage,
     ProviderInstance,
     QrCode,
@@ -56,7 +58,11 @@ WEBHOOK_EVENTS = (
     "CONNECTION_UPDATE",
     "MESSAGES_UPSERT",
     "MESSAGES_UPDATE",
+    # Edits and revokes (a revoke is an edit of type REVOKE) and deletions (Corrections).
+    "MESSAGES_EDITED",
+    "MESSAGES_DELETE",
     "SEND_MESSAGE",
+    "CALL",
     "LOGOUT_INSTANCE",
     "REMOVE_INSTANCE",
     "STATUS_INSTANCE",
@@ -208,6 +214,35 @@ class EvolutionGateway(ProviderGateway):
         raise ProviderProtocolError(
             f"findMessages has more than {HISTORY_MAX_PAGES} pages since {since.isoformat()}",
             provider=self.name,
+        )
+
+    def download_media(
+        self, ref: InstanceRef, source: Mapping[str, Any], *, max_bytes: int, guard: UrlGuard
+    ) -> MediaContent:
+        """POST /chat/getBase64FromMediaMessage with the message as received (Corrections).
+
+        The WhatsApp `url` in a webhook is encrypted; only Evolution can decrypt it. A message
+        that carries `base64` already (webhook `base64: true`) needs no call.
+        """
+        message = source.get("message")
+        if not isinstance(message, Mapping):
+            raise unsupported(self.name)
+        inline = (message.get("message") or {}).get("base64")
+        if isinstance(inline, str) and inline:
+            return MediaContent(decode_base64(inline, max_bytes, provider=self.name))
+        data = self._call(
+            "POST",
+            f"/chat/getBase64FromMediaMessage/{self._seg(ref)}",
+            self._auth(ref),
+            json={"message": dict(message), "convertToMp4": False},
+        )
+        encoded = data.get("base64") if isinstance(data, Mapping) else None
+        if not isinstance(encoded, str) or not encoded:
+            raise ProviderProtocolError("the answer carries no base64", provider=self.name)
+        return MediaContent(
+            decode_base64(encoded, max_bytes, provider=self.name),
+            mime_type=str(data.get("mimetype") or ""),
+            file_name=str(data.get("fileName") or ""),
         )
 
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from providers.base import (
     ProviderGateway,
@@ -27,12 +28,14 @@ from providers.errors import (
 from providers.events import greenapi_connection_state
 from providers.greenapi_messages import file_kind, history_record
 from providers.http import HttpResponse, status_error
+from providers.media import UrlGuard, download, unsupported
 from providers.types import (
     ConnectionState,
     ConnectResult,
     CreatedInstance,
     HealthStatus,
     InstanceRef,
+    MediaContent,
     MediaMessage,
     ProviderInstance,
     QrCode,
@@ -50,6 +53,10 @@ NOTIFICATION_SWITCHES = (
     "outgoingMessageWebhook",
     "outgoingAPIMessageWebhook",
     "stateWebhook",
+    # Edits and deletions arrive as message notifications of type editedMessage / deletedMessage.
+    "editedMessageWebhook",
+    "deletedMessageWebhook",
+    "incomingCallWebhook",
 )
 
 
@@ -184,6 +191,27 @@ class GreenApiGateway(ProviderGateway):
         if isinstance(message, MediaMessage):
             message = replace(message, kind=file_kind(media_file_name(message)))
         return super().sent_fingerprint(message)
+
+    def download_media(
+        self, ref: InstanceRef, source: Mapping[str, Any], *, max_bytes: int, guard: UrlGuard
+    ) -> MediaContent:
+        """GET the notification's `fileMessageData.downloadUrl` (Corrections and additions).
+
+        A URL outside GreenAPI's own hosts passes the address guard first: the notification
+        names it, and we must never fetch our own network on anyone's word.
+        """
+        url = source.get("downloadUrl")
+        if not isinstance(url, str) or not url:
+            raise unsupported(self.name)
+        if not self._own_host(ref, url):
+            guard(url)
+        return download(url, max_bytes, self.config, provider=self.name)
+
+    def _own_host(self, ref: InstanceRef, url: str) -> bool:
+        """Whether `url` is on the instance's API host or its media twin (7105.media.…)."""
+        api_host = (urlsplit(ref.api_url or self.config.base_url).hostname or "").lower()
+        host = (urlsplit(url).hostname or "").lower()
+        return bool(host) and host in {api_host, api_host.replace(".api.", ".media.", 1)}
 
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
         """The phone from getSettings `wid`; it carries no profile name or state (ref 2.2)."""

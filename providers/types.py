@@ -149,6 +149,15 @@ class MediaMessage:
 
 
 @dataclass(frozen=True)
+class MediaContent:
+    """The bytes of an inbound media file as the provider handed them over."""
+
+    data: bytes
+    mime_type: str = ""
+    file_name: str = ""
+
+
+@dataclass(frozen=True)
 class SendResult:
     """The provider's id for a sent message and its first status."""
 

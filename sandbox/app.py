@@ -10,7 +10,7 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sandbox import control, evolution, greenapi, history, partner
+from sandbox import control, evolution, greenapi, history, media_routes, partner
 from sandbox.config import SandboxConfig
 from sandbox.errors import (
     ControlError,
@@ -179,6 +179,7 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     greenapi.add_routes(app)
     partner.add_routes(app)
     app.router.add_routes(history.routes)
+    app.router.add_routes(media_routes.routes)
     app.router.add_routes(evolution.routes)
     app.on_cleanup.append(_close)
     return app

@@ -435,6 +435,8 @@ class EvolutionSim:
             body["caption"] = item.caption
         if item.kind == "document":
             body.update(fileName=item.file_name, title=item.file_name)
+        if item.kind == "audio" and media and media.get("ptt"):
+            body["ptt"] = True  # a voice note
         content: dict[str, Any] = {message_type: body}
         if inst.webhook is not None and inst.webhook.base64:
             content["base64"] = item.base64()

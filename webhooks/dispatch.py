@@ -7,15 +7,20 @@ from typing import Any
 
 from instances import services as numbers
 from instances.models import ConnectionEvent, Number
+from messaging import changes
 from messaging import services as messaging
 from providers.events import (
+    CallReceived,
     ConnectionChanged,
     EventType,
+    InstanceRemoved,
+    MessageChanged,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
     ProviderEvent,
     QrUpdated,
+    QuotaExceeded,
 )
 from providers.types import ConnectionState
 
@@ -63,12 +68,36 @@ def on_sent(number: Number, event: MessageSent) -> None:
     messaging.record_sent_echo(number, event)
 
 
+def on_change(number: Number, event: MessageChanged) -> None:
+    """An edit, deletion or reaction of an earlier message."""
+    changes.apply_change(number, event)
+
+
+def on_call(number: Number, event: CallReceived) -> None:
+    """A call, shown in its conversation."""
+    messaging.record_call(number, event)
+
+
+def on_removed(number: Number, event: InstanceRemoved) -> None:
+    """The provider removed the instance."""
+    numbers.mark_removed(number, WEBHOOK)
+
+
+def on_quota(number: Number, event: QuotaExceeded) -> None:
+    """The provider's plan quota is spent."""
+    numbers.note_quota_exceeded(number, event.detail, WEBHOOK)
+
+
 HANDLERS: dict[EventType, Callable[[Number, Any], None]] = {
     EventType.CONNECTION_CHANGED: on_connection,
     EventType.QR_UPDATED: on_qr,
     EventType.MESSAGE_RECEIVED: on_message,
     EventType.MESSAGE_STATUS_CHANGED: on_receipt,
     EventType.MESSAGE_SENT: on_sent,
+    EventType.MESSAGE_CHANGED: on_change,
+    EventType.CALL_RECEIVED: on_call,
+    EventType.INSTANCE_REMOVED: on_removed,
+    EventType.QUOTA_EXCEEDED: on_quota,
 }
 
 

@@ -69,7 +69,7 @@ class WebhookEvent(models.Model):
 
 # ------------------------------------------------------------------ outbound: tenants' endpoints
 
-EVENT_TYPES = ("message.status", "message.received", "number.status")
+EVENT_TYPES = ("message.status", "message.received", "number.status", "message.updated")
 
 
 def all_event_types() -> list[str]:

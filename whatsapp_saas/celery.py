@@ -31,9 +31,11 @@ app.conf.beat_schedule = {
     "check-provider-health": every(60, "instances.tasks.check_provider_health"),
     "finish-deletions": every(60, "instances.tasks.finish_deletions"),
     "sweep-outbox": every(15, "messaging.tasks.sweep_outbox"),
+    "sweep-media": every(60, "messaging.media_tasks.sweep_media"),
     "complete-campaigns": every(30, "messaging.campaign_tasks.complete_campaigns"),
     "redrive-webhook-events": every(60, "webhooks.tasks.redrive_webhook_events"),
     "sweep-webhook-deliveries": every(60, "webhooks.tasks.sweep_webhook_deliveries"),
     "sync-all-providers": daily(3, 17, "instances.tasks.sync_all_providers"),
     "purge-webhook-events": daily(3, 41, "webhooks.tasks.purge_webhook_events"),
+    "purge-media": daily(4, 7, "messaging.media_tasks.purge_media"),
 }

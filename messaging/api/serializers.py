@@ -7,10 +7,12 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from instances.api.serializers import clean_phone
-from messaging.models import Contact, Conversation, Message
+from messaging import media
+from messaging.models import Contact, Conversation, MediaFile, Message
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096
@@ -40,7 +42,23 @@ MESSAGE_FIELDS = [
     "delivered_at",
     "read_at",
     "failed_at",
+    "media",
+    "reply_to",
+    "reactions",
+    "edited_at",
+    "deleted_at",
 ]
+# Our own route for an inbound message's file (API.md "Messages").
+MEDIA_PATH = "/api/v1/messages/{id}/media/"
+
+
+class MediaSerializer(serializers.Serializer):
+    """An inbound message's file (API.md `media`)."""
+
+    status = serializers.ChoiceField(choices=MediaFile.Status.choices)
+    mime_type = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    file_name = serializers.CharField()
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -50,6 +68,11 @@ class MessageSerializer(serializers.ModelSerializer):
     conversation = serializers.UUIDField(source="conversation_id", read_only=True)
     to = serializers.CharField(source="recipient", read_only=True)
     error = serializers.DictField(read_only=True, allow_null=True)
+    reply_to = serializers.UUIDField(source="reply_to_id", read_only=True, allow_null=True)
+    media = serializers.SerializerMethodField()
+    media_url = serializers.SerializerMethodField()
+    text = serializers.SerializerMethodField()
+    caption = serializers.SerializerMethodField()
 
     class Meta:
         model = Message
@@ -61,6 +84,41 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         fields["from"] = serializers.CharField(source="sender", read_only=True)
         return {name: fields[name] for name in MESSAGE_FIELDS}
+
+    def get_text(self, message: Message) -> str:
+        """A deleted message shows no text."""
+        return "" if message.deleted_at else message.text
+
+    def get_caption(self, message: Message) -> str:
+        """A deleted message shows no caption."""
+        return "" if message.deleted_at else message.caption
+
+    @extend_schema_field(MediaSerializer(allow_null=True))
+    def get_media(self, message: Message) -> dict[str, Any] | None:
+        """An inbound file's state; none for a deleted message or one without a file."""
+        found = None if message.deleted_at else media.of(message)
+        if found is None:
+            return None
+        return {
+            "status": found.status,
+            "mime_type": found.mime_type,
+            "size": found.size,
+            "file_name": found.file_name,
+        }
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_media_url(self, message: Message) -> str | None:
+        """Outbound: the URL we sent; inbound: our own URL once the file is stored."""
+        if message.deleted_at:
+            return None
+        if message.direction == Message.Direction.OUTBOUND:
+            return message.media_url or None
+        found = media.of(message)
+        if found is None or found.status != MediaFile.Status.STORED:
+            return None
+        path = MEDIA_PATH.format(id=message.pk)
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class SendSerializer(serializers.Serializer):
@@ -121,7 +179,7 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "phone", "name", "is_group"]
+        fields = ["id", "phone", "lid", "name", "is_group"]
         read_only_fields = fields
 
 

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from instances.models import Number
-from messaging import outbox
-from messaging.models import Conversation, Message
+from messaging import media, outbox
+from messaging.models import Conversation, MediaFile, Message
 from tenants.api import TenantScopedMixin
 from whatsapp_saas.api.errors import ApiError
 
 from .serializers import ConversationSerializer, MessageSerializer, SendSerializer, fingerprint
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class AnyAccept(DefaultContentNegotiation):
+    """A file route answers whatever the client accepts; its errors are JSON all the same."""
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: Any = None) -> Any:
+        """The first renderer (JSON), never a 406."""
+        return renderers[0], renderers[0].media_type
+
+
 READ, SEND = "messages:read", "messages:send"
 
 
@@ -39,7 +53,7 @@ class MessageViewSet(
 ):
     """The tenant's messages; POST queues one for sending."""
 
-    queryset = Message.objects.all()
+    queryset = Message.objects.select_related("media_file")
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
     http_method_names = ["get", "post"]
@@ -87,6 +101,33 @@ class MessageViewSet(
                 {"number": str(number.pk), "status": exc.status},
             ) from exc
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes},
+        description="The stored file of an inbound media message, with its Content-Type.",
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=AnyAccept)
+    def media(self, request: Request, pk: str | None = None) -> HttpResponseBase:
+        """The file's bytes; 409 `media_not_ready` while it is being fetched."""
+        message = self.get_object()
+        found = None if message.deleted_at else media.of(message)
+        if found is None:
+            raise ApiError(404, "not_found", "This message has no media file.")
+        if found.status == MediaFile.Status.PENDING:
+            raise ApiError(
+                409,
+                "media_not_ready",
+                "The file is still being fetched from the provider; try again shortly.",
+                {"status": found.status},
+            )
+        if found.status != MediaFile.Status.STORED:
+            raise ApiError(
+                404,
+                "media_unavailable",
+                "The file could not be stored or is no longer kept.",
+                {"status": found.status},
+            )
+        return media.response(found)
 
     def number_for(self, number_id: object) -> Number:
         """The caller's number (one being deleted too: queueing then says so); else a 400."""
@@ -143,4 +184,6 @@ class ConversationViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.Gen
 
     def messages_of(self, conversation: Conversation) -> QuerySet[Message]:
         """Messages of one of the caller's conversations."""
-        return Message.objects.filter(tenant=self.tenant, conversation=conversation)
+        return Message.objects.filter(tenant=self.tenant, conversation=conversation).select_related(
+            "media_file"
+        )

@@ -36,6 +36,11 @@ FIELDS = {
     "delivered_at",
     "read_at",
     "failed_at",
+    "media",
+    "reply_to",
+    "reactions",
+    "edited_at",
+    "deleted_at",
 }
 
 

@@ -11,15 +11,20 @@ from providers.events import (
     EVOLUTION_STATES,
     GREENAPI_STATES,
     GREENAPI_STATUSES,
+    CallReceived,
+    ChangeKind,
     ConnectionChanged,
     ConnectionStatus,
     EventType,
+    InstanceRemoved,
+    MessageChanged,
     MessageReceived,
     MessageSent,
     MessageStatus,
     MessageStatusChanged,
     QrCode,
     QrUpdated,
+    QuotaExceeded,
     StateReason,
     UnknownEvent,
     evolution_connection_state,
@@ -207,6 +212,12 @@ def test_events_keep_their_raw_payload_and_type() -> None:
             message_id="m2",
             chat_id="1@s.whatsapp.net",
         ),
+        MessageChanged(
+            provider="greenapi", instance="1101", raw=raw, change=ChangeKind.EDITED, message_id="m1"
+        ),
+        CallReceived(provider="evolution", instance="acme", raw=raw, call_id="c1", chat_id="1@lid"),
+        InstanceRemoved(provider="evolution", instance="acme", raw=raw),
+        QuotaExceeded(provider="greenapi", instance="1101", raw=raw, quota="correspondents"),
         UnknownEvent(provider="evolution", instance="acme", raw=raw, name="something.new"),
     ]
     assert [event.type for event in events] == list(EventType)

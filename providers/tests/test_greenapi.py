@@ -130,6 +130,9 @@ def test_create_checks_credentials_then_points_the_webhook_at_us(
         "outgoingMessageWebhook": "yes",
         "outgoingAPIMessageWebhook": "yes",
         "stateWebhook": "yes",
+        "editedMessageWebhook": "yes",
+        "deletedMessageWebhook": "yes",
+        "incomingCallWebhook": "yes",
     }
     assert created.ref == REF and created.adopted
     assert created.state.status is ConnectionStatus.DISCONNECTED

@@ -7,9 +7,14 @@ from typing import Any, ClassVar
 
 from providers.base import jid_digits
 from providers.events import (
+    MEDIA_KINDS,
+    CallReceived,
+    ChangeKind,
     ConnectionChanged,
     ConnectionStatus,
     EventType,
+    InstanceRemoved,
+    MessageChanged,
     MessageKind,
     MessageReceived,
     MessageSent,
@@ -40,7 +45,12 @@ CONTENT_KINDS: dict[str, MessageKind] = {
     "locationMessage": MessageKind.LOCATION,
     "contactMessage": MessageKind.CONTACT,
     "reactionMessage": MessageKind.REACTION,
+    # Baileys' round video notes (Corrections and additions).
+    "ptvMessage": MessageKind.VIDEO_NOTE,
 }
+# protocolMessage.type of a revoke ("delete for everyone"), as a name or the protobuf number;
+# every other type that reaches messages.edited is an edit (MESSAGE_EDIT, 14).
+REVOKE_TYPES = ("REVOKE", 0, "0")
 # Kind-specific details, read from the Baileys message object of that kind.
 DETAILS: dict[MessageKind, dict[str, str]] = {
     MessageKind.LOCATION: {
@@ -68,6 +78,9 @@ class EvolutionNormalizer(WebhookNormalizer):
             EventType.MESSAGE_RECEIVED,
             EventType.MESSAGE_STATUS_CHANGED,
             EventType.MESSAGE_SENT,
+            EventType.MESSAGE_CHANGED,
+            EventType.CALL_RECEIVED,
+            EventType.INSTANCE_REMOVED,
             EventType.UNKNOWN,
         }
     )
@@ -112,6 +125,14 @@ class EvolutionNormalizer(WebhookNormalizer):
             )
         if name == "qrcode.updated" and text(obj(data.get("qrcode")).get("code")):
             return (instance, name, text(obj(data.get("qrcode")).get("code")))
+        if name == "messages.edited":
+            key = obj(data.get("key"))
+            return (instance, name, text(key.get("id")), text(data.get("timestampMs")))
+        if name == "messages.delete":
+            return (instance, name, text(obj(data.get("key") or data).get("id")))
+        if name == "call":
+            call = call_of(data, payload)
+            return (instance, name, text(call.get("id")), text(call.get("status")))
         return None
 
     def connection_update(self, payload: Payload) -> list[ProviderEvent]:
@@ -144,12 +165,12 @@ class EvolutionNormalizer(WebhookNormalizer):
         ]
 
     def nothing(self, payload: Payload) -> list[ProviderEvent]:
-        """Known events with nothing to do: `logout.instance` and `remove.instance` carry no data.
-
-        The close that precedes a logout already carries its reason, and a removed instance is
-        caught by the daily provider sync.
-        """
+        """`logout.instance` carries no data; the close that precedes it carries the reason."""
         return []
+
+    def remove_instance(self, payload: Payload) -> list[ProviderEvent]:
+        """The instance is gone at the provider: applied at once, as the daily sync would."""
+        return [InstanceRemoved(**self._common(payload))]
 
     def qrcode_updated(self, payload: Payload) -> list[ProviderEvent]:
         """A new QR (and pairing code); past QRCODE_LIMIT, a limit message instead (ref 1.6)."""
@@ -175,27 +196,97 @@ class EvolutionNormalizer(WebhookNormalizer):
         ]
 
     def messages_upsert(self, payload: Payload) -> list[ProviderEvent]:
-        """An inbound message, or one typed on the business phone (`fromMe`)."""
+        """An inbound message, one typed on the business phone (`fromMe`), or a reaction."""
         data = obj(payload.get("data"))
         key = obj(data.get("key"))
         chat = text(key.get("remoteJid"))
         if not chat or chat == STATUS_BROADCAST or chat.endswith(NEWSLETTER_SUFFIX):
             return []
         is_group = chat.endswith("@g.us")
-        sender = text(key.get("participantAlt") or key.get("participant")) if is_group else chat
+        sender = group_sender(key) if is_group else chat
+        message = obj(data.get("message"))
+        body = content(message, text(data.get("messageType")))
+        if body["message_type"] is MessageKind.REACTION:
+            return [
+                self._reaction(payload, data, chat, sender, obj(message.get("reactionMessage")))
+            ]
         return [
             MessageReceived(
                 **self._common(payload, data),
                 message_id=text(key.get("id")),
                 chat_id=chat,
-                # `senderPn` is where builds before 2.3.6 put the phone (reference 1.6).
-                chat_alt=text(key.get("remoteJidAlt") or key.get("senderPn")),
+                chat_alt=chat_alt(key),
                 sender=sender,
                 from_me=bool(key.get("fromMe")),
                 push_name=text(data.get("pushName")),
                 is_group=is_group,
-                **content(obj(data.get("message")), text(data.get("messageType"))),
+                **body,
                 fingerprint=message_fingerprint(data),
+                reply_to=quoted_id(data, message, text(data.get("messageType"))),
+                media_source=media_source(key, message, body),
+            )
+        ]
+
+    def _reaction(
+        self, payload: Payload, data: Payload, chat: str, sender: str, reaction: Payload
+    ) -> MessageChanged:
+        """A reaction changes its target's `reactions`; an empty text takes it back."""
+        return MessageChanged(
+            **self._common(payload, data),
+            change=ChangeKind.REACTED,
+            message_id=text(obj(reaction.get("key")).get("id")),
+            chat_id=chat,
+            sender=sender,
+            from_me=bool(obj(data.get("key")).get("fromMe")),
+            text=text(reaction.get("text")),
+        )
+
+    def messages_edited(self, payload: Payload) -> list[ProviderEvent]:
+        """The protocolMessage of an edit, or of a revoke (type REVOKE), of an earlier message."""
+        data = obj(payload.get("data"))
+        key = obj(data.get("key"))
+        revoked = data.get("type") in REVOKE_TYPES
+        edited = obj(data.get("editedMessage"))
+        new = content(edited, next(iter(edited), "")) if edited else {"text": "", "caption": ""}
+        return [
+            MessageChanged(
+                **self._common(payload),
+                change=ChangeKind.DELETED if revoked else ChangeKind.EDITED,
+                message_id=text(key.get("id")),
+                chat_id=text(key.get("remoteJid")),
+                from_me=bool(key.get("fromMe")),
+                text="" if revoked else (new["text"] or new["caption"]),
+            )
+        ]
+
+    def messages_delete(self, payload: Payload) -> list[ProviderEvent]:
+        """A deletion; `data` is the message key (2.3.6 adds `status: DELETED`)."""
+        data = obj(payload.get("data"))
+        key = obj(data.get("key")) or data
+        return [
+            MessageChanged(
+                **self._common(payload),
+                change=ChangeKind.DELETED,
+                message_id=text(key.get("id")),
+                chat_id=text(key.get("remoteJid")),
+                from_me=bool(key.get("fromMe")),
+            )
+        ]
+
+    def call(self, payload: Payload) -> list[ProviderEvent]:
+        """A Baileys call event (offer, ringing, timeout, reject, accept, terminate)."""
+        call = call_of(obj(payload.get("data")), payload)
+        chat = text(call.get("chatId") or call.get("from"))
+        if not chat or call.get("isGroup") is True:
+            return []
+        return [
+            CallReceived(
+                **self._common(payload, {"messageTimestamp": call.get("date")}),
+                call_id=text(call.get("id")),
+                chat_id=chat,
+                chat_alt=text(call.get("callerPn")),
+                status=text(call.get("status")),
+                is_video=call.get("isVideo") is True,
             )
         ]
 
@@ -249,11 +340,14 @@ class EvolutionNormalizer(WebhookNormalizer):
         "connection.update": connection_update,
         "status.instance": status_instance,
         "logout.instance": nothing,
-        "remove.instance": nothing,
+        "remove.instance": remove_instance,
         "qrcode.updated": qrcode_updated,
         "messages.upsert": messages_upsert,
         "send.message": send_message,
         "messages.update": messages_update,
+        "messages.edited": messages_edited,
+        "messages.delete": messages_delete,
+        "call": call,
     }
 
 
@@ -278,3 +372,57 @@ def content(message: Payload, message_type: str) -> dict[str, Any]:
         "mime_type": text(body.get("mimetype")),
         "extra": picked(body, DETAILS.get(kind, {})),
     }
+
+
+PHONE_SUFFIXES = ("@s.whatsapp.net", "@c.us")
+
+
+def chat_alt(key: Payload) -> str:
+    """The chat's other identity: `remoteJidAlt` (2.3.3+: the phone of a lid-addressed chat, the
+    LID of a phone-addressed one), or `senderPn` / `previousRemoteJid` of 2.3.1–2.3.2."""
+    for name in ("remoteJidAlt", "senderPn", "previousRemoteJid"):
+        value = text(key.get(name))
+        if value and value != text(key.get("remoteJid")):
+            return value
+    return ""
+
+
+def group_sender(key: Payload) -> str:
+    """A group member: the phone JID whenever any field carries it, else the LID.
+
+    Baileys 7 puts the *other* identity in `participantAlt`: the LID when the group is
+    phone-addressed, the phone when it is lid-addressed (reference 1.6); 2.3.1–2.3.2 used
+    `participantPn`.
+    """
+    names = ("participant", "participantAlt", "participantPn")
+    jids = [text(key.get(name)) for name in names]
+    return next((j for j in jids if j.endswith(PHONE_SUFFIXES)), next((j for j in jids if j), ""))
+
+
+def quoted_id(data: Payload, message: Payload, message_type: str) -> str:
+    """The id of the message a reply quotes: 2.3.6 lifts `contextInfo` beside `message`."""
+    context = obj(data.get("contextInfo")) or obj(obj(message.get(message_type)).get("contextInfo"))
+    return (
+        text(context.get("stanzaId"))
+        if context.get("quotedMessage") or context.get("stanzaId")
+        else ""
+    )
+
+
+def media_source(key: Payload, message: Payload, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What getBase64FromMediaMessage needs: the message as received (key + message)."""
+    if body["message_type"] not in MEDIA_KINDS:
+        return {}
+    kind_body = next((obj(v) for k, v in message.items() if k in CONTENT_KINDS), {})
+    size = kind_body.get("fileLength")
+    declared = int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None
+    source: dict[str, Any] = {"message": {"key": dict(key), "message": dict(message)}}
+    return source | ({"size": declared} if declared is not None else {})
+
+
+def call_of(data: Payload, payload: Payload) -> Payload:
+    """The call object: Evolution sends Baileys' call event (sometimes a one-element list)."""
+    value = payload.get("data")
+    if isinstance(value, list) and value:
+        return obj(value[0])
+    return data

@@ -7,14 +7,19 @@ from typing import Any, ClassVar
 
 from providers.base import jid_digits
 from providers.events import (
+    MEDIA_KINDS,
+    CallReceived,
+    ChangeKind,
     ConnectionChanged,
     ConnectionStatus,
     EventType,
+    MessageChanged,
     MessageKind,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
     ProviderEvent,
+    QuotaExceeded,
     greenapi_connection_state,
     greenapi_message_status,
 )
@@ -50,6 +55,12 @@ DETAILS: dict[MessageKind, dict[str, str]] = {
     },
     MessageKind.REACTION: {"reacted_to": "quotedMessage.stanzaId"},
 }
+# typeMessage of a change → (what it does, the object holding `stanzaId`, where its text is).
+CHANGES: dict[str, tuple[ChangeKind, str, tuple[str, str] | None]] = {
+    "editedMessage": (ChangeKind.EDITED, "editedMessageData", ("editedMessageData", "textMessage")),
+    "deletedMessage": (ChangeKind.DELETED, "deletedMessageData", None),
+    "reactionMessage": (ChangeKind.REACTED, "quotedMessage", ("extendedTextMessageData", "text")),
+}
 MESSAGE_NOTIFICATIONS = (
     "incomingMessageReceived",
     "outgoingMessageReceived",
@@ -68,14 +79,19 @@ class GreenApiNormalizer(WebhookNormalizer):
             EventType.MESSAGE_RECEIVED,
             EventType.MESSAGE_STATUS_CHANGED,
             EventType.MESSAGE_SENT,
+            EventType.MESSAGE_CHANGED,
+            EventType.CALL_RECEIVED,
+            EventType.QUOTA_EXCEEDED,
             EventType.UNKNOWN,
         }
     )
 
     def presented_secret(self, headers: Mapping[str, str]) -> str:
-        """`webhookUrlToken` arrives as the second word of `Authorization` (reference 2.5)."""
+        """`webhookUrlToken` in `Authorization`, as `Bearer <t>` or bare (Corrections)."""
         words = headers.get("Authorization", "").split()
-        return words[1] if len(words) == 2 else ""
+        if len(words) == 2 and words[0].lower() == "bearer":
+            return words[1]
+        return words[0] if len(words) == 1 else ""
 
     def event_name(self, payload: Payload) -> str:
         """`typeWebhook`."""
@@ -93,6 +109,8 @@ class GreenApiNormalizer(WebhookNormalizer):
             return (instance, "message", message_id)
         if name == "outgoingMessageStatus" and message_id:
             return (instance, "status", message_id, text(payload.get("status")))
+        if name == "incomingCall" and message_id:
+            return (instance, "call", message_id, text(payload.get("status")))
         if name == "stateInstanceChanged":
             # Not in R6: each change has its own timestamp, repeated when GreenAPI resends it.
             return (
@@ -119,21 +137,81 @@ class GreenApiNormalizer(WebhookNormalizer):
         ]
 
     def message_received(self, payload: Payload) -> list[ProviderEvent]:
-        """Incoming, or sent from the phone (`outgoingMessageReceived`, same shape, ref 2.4)."""
+        """Incoming, or sent from the phone (`outgoingMessageReceived`, same shape, ref 2.4).
+
+        Edits, deletions and reactions come in the same notifications and change the message
+        they name (`stanzaId`) instead of being messages (Corrections and additions).
+        """
         sender = obj(payload.get("senderData"))
         chat = text(sender.get("chatId"))
         is_group = chat.endswith("@g.us")
+        data = obj(payload.get("messageData"))
+        who = text(sender.get("sender")) if is_group else chat
+        from_me = self.event_name(payload) == "outgoingMessageReceived"
+        change = self._change(payload, data, chat, who, from_me)
+        if change is not None:
+            return [change]
+        body = content(data)
         return [
             MessageReceived(
                 **self._common(payload),
                 message_id=text(payload.get("idMessage")),
                 chat_id=chat,
-                sender=text(sender.get("sender")) if is_group else chat,
-                from_me=self.event_name(payload) == "outgoingMessageReceived",
+                sender=who,
+                from_me=from_me,
                 push_name=text(sender.get("senderName")),
                 is_group=is_group,
-                **content(obj(payload.get("messageData"))),
-                fingerprint=notification_fingerprint(obj(payload.get("messageData"))),
+                **body,
+                fingerprint=notification_fingerprint(data),
+                reply_to=text(obj(data.get("quotedMessage")).get("stanzaId")),
+                media_source=(
+                    {"downloadUrl": body["media_url"]}
+                    if body["message_type"] in MEDIA_KINDS and body["media_url"]
+                    else {}
+                ),
+            )
+        ]
+
+    def _change(
+        self, payload: Payload, data: Payload, chat: str, sender: str, from_me: bool
+    ) -> MessageChanged | None:
+        """The edit, deletion or reaction a message notification carries, if it is one."""
+        kind = text(data.get("typeMessage"))
+        if kind not in CHANGES:
+            return None
+        change, holder, text_path = CHANGES[kind]
+        return MessageChanged(
+            **self._common(payload),
+            change=change,
+            message_id=text(obj(data.get(holder)).get("stanzaId")),
+            chat_id=chat,
+            sender=sender,
+            from_me=from_me,
+            text=text(obj(data.get(text_path[0])).get(text_path[1])) if text_path else "",
+        )
+
+    def incoming_call(self, payload: Payload) -> list[ProviderEvent]:
+        """A call: `offer` first, then pickUp, hangUp, missed or declined (GreenAPI docs)."""
+        chat = text(payload.get("from"))
+        if not chat or chat.endswith("@g.us"):
+            return []
+        return [
+            CallReceived(
+                **self._common(payload),
+                call_id=text(payload.get("idMessage")),
+                chat_id=chat,
+                status=text(payload.get("status")),
+            )
+        ]
+
+    def quota_exceeded(self, payload: Payload) -> list[ProviderEvent]:
+        """The plan's quota is spent (Developer plan, `quotaData`, reference 2.4)."""
+        quota = obj(payload.get("quotaData"))
+        return [
+            QuotaExceeded(
+                **self._common(payload),
+                quota=text(quota.get("method")),
+                detail=text(quota.get("description")) or text(quota.get("status")),
             )
         ]
 
@@ -180,6 +258,8 @@ class GreenApiNormalizer(WebhookNormalizer):
         "outgoingMessageReceived": message_received,
         "outgoingAPIMessageReceived": api_message_sent,
         "outgoingMessageStatus": outgoing_message_status,
+        "incomingCall": incoming_call,
+        "quotaExceeded": quota_exceeded,
     }
 
 

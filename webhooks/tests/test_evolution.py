@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 from providers.base import body_fingerprint
 from providers.events import (
+    CallReceived,
     ConnectionChanged,
+    InstanceRemoved,
+    MessageChanged,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
@@ -20,6 +23,9 @@ from .cases import Expected, FixtureContract, fixture_bytes, load_fixture
 
 P = "evolution"
 CUSTOMER = "5511888888888@s.whatsapp.net"
+LID = "123456789012345@lid"
+GROUP = "120363025246125486@g.us"
+OUR_MESSAGE = "3EB08EE80DB4E276AFE85B"
 SENT_AT = datetime.fromtimestamp(1757464274, tz=UTC)
 QR = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
@@ -40,6 +46,13 @@ def inbound(message_id: str, kind: str, **fields: object) -> tuple[type, dict[st
         "instance": "acme-wa1",
     }
     return MessageReceived, {**base, **fields}
+
+
+def change(
+    kind: str, message_id: str = "3EB08EE80DB4E276AFE85B", **fields: object
+) -> tuple[type, dict[str, object]]:
+    """An expected change (edit, deletion, reaction) of an earlier message."""
+    return MessageChanged, {"change": kind, "message_id": message_id, **fields}
 
 
 def receipt(status: str, provider_status: str, reason: str = "") -> Expected:
@@ -114,7 +127,7 @@ EXPECTED: dict[str, Expected] = {
         )
     ],
     "logout_instance__null": [],
-    "remove_instance__null": [],
+    "remove_instance__null": [(InstanceRemoved, {"instance": "acme-wa1"})],
     "messages_upsert__text": [
         inbound("3EB0C767D097B7C7C030", "text", text="Hi", push_name="Customer", chat_alt="")
     ],
@@ -128,6 +141,7 @@ EXPECTED: dict[str, Expected] = {
             caption="Our invoice",
             mime_type="image/jpeg",
             media_url="https://s3.example.com/evolution/acme-wa1/3EB0IMG0000000000001.jpeg",
+            reply_to="",
         )
     ],
     "messages_upsert__video": [
@@ -174,12 +188,79 @@ EXPECTED: dict[str, Expected] = {
             },
         )
     ],
+    # A reaction is a change of its target, never a message of its own.
     "messages_upsert__reaction": [
+        change("reacted", sender=CUSTOMER, text="👍", occurred_at=SENT_AT)
+    ],
+    "messages_upsert__reaction_removed": [
+        change("reacted", sender=CUSTOMER, text="", occurred_at=SENT_AT)
+    ],
+    "messages_edited__edit": [change("edited", "3EB0C767D097B7C7C030", text="Hi, edited")],
+    # A revoke ("delete for everyone") arrives as an edit of type REVOKE (Corrections).
+    "messages_edited__revoke": [change("deleted", "3EB0C767D097B7C7C030", text="")],
+    "messages_delete__key": [change("deleted", "3EB0C767D097B7C7C030")],
+    "messages_upsert__reply": [
+        inbound("3EB0RPL0000000000001", "text", text="Yes, that one", reply_to=OUR_MESSAGE)
+    ],
+    "messages_upsert__video_note": [
         inbound(
-            "3EB0REA0000000000001",
-            "reaction",
-            text="👍",
-            extra={"reacted_to": "3EB08EE80DB4E276AFE85B"},
+            "3EB0PTV0000000000001",
+            "video_note",
+            mime_type="video/mp4",
+            media_source={
+                "message": {
+                    "key": load_fixture(P, "messages_upsert__video_note")["data"]["key"],
+                    "message": load_fixture(P, "messages_upsert__video_note")["data"]["message"],
+                },
+                "size": 183920,
+            },
+        )
+    ],
+    "messages_upsert__voice_note": [
+        inbound("3EB0PTT0000000000001", "audio", mime_type="audio/ogg; codecs=opus")
+    ],
+    # Baileys 7: a phone-addressed chat carries its LID in remoteJidAlt (reference 1.6).
+    "messages_upsert__phone_addressed_with_lid": [
+        inbound("3EB0PNL0000000000001", "text", chat_alt=LID, text="Hello, phone-addressed")
+    ],
+    # 2.3.1–2.3.2 put the phone in senderPn and the LID in previousRemoteJid.
+    "messages_upsert__lid_sender_pn": [
+        inbound("3EB0SPN0000000000001", "text", chat_alt=LID, text="Hello from 2.3.2")
+    ],
+    # Groups: the sender is the phone whichever field carries it.
+    "messages_upsert__group_phone_addressed": [
+        inbound(
+            "3EB0GPN0000000000001",
+            "text",
+            chat_id=GROUP,
+            sender="5511777777777@s.whatsapp.net",
+            is_group=True,
+        )
+    ],
+    "messages_upsert__group_lid_addressed": [
+        inbound(
+            "3EB0GLD0000000000001",
+            "text",
+            chat_id=GROUP,
+            sender="5511777777777@s.whatsapp.net",
+            is_group=True,
+        )
+    ],
+    "call__offer": [
+        (
+            CallReceived,
+            {
+                "call_id": "A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6",
+                "chat_id": CUSTOMER,
+                "status": "offer",
+                "is_video": False,
+            },
+        )
+    ],
+    "call__lid_timeout": [
+        (
+            CallReceived,
+            {"chat_id": LID, "chat_alt": CUSTOMER, "status": "timeout", "is_video": True},
         )
     ],
     # Reference 1.6 / R15: the phone comes from remoteJidAlt when the chat is a LID.
@@ -286,6 +367,9 @@ class TestEvolutionFixtures(FixtureContract):
     expected = EXPECTED
     dedupe_keys = {
         "messages_upsert__text": "acme-wa1:message:3EB0C767D097B7C7C030:False",
+        "messages_edited__edit": "acme-wa1:messages.edited:3EB0C767D097B7C7C030:1757464300000",
+        "messages_delete__key": "acme-wa1:messages.delete:3EB0C767D097B7C7C030",
+        "call__offer": "acme-wa1:call:A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6:offer",
         "send_message__text": "acme-wa1:message:3EB08EE80DB4E276AFE85B:True",
         "messages_update__read": "acme-wa1:messages.update:3EB08EE80DB4E276AFE85B:READ",
         "connection_update__open": "acme-wa1:connection.update:open:200:2025-10-21T11:40:39.123Z",
@@ -296,6 +380,10 @@ class TestEvolutionFixtures(FixtureContract):
         {"event": "messages.update", "data": []},
         {"event": "connection.update", "data": {"state": 5}},
         {"event": "qrcode.updated", "data": {"qrcode": "x"}},
+        {"event": "messages.edited", "data": {"key": [], "editedMessage": "x"}},
+        {"event": "messages.delete", "data": None},
+        {"event": "call", "data": [None]},
+        {"event": "call", "data": []},
     ]
 
 

@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 
 from providers.base import body_fingerprint
 from providers.events import (
+    CallReceived,
     ConnectionChanged,
+    MessageChanged,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
+    QuotaExceeded,
     UnknownEvent,
 )
 from webhooks.normalizers import get_normalizer
@@ -20,6 +23,11 @@ P = "greenapi"
 CUSTOMER = "5511888888888@c.us"
 AT = datetime.fromtimestamp(1588091580, tz=UTC)
 MEDIA = "https://sw-media-out.storage.greenapi.net/1101000001/"
+
+
+def change(kind: str, message_id: str, **fields: object) -> Expected:
+    """An expected change (edit, deletion, reaction) of an earlier message."""
+    return [(MessageChanged, {"change": kind, "message_id": message_id, **fields})]
 
 
 def inbound(name: str, kind: str, **fields: object) -> Expected:
@@ -81,7 +89,9 @@ N = "incomingMessageReceived__"
 EXPECTED: dict[str, Expected] = {
     N + "text": inbound(N + "text", "text", text="Hi"),
     N + "extended_text": inbound(N + "extended_text", "text", text="See https://example.com"),
-    N + "quoted": inbound(N + "quoted", "text", text="Yes, that one"),
+    N + "quoted": inbound(
+        N + "quoted", "text", text="Yes, that one", reply_to="3EB08EE80DB4E276AFE85B"
+    ),
     N + "image": file(N + "image", "image", "photo.jpg", "image/jpeg", "Our invoice"),
     N + "video": file(N + "video", "video", "clip.mp4", "video/mp4", "Unboxing"),
     N + "audio": file(N + "audio", "audio", "voice.oga", "audio/ogg"),
@@ -107,9 +117,21 @@ EXPECTED: dict[str, Expected] = {
             "vcard": load_fixture(P, N + "contact")["messageData"]["contactMessageData"]["vcard"],
         },
     ),
-    N + "reaction": inbound(
-        N + "reaction", "reaction", text="👍", extra={"reacted_to": "3EB08EE80DB4E276AFE85B"}
-    ),
+    # Reactions, edits and deletions change the message they name (stanzaId), never a new one.
+    N + "reaction": change("reacted", "3EB08EE80DB4E276AFE85B", text="👍"),
+    N + "reaction_removed": change("reacted", "3EB08EE80DB4E276AFE85B", text=""),
+    N + "edited": change("edited", "F7AEC1B7086ECDC7E6E45923F5EDB825", text="Hi, edited"),
+    N + "deleted": change("deleted", "F7AEC1B7086ECDC7E6E45923F5EDB825", text=""),
+    "outgoingMessageReceived__deleted": change("deleted", "3EB08EE80DB4E276AFE85B", from_me=True),
+    "incomingCall__offer": [
+        (
+            CallReceived,
+            {"call_id": "DE7A2E66E7E7F3FB1A5D8A0E06F5DA71", "chat_id": CUSTOMER, "status": "offer"},
+        )
+    ],
+    "incomingCall__missed": [
+        (CallReceived, {"call_id": "DE7A2E66E7E7F3FB1A5D8A0E06F5DA71", "status": "missed"})
+    ],
     N + "group": inbound(
         N + "group",
         "text",
@@ -165,7 +187,8 @@ EXPECTED: dict[str, Expected] = {
     "stateInstanceChanged__sleep_mode": state("paused", "phone_offline", "sleepMode"),
     "stateInstanceChanged__starting": state("connecting", "starting", "starting"),
     "stateInstanceChanged__yellow_card": state("paused", "spam_suspected", "yellowCard"),
-    "quotaExceeded__correspondents": [(UnknownEvent, {"name": "quotaExceeded"})],
+    "quotaExceeded__correspondents": [(QuotaExceeded, {"quota": "correspondents"})],
+    "deviceInfo__android": [(UnknownEvent, {"name": "deviceInfo"})],
 }
 
 
@@ -188,11 +211,14 @@ class TestGreenApiFixtures(FixtureContract):
     ]
 
 
-def test_the_webhook_url_token_is_the_second_word_of_authorization() -> None:
-    """GreenAPI's own guard takes the second space-separated part (reference 2.5)."""
+def test_the_webhook_url_token_is_read_as_bearer_or_bare() -> None:
+    """The header format is undocumented beyond "Authorization" (Corrections): accept both."""
     normalizer = get_normalizer(P)
     assert normalizer.presented_secret({"Authorization": "Bearer s3cret"}) == "s3cret"
-    assert normalizer.presented_secret({"Authorization": "s3cret"}) == ""
+    assert normalizer.presented_secret({"Authorization": "bearer s3cret"}) == "s3cret"
+    assert normalizer.presented_secret({"Authorization": "s3cret"}) == "s3cret"
+    assert normalizer.presented_secret({"Authorization": "Basic a b"}) == ""
+    assert normalizer.presented_secret({"Authorization": "Token s3cret"}) == ""
     assert normalizer.presented_secret({}) == ""
 
 

@@ -123,8 +123,29 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # In the local run and tests whitenoise serves straight from the app folders, no collectstatic.
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG or env.bool("DJANGO_TESTING", default=False)
+# Inbound media (DESIGN.md "Media"): the filesystem under var/media locally; MEDIA_STORAGE=s3
+# stores through django-storages in any S3-compatible bucket (AWS_* settings below).
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+                "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+                "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+                "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+                "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+                # Files are served only through our authenticated API, never by bucket URL.
+                "default_acl": "private",
+                "querystring_auth": True,
+                "file_overwrite": True,
+            },
+        }
+        if MEDIA_STORAGE == "s3"
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -194,7 +215,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 CELERY_TIMEZONE = "UTC"
 # Task modules outside <app>/tasks.py, which autodiscovery does not find.
-CELERY_IMPORTS = ["messaging.campaign_tasks"]
+CELERY_IMPORTS = ["messaging.campaign_tasks", "messaging.media_tasks"]
 
 # ---------------------------------------------------------------- providers
 EVOLUTION_API_URL = env.str("EVOLUTION_API_URL", default="http://127.0.0.1:8081").rstrip("/")
@@ -218,6 +239,18 @@ OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
 # ("host" or "host:port"; whatsapp_saas/netguard.py). The local run lists the sandbox; production
 # leaves it empty.
 ALLOWED_INTERNAL_HOSTS = env.list("ALLOWED_INTERNAL_HOSTS", default=[])
+
+# ---------------------------------------------------------------- inbound media (messaging/media.py)
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=64 * 1024 * 1024)
+# MIME types stored (a type or a `family/*`); anything else fails as `failed` with its reason.
+MEDIA_ALLOWED_TYPES = env.list(
+    "MEDIA_ALLOWED_TYPES",
+    default=["image/*", "video/*", "audio/*", "application/*", "text/plain", "text/csv"],
+)
+MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", default=6)
+MEDIA_RETRY_BASE_SECONDS = env.float("MEDIA_RETRY_BASE_SECONDS", default=10.0)
+# Stored files older than this are deleted (the message stays, its media shows `expired`).
+MEDIA_RETENTION_DAYS = env.int("MEDIA_RETENTION_DAYS", default=90)
 
 # ---------------------------------------------------------------- sending (messaging/sending.py)
 # A message not handed to the provider within this many hours fails with `expired`.
