@@ -23,25 +23,28 @@ CHUNK = 64 * 1024
 UrlGuard = Callable[[str], object]
 
 
+def too_large(max_bytes: int, provider: str, size: int | None = None) -> MediaTooLargeError:
+    """The error of a file over the limit."""
+    return MediaTooLargeError(
+        f"the file is larger than {max_bytes} bytes", size=size, provider=provider
+    )
+
+
 def decode_base64(value: str, max_bytes: int, *, provider: str) -> bytes:
     """The bytes of a base64 text, refusing before decoding when they would exceed `max_bytes`."""
     if len(value) // 4 * 3 > max_bytes + 2:
-        raise MediaTooLargeError(
-            f"the file is larger than {max_bytes} bytes", size=len(value) // 4 * 3, provider=provider
-        )
+        raise too_large(max_bytes, provider, len(value) // 4 * 3)
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProviderProtocolError("the media is not valid base64", provider=provider) from exc
     if len(data) > max_bytes:
-        raise MediaTooLargeError(
-            f"the file is larger than {max_bytes} bytes", size=len(data), provider=provider
-        )
+        raise too_large(max_bytes, provider, len(data))
     return data
 
 
 def download(url: str, max_bytes: int, config: ProviderConfig, *, provider: str) -> MediaContent:
-    """GET a file, reading at most `max_bytes`; redirects are not followed (the guard saw one URL)."""
+    """GET a file, reading at most `max_bytes`; no redirects (the guard saw only this URL)."""
     timeout = (config.connect_timeout, config.read_timeout)
     headers = {"User-Agent": config.user_agent}
     try:
@@ -67,15 +70,13 @@ def read_capped(response: requests.Response, max_bytes: int, provider: str) -> b
     """The body, stopping as soon as it passes `max_bytes` (a declared length is checked first)."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise MediaTooLargeError(
-            f"the file is larger than {max_bytes} bytes", size=int(declared), provider=provider
-        )
+        raise too_large(max_bytes, provider, int(declared))
     chunks: list[bytes] = []
     total = 0
     for chunk in response.iter_content(CHUNK):
         total += len(chunk)
         if total > max_bytes:
-            raise MediaTooLargeError(f"the file is larger than {max_bytes} bytes", provider=provider)
+            raise too_large(max_bytes, provider)
         chunks.append(chunk)
     return b"".join(chunks)
 
