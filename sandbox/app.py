@@ -10,7 +10,7 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sandbox import control, evolution, greenapi, history, media_routes, partner
+from sandbox import control, edges, evolution, greenapi, history, media_routes, partner
 from sandbox.config import SandboxConfig
 from sandbox.errors import (
     ControlError,
@@ -174,6 +174,7 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[errors, inject_faults], client_max_size=MAX_BODY)
     app[SANDBOX_KEY] = build_sandbox(config)
     if config.control:
+        app.router.add_routes(edges.routes)
         app.router.add_routes(control.routes)
     app.router.add_get("/media/{media_id}", serve_media)
     greenapi.add_routes(app)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox import receipts
+from sandbox import edges, receipts
 from sandbox.errors import ControlError
 from sandbox.evolution_sim import RECEIPT_STATUS
 from sandbox.greenapi_sim import RECEIPT_STATUSES
@@ -254,7 +254,8 @@ async def ban(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/{provider}/instances/{key}/inbound")
 async def inbound(request: web.Request) -> web.Response:
-    """Simulate a message from a phone: {"from", "text"?, "media"?, "pushName"?, "lid"?}."""
+    """A message from a phone: {"from", "text"?, "media"?, "pushName"?, "lid"? / "addressing"?,
+    "group"?, "replyTo"?}."""
     sb, inst, body = _sb(request), _instance(request), await _body(request)
     sender = str(body.get("from") or "")
     if not any(ch.isdigit() for ch in sender):
@@ -263,12 +264,16 @@ async def inbound(request: web.Request) -> web.Response:
     if media is not None and not isinstance(media, dict):
         raise ControlError(400, "media must be an object")
     text = None if body.get("text") is None else str(body["text"])
+    digits = "".join(ch for ch in sender if ch.isdigit())
+    lid = bool(body.get("lid")) or body.get("addressing") == "lid"
     if isinstance(inst, EvoInstance):
-        msg = sb.evolution.inbound(
-            inst, sender, text, media, body.get("pushName"), bool(body.get("lid"))
+        shape = edges.inbound_shape(
+            sb, EVOLUTION, digits, {**body, "addressing": "lid" if lid else "pn"}
         )
+        msg = sb.evolution.inbound(inst, sender, text, media, body.get("pushName"), lid, shape)
     else:
-        msg = sb.greenapi.inbound(inst, sender, text, media, body.get("pushName"))
+        shape = edges.inbound_shape(sb, GREENAPI, digits, body)
+        msg = sb.greenapi.inbound(inst, sender, text, media, body.get("pushName"), shape)
     return web.json_response({**msg.as_dict(), "payload": msg.payload}, status=201)
 
 

@@ -53,6 +53,14 @@ def lid_for(digits: str) -> str:
     return str(int(hashlib.sha256(digits.encode()).hexdigest(), 16) % 10**14 + 10**14) + "@lid"
 
 
+def addressed(digits: str, lid: bool) -> dict[str, Any]:
+    """A 1:1 key's identities as Baileys 7 gives them: the alt JID is always the *other* one."""
+    phone, their_lid = f"{digits}@s.whatsapp.net", lid_for(digits)
+    if lid:
+        return {"remoteJid": their_lid, "remoteJidAlt": phone, "addressingMode": "lid"}
+    return {"remoteJid": phone, "remoteJidAlt": their_lid, "addressingMode": "pn"}
+
+
 class EvolutionSim:
     """Evolution instances and what happens to them."""
 
@@ -373,33 +381,33 @@ class EvolutionSim:
         media: dict[str, Any] | None,
         push_name: str | None,
         lid: bool,
+        shape: dict[str, Any] | None = None,
     ) -> Message:
-        """Simulate a message from a phone: messages.upsert."""
+        """Simulate a message from a phone: messages.upsert.
+
+        `shape` adds what sandbox/edges.py builds: a group and its member, a quoted message.
+        """
         if inst.state != "open":
             raise ControlError(409, f'instance "{inst.name}" is not open (state {inst.state})')
         digits = "".join(ch for ch in sender if ch.isdigit())
-        jid = f"{digits}@s.whatsapp.net"
         msg_id = self.sb.ids.inbound_id()
-        key: dict[str, Any] = {
-            "remoteJid": jid,
-            "fromMe": False,
-            "id": msg_id,
-            "addressingMode": "pn",
-        }
-        if lid:
-            key.update(remoteJid=lid_for(digits), remoteJidAlt=jid, addressingMode="lid")
+        key: dict[str, Any] = {"fromMe": False, "id": msg_id, **addressed(digits, lid)}
+        shape = shape or {}
+        key.update(shape.get("key") or {})
         content, message_type = self._content(inst, msg_id, text, media)
         data = {
             "key": key,
             "pushName": push_name or f"Contact {digits[-4:]}",
             "status": "DELIVERY_ACK",
             "message": content,
-            "contextInfo": None,
             "messageType": message_type,
             "messageTimestamp": int(self.sb.clock.now()),
             "instanceId": inst.id,
             "source": "android",
         }
+        if shape.get("contextInfo"):
+            # 2.3.6 lifts the message's contextInfo beside `message` (prepareMessage).
+            data["contextInfo"] = shape["contextInfo"]
         msg = Message(
             id=msg_id,
             provider=EVOLUTION,

@@ -309,12 +309,17 @@ class GreenApiSim:
         text: str | None,
         media: dict[str, Any] | None,
         push_name: str | None,
+        shape: dict[str, Any] | None = None,
     ) -> Message:
-        """Simulate a message from a phone: incomingMessageReceived."""
+        """Simulate a message from a phone: incomingMessageReceived.
+
+        `shape` adds what sandbox/edges.py builds: a group chat, a quoted message.
+        """
         if inst.state != "authorized":
             raise ControlError(409, f"instance {inst.id} is not authorized (state {inst.state})")
         digits = "".join(ch for ch in sender if ch.isdigit())
-        chat = f"{digits}@c.us"
+        shape = shape or {}
+        chat = str(shape.get("chatId") or f"{digits}@c.us")
         name = push_name or f"Contact {digits[-4:]}"
         msg_id = self.sb.ids.inbound_id()
         body = {
@@ -323,11 +328,11 @@ class GreenApiSim:
             "senderData": {
                 "chatId": chat,
                 "chatName": name,
-                "sender": chat,
+                "sender": f"{digits}@c.us",
                 "senderName": name,
                 "senderContactName": name,
             },
-            "messageData": self._incoming_data(msg_id, text, media),
+            "messageData": shape.get("messageData") or self._incoming_data(msg_id, text, media),
         }
         msg = Message(
             id=msg_id,

@@ -89,6 +89,22 @@ class SandboxServer:
         """Simulate a message from a phone ("from", "text", "media"...)."""
         return self._post(f"/{provider}/instances/{key}/inbound", body)
 
+    def edit(self, message_id: str, text: str) -> dict[str, Any]:
+        """Its sender edits a message."""
+        return self._post(f"/messages/{message_id}/edit", {"text": text})
+
+    def revoke(self, message_id: str) -> dict[str, Any]:
+        """Its sender deletes a message for everyone."""
+        return self._post(f"/messages/{message_id}/revoke", {})
+
+    def react(self, message_id: str, emoji: str, **body: Any) -> dict[str, Any]:
+        """The chat reacts to a message ("" takes the reaction back)."""
+        return self._post(f"/messages/{message_id}/react", {"emoji": emoji, **body})
+
+    def call(self, provider: str, key: str | int, **body: Any) -> dict[str, Any]:
+        """An incoming call ("from", "status", "video", "lid", "id")."""
+        return self._post(f"/{provider}/instances/{key}/call", body)
+
     def receipts(self, message_id: str, statuses: list[str], interval: float = 0) -> dict[str, Any]:
         """Emit receipts for a sent message exactly as listed."""
         body = {"statuses": statuses, "interval": interval}

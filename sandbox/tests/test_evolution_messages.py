@@ -108,7 +108,9 @@ def test_inbound_text_emits_messages_upsert_with_the_documented_shape(
     assert data["key"]["fromMe"] is False and data["key"]["id"] == made["id"]
     assert data["pushName"] == "Customer" and data["status"] == "DELIVERY_ACK"
     assert data["message"] == {"conversation": "Hi"} and data["messageType"] == "conversation"
-    assert data["contextInfo"] is None and isinstance(data["messageTimestamp"], int)
+    # 2.3.6 leaves contextInfo out (undefined) rather than null; Baileys 7's alt is the LID.
+    assert "contextInfo" not in data and isinstance(data["messageTimestamp"], int)
+    assert data["key"]["remoteJidAlt"].endswith("@lid") and data["key"]["addressingMode"] == "pn"
     assert data["source"] == "android" and data["instanceId"]
 
 

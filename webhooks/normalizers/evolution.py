@@ -248,9 +248,12 @@ class EvolutionNormalizer(WebhookNormalizer):
         revoked = data.get("type") in REVOKE_TYPES
         edited = obj(data.get("editedMessage"))
         new = content(edited, next(iter(edited), "")) if edited else {"text": "", "caption": ""}
+        # The edit's own time orders edits that overtake each other (milliseconds, as text).
+        millis = text(data.get("timestampMs"))
+        stamp = {"messageTimestamp": int(millis) // 1000} if millis.isdigit() else {}
         return [
             MessageChanged(
-                **self._common(payload),
+                **self._common(payload, stamp),
                 change=ChangeKind.DELETED if revoked else ChangeKind.EDITED,
                 message_id=text(key.get("id")),
                 chat_id=text(key.get("remoteJid")),

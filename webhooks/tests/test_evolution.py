@@ -195,7 +195,14 @@ EXPECTED: dict[str, Expected] = {
     "messages_upsert__reaction_removed": [
         change("reacted", sender=CUSTOMER, text="", occurred_at=SENT_AT)
     ],
-    "messages_edited__edit": [change("edited", "3EB0C767D097B7C7C030", text="Hi, edited")],
+    "messages_edited__edit": [
+        change(
+            "edited",
+            "3EB0C767D097B7C7C030",
+            text="Hi, edited",
+            occurred_at=datetime.fromtimestamp(1757464300, tz=UTC),
+        )
+    ],
     # A revoke ("delete for everyone") arrives as an edit of type REVOKE (Corrections).
     "messages_edited__revoke": [change("deleted", "3EB0C767D097B7C7C030", text="")],
     "messages_delete__key": [change("deleted", "3EB0C767D097B7C7C030")],
