@@ -22,7 +22,7 @@ from providers.events import (
     status_can_advance,
 )
 
-from . import changes, events, media
+from . import changes, events, identities, media
 from .models import Contact, Conversation, Message, PendingReceipt
 
 logger = logging.getLogger(__name__)
@@ -287,6 +287,11 @@ def contact_for(tenant_id: object, event: MessageReceived) -> Contact:
     phone, lid = identity(event)
     name = "" if event.from_me or event.is_group else event.push_name
     lookups = contact_lookups(event, phone, lid)
+    if phone and lid:
+        # Both identities at once: the contacts seen under each become one (identities.py).
+        merged = identities.merge_if_split(tenant_id, phone, lid)
+        if merged is not None:
+            return learn(merged, name=name, jid=phone_jid(event))
     for lookup in lookups:
         contact = Contact.objects.filter(tenant_id=tenant_id, **lookup).first()
         if contact is not None:
