@@ -17,6 +17,7 @@ from django.utils import timezone
 from instances import routing
 from instances.models import Number
 
+from . import scrub
 from .auth import SIGNATURE_HEADER, authentication_problem
 from .models import WebhookEvent
 from .normalizers import get_normalizer
@@ -58,7 +59,7 @@ def receive(
         return Verdict(200, "unknown_token")
     log["number_id"] = str(number.pk)
     if number.provider != provider:
-        return refuse("token of another provider", log)
+        return refuse("token of another provider", log, provider)
     normalizer = get_normalizer(provider)
     problem = authentication_problem(
         normalizer.presented_secret(headers),
@@ -68,7 +69,7 @@ def receive(
         window=settings.WEBHOOK_SIGNATURE_WINDOW_SECONDS,
     )
     if problem:
-        return refuse(problem, log)
+        return refuse(problem, log, provider)
     payload = parse(body)
     if payload is None:
         event_id, _ = store(
@@ -83,13 +84,14 @@ def receive(
         logger.warning("malformed webhook body from %s kept as event %s", provider, event_id)
         return Verdict(400, "malformed", event_id)
     if normalizer.instance_of(payload) not in own_instance_ids(number):
-        return refuse("instance in the payload is not the token's", log)
+        return refuse("instance in the payload is not the token's", log, provider)
+    key = normalizer.dedupe_key(payload, body)
     event_id, duplicate = store(
         number,
-        body,
+        scrub.stored_body(payload, body),
         headers,
         name=normalizer.event_name(payload),
-        key=normalizer.dedupe_key(payload, body),
+        key=key,
     )
     return Verdict(200, "duplicate" if duplicate else "accepted", event_id)
 
@@ -102,9 +104,20 @@ def number_for(token: str) -> Number | None:
     return Number.objects.live().filter(pk=route["number_id"]).only(*NUMBER_FIELDS).first()
 
 
-def refuse(reason: str, log: dict[str, str]) -> Verdict:
-    """A 403 with a security log line; nothing is stored."""
+# Providers that must get a 200 even when refused: any other answer makes GreenAPI resend every
+# 60 s and holds the rest of that instance's queue for up to 24 h (Corrections and additions).
+QUIET_REFUSALS = frozenset({"greenapi"})
+
+
+def refuse(reason: str, log: dict[str, str], provider: str = "") -> Verdict:
+    """A refusal with a security log line; nothing is stored or applied.
+
+    Evolution hears 403 (it gives up on it); GreenAPI hears 200 with the outcome `refused`,
+    which the webhook counters count apart from accepted deliveries.
+    """
     security.warning("webhook refused: %s", reason, extra=log)
+    if provider in QUIET_REFUSALS:
+        return Verdict(200, "refused")
     return Verdict(403, "forbidden")
 
 

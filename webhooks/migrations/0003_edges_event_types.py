@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0002_outbound_endpoints'),
+        ("webhooks", "0002_outbound_endpoints"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhookevent',
-            name='event_type',
-            field=models.CharField(blank=True, choices=[('connection_changed', 'connection_changed'), ('qr_updated', 'qr_updated'), ('message_received', 'message_received'), ('message_status_changed', 'message_status_changed'), ('message_sent', 'message_sent'), ('message_changed', 'message_changed'), ('call_received', 'call_received'), ('instance_removed', 'instance_removed'), ('quota_exceeded', 'quota_exceeded'), ('unknown', 'unknown')], max_length=32),
+            model_name="webhookevent",
+            name="event_type",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("connection_changed", "connection_changed"),
+                    ("qr_updated", "qr_updated"),
+                    ("message_received", "message_received"),
+                    ("message_status_changed", "message_status_changed"),
+                    ("message_sent", "message_sent"),
+                    ("message_changed", "message_changed"),
+                    ("call_received", "call_received"),
+                    ("instance_removed", "instance_removed"),
+                    ("quota_exceeded", "quota_exceeded"),
+                    ("unknown", "unknown"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

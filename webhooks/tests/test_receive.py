@@ -66,14 +66,26 @@ def test_a_wrong_or_missing_evolution_secret_header_gets_403_and_stores_nothing(
     assert any(line.startswith("webhook refused") for line in security_lines(caplog))
 
 
-def test_a_forged_greenapi_authorization_token_gets_403_and_the_real_one_200(
-    deliver, greenapi_number, fixture_for
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": "Bearer forged"}, {"Authorization": "forged"}, {}]
+)
+def test_a_forged_greenapi_token_gets_200_and_applies_nothing_the_real_one_is_stored(
+    deliver, greenapi_number, fixture_for, caplog, headers
 ):
+    """Any non-200 makes GreenAPI resend for 24 h and hold that instance's queue (Corrections)."""
     payload = fixture_for(greenapi_number, "incomingMessageReceived__text")
-    forged = deliver(greenapi_number, payload, headers={"Authorization": "Bearer forged"})
-    assert forged.status_code == 403 and not WebhookEvent.objects.exists()
+    forged = deliver(greenapi_number, payload, headers=headers)
+    assert forged.status_code == 200 and not WebhookEvent.objects.exists()
+    assert any(line.startswith("webhook refused") for line in security_lines(caplog))
     assert deliver(greenapi_number, payload).status_code == 200
     assert WebhookEvent.objects.get().event_name == "incomingMessageReceived"
+
+
+def test_greenapi_may_send_the_token_bare(deliver, greenapi_number, fixture_for):
+    payload = fixture_for(greenapi_number, "incomingMessageReceived__text")
+    bare = {"Authorization": greenapi_number.webhook_secret}
+    assert deliver(greenapi_number, payload, headers=bare).status_code == 200
+    assert WebhookEvent.objects.count() == 1
 
 
 def test_the_previous_secret_is_accepted_during_a_rotation(deliver, evolution_number, fixture_for):
@@ -122,14 +134,14 @@ def test_a_bad_or_stale_signature_gets_403_and_stores_nothing(
     assert security_lines(caplog)
 
 
-def test_a_payload_naming_another_instance_gets_403_and_stores_nothing(
+def test_a_payload_naming_another_instance_is_refused_and_stores_nothing(
     deliver, evolution_number, greenapi_number, fixture_for
 ):
     evo = fixture_for(evolution_number, UPSERT) | {"instance": "someone-else"}
     green = fixture_for(greenapi_number, "incomingMessageReceived__text")
     green["instanceData"]["idInstance"] = 999
     assert deliver(evolution_number, evo).status_code == 403
-    assert deliver(greenapi_number, green).status_code == 403
+    assert deliver(greenapi_number, green).status_code == 200  # GreenAPI always hears 200
     assert not WebhookEvent.objects.exists()
 
 
@@ -149,12 +161,21 @@ def test_an_unknown_token_gets_200_a_security_line_and_nothing_stored(
     assert "no-such-token" not in caplog.text
 
 
-def test_a_token_posted_to_another_providers_url_gets_403(client, evolution_number, fixture_for):
+def test_a_token_posted_to_another_providers_url_is_refused(
+    client, evolution_number, greenapi_number, fixture_for
+):
     response = client.post(
         f"/webhooks/greenapi/{evolution_number.webhook_token}/",
         json.dumps(fixture_for(evolution_number, UPSERT)),
         content_type="application/json",
         headers={"Authorization": f"Bearer {evolution_number.webhook_secret}"},
+    )
+    assert response.status_code == 200 and not WebhookEvent.objects.exists()
+    response = client.post(
+        f"/webhooks/evolution/{greenapi_number.webhook_token}/",
+        json.dumps(fixture_for(evolution_number, UPSERT)),
+        content_type="application/json",
+        headers={"X-Webhook-Token": greenapi_number.webhook_secret},
     )
     assert response.status_code == 403 and not WebhookEvent.objects.exists()
 
