@@ -292,6 +292,8 @@ def apply_state(
         and status in {S.CONNECTING, S.DISCONNECTED}
         and reason in {R.NONE, R.WAITING_SCAN, R.NOT_LOADED}
     ):
+        if status == S.DISCONNECTED and reason == R.NONE and qr_went_stale(number):
+            return change_status(number, S.DISCONNECTED, R.QR_EXPIRED, source)
         return touch_checked(number)
     fields: dict[str, Any] = {"last_state_check_at": timezone.now()}
     if status == S.CONNECTED:
@@ -301,6 +303,17 @@ def apply_state(
             profile_name=profile_name or number.profile_name,
         )
     return change_status(number, status, str(reason), source, **fields)
+
+
+# Evolution renews a waiting QR every 45 s; after QRCODE_LIMIT it stops and connectionState
+# answers `close`, not `refused` (Corrections and additions): no fresh QR for this long is that.
+QR_STALE_AFTER = timedelta(seconds=120)
+
+
+def qr_went_stale(number: Number) -> bool:
+    """Whether the scan's QR stopped being renewed (the provider gave the scan up)."""
+    shown = number.qr_updated_at
+    return shown is not None and timezone.now() - shown > QR_STALE_AFTER
 
 
 def connected_reason(number: Number) -> str:

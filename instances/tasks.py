@@ -143,3 +143,28 @@ def finish_deletions() -> int:
     for number in Number.objects.filter(deletion_requested_at__isnull=False):
         done += services.delete_number(number, Source.POLL)
     return done
+
+
+# GreenAPI sends no notAuthorized after `blocked` (reference 2.4, forum post 204), and a number
+# paused by the provider (sleepMode, yellowCard) may come back without a notification: poll such
+# numbers, rarely, so a later state is applied.
+HELD_RECHECK_EVERY = timedelta(minutes=30)
+HELD_STATUSES = (S.BANNED, S.PAUSED)
+
+
+@shared_task(ignore_result=True)
+def recheck_held_numbers() -> int:
+    """Every 15 minutes: GreenAPI numbers banned or paused, not checked for 30 minutes."""
+    due = (
+        Number.objects.live()
+        .filter(provider="greenapi", status__in=HELD_STATUSES)
+        .exclude(status=S.PAUSED, status_reason=R.SEND_FAILURES)
+        .filter(
+            Q(last_state_check_at__isnull=True)
+            | Q(last_state_check_at__lt=timezone.now() - HELD_RECHECK_EVERY)
+        )
+    )
+    numbers = list(due.order_by("last_state_check_at")[:100])
+    for number in numbers:
+        check_quietly(number)
+    return len(numbers)

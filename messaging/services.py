@@ -36,6 +36,8 @@ STAMPS = {
     MessageStatus.PLAYED: "read_at",
 }
 PHONE_SUFFIXES = ("@s.whatsapp.net", "@c.us")
+# Reasons a provider holds a message it accepted (providers.events GREENAPI_STATUSES).
+HOLD_REASONS = frozenset({"spam_suspected"})
 
 
 # ------------------------------------------------------------------ receipts: the one function
@@ -77,6 +79,8 @@ def apply_status(
 
 def climb(message: Message, status: MessageStatus, reason: str, detail: str, at: datetime) -> bool:
     """Apply one status to a locked message if the ladder allows it; True when it moved."""
+    if status is MessageStatus.QUEUED and reason:
+        return hold(message, reason, detail)
     if not status_can_advance(MessageStatus(message.status), status):
         return False
     message.status = status
@@ -87,6 +91,10 @@ def climb(message: Message, status: MessageStatus, reason: str, detail: str, at:
         message.error_message = detail or "The provider reported that the message failed."
         fields |= {"failed_at", "error_code", "error_message"}
     else:
+        if message.error_code in HOLD_REASONS:
+            # The provider let go of a message it held: the hold is over.
+            message.error_code, message.error_message = "", ""
+            fields |= {"error_code", "error_message"}
         for rung in LADDER[1 : LADDER.index(status) + 1]:
             name = STAMPS[rung]
             if getattr(message, name) is None:
@@ -95,6 +103,30 @@ def climb(message: Message, status: MessageStatus, reason: str, detail: str, at:
     message.save(update_fields=sorted(fields))
     events.status_changed([message])
     return True
+
+
+def hold(message: Message, reason: str, detail: str) -> bool:
+    """The provider holds a message it accepted (GreenAPI `yellowCard`): still queued, with why.
+
+    GreenAPI keeps it up to 24 h and may still send it; its `sent` receipt moves it on.
+    """
+    if message.status != Message.Status.QUEUED or message.error_code == reason:
+        return False
+    message.error_code = reason
+    message.error_message = detail or "The provider is holding the message in its queue."
+    message.save(update_fields=["error_code", "error_message", "updated_at"])
+    events.status_changed([message])
+    return True
+
+
+def handover_status(queues_sends: bool) -> str:
+    """The status of a message its provider just accepted (for the send lane).
+
+    Evolution hands it to WhatsApp at once: `sent`. GreenAPI puts it in its own queue and
+    reports `sent` when it leaves, so it stays `queued` with its provider id: the lane must
+    treat a message with a provider id as handed over and never send it again.
+    """
+    return Message.Status.QUEUED if queues_sends else Message.Status.SENT
 
 
 def keep_pending(

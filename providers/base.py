@@ -50,6 +50,9 @@ class ProviderGateway(ABC):
     name: ClassVar[str]
     # False when instances are created outside our platform (GreenAPI console) and only adopted.
     provisions_instances: ClassVar[bool] = True
+    # True when an accepted send first waits in the provider's own queue (GreenAPI, for up to
+    # 24 h): it stays `queued` at ours until the provider reports it `sent`.
+    queues_sends: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

@@ -246,10 +246,18 @@ class EvolutionGateway(ProviderGateway):
         )
 
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
-        """fetchInstances?instanceName= with the instance token (reference 1.1); 404 is None."""
+        """fetchInstances?instanceName= with the instance token (reference 1.1); 404 is None.
+
+        The token of an instance that no longer exists answers 401, not 404 (the guard finds no
+        instance holding it, Corrections): gone when the global key's list confirms it.
+        """
         try:
             row = self._fetch_row(ref.external_id, self._auth(ref))
         except ProviderNotFoundError:
+            return None
+        except ProviderAuthenticationError as exc:
+            if exc.status != 401 or not self.config.api_key or self._exists(ref.external_id):
+                raise
             return None
         return replace(self._listed(row), ref=ref) if row is not None else None
 
@@ -333,6 +341,13 @@ class EvolutionGateway(ProviderGateway):
         self.set_webhook(adopted, webhook)
         state = self._state(row.get("connectionStatus"), raw=redact(row))
         return CreatedInstance(ref=adopted, state=state, adopted=True, raw=redact(row))
+
+    def _exists(self, name: str) -> bool:
+        """Whether the global key's instance list holds this name."""
+        try:
+            return self._fetch_row(name, self._global()) is not None
+        except ProviderNotFoundError:
+            return False
 
     def _fetch_row(self, name: str, headers: Mapping[str, str]) -> Mapping[str, Any] | None:
         """The fetchInstances row of one instance name, or None when the answer lacks it."""

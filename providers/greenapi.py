@@ -65,6 +65,8 @@ class GreenApiGateway(ProviderGateway):
 
     name = "greenapi"
     provisions_instances = False
+    # sendMessage answers once the message is in GreenAPI's queue; `sent` says it left (ref 2.3).
+    queues_sends = True
 
     def classify(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError | None:
         """HTTP status errors, plus the Partner API's HTTP 200 `{code, description}` errors."""

@@ -136,9 +136,9 @@ class SandboxConfig:
         "seconds before the first Evolution QR (>0 makes create/connect answer {count: 0})",
     )
     evolution_refused_state: str = setting(
-        "refused",
+        "close",
         parse_choice("refused", "close"),
-        "connectionState after the QR limit: refused, or close",
+        "connectionState after the QR limit: close (2.3.6 resets it), or refused",
     )
     evolution_expose_token: bool = setting(
         False,

@@ -28,6 +28,7 @@ app.conf.beat_schedule = {
     "poll-pending-numbers": every(3, "instances.tasks.poll_pending_numbers"),
     "reconcile-connected-numbers": every(60, "instances.tasks.reconcile_connected_numbers"),
     "restart-stuck-numbers": every(30, "instances.tasks.restart_stuck_numbers"),
+    "recheck-held-numbers": every(900, "instances.tasks.recheck_held_numbers"),
     "check-provider-health": every(60, "instances.tasks.check_provider_health"),
     "finish-deletions": every(60, "instances.tasks.finish_deletions"),
     "sweep-outbox": every(15, "messaging.tasks.sweep_outbox"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from instances.models import MAX_SEND_RATE_PER_MINUTE, Number
@@ -114,6 +115,7 @@ class NumberStatusSerializer(serializers.ModelSerializer):
 
     reason = serializers.CharField(source="status_reason")
     qr_code = serializers.SerializerMethodField()
+    pairing_code = serializers.SerializerMethodField()
     last_update = serializers.DateTimeField(source="updated_at")
 
     class Meta:
@@ -122,6 +124,7 @@ class NumberStatusSerializer(serializers.ModelSerializer):
             "status",
             "reason",
             "qr_code",
+            "pairing_code",
             "phone_number",
             "profile_name",
             "connected_at",
@@ -133,3 +136,10 @@ class NumberStatusSerializer(serializers.ModelSerializer):
     def get_qr_code(self, number: Number) -> str | None:
         """The current QR while waiting for a scan."""
         return number.qr_code or None
+
+    def get_pairing_code(self, number: Number) -> str | None:
+        """The pairing code while it is valid, as the connect answer shows it."""
+        expires = number.pairing_code_expires_at
+        if not number.pairing_code or (expires is not None and expires <= timezone.now()):
+            return None
+        return str(number.pairing_code)

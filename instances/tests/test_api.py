@@ -133,6 +133,7 @@ def test_status_reads_our_database(api, connected_number, provider_calls):
         "status",
         "reason",
         "qr_code",
+        "pairing_code",
         "phone_number",
         "profile_name",
         "connected_at",

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from instances import health, services, tasks
 from instances.models import Number
+from providers.events import ConnectionStatus, StateReason
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,23 @@ def test_the_daily_sync_repairs_the_webhook_of_a_number_waiting_for_its_scan(mak
     tasks.sync_provider_instances("evolution")
     held = sandbox.control("GET", f"/evolution/instances/{number.instance_name}")
     assert held["webhook"] == services.webhook_config(number).url
+
+
+def test_banned_and_paused_greenapi_numbers_are_rechecked_rarely_and_a_later_state_applied(
+    greenapi_number: Number, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GreenAPI sends no notAuthorized after `blocked` (reference 2.4): polling finds it."""
+    from providers.greenapi import GreenApiGateway
+    from providers.types import ConnectionState
+
+    Number.objects.filter(pk=greenapi_number.pk).update(status="banned", status_reason="blocked")
+    states = [ConnectionState(ConnectionStatus.DISCONNECTED, StateReason.WAITING_SCAN)]
+    monkeypatch.setattr(GreenApiGateway, "get_state", lambda self, ref: states[0])
+    assert tasks.recheck_held_numbers() == 1
+    greenapi_number.refresh_from_db()
+    assert (greenapi_number.status, greenapi_number.status_reason) == (
+        "disconnected",
+        "waiting_scan",
+    )
+    Number.objects.filter(pk=greenapi_number.pk).update(status="banned")
+    assert tasks.recheck_held_numbers() == 0  # checked a moment ago: not again for 30 minutes

@@ -51,12 +51,25 @@ def test_evolution_unknown_instance_is_none(
     assert evolution.get_instance(evo.REF) is None
 
 
-def test_evolution_rejected_token_raises(
+def test_a_rejected_token_of_an_instance_the_global_list_still_has_raises(
     evolution: EvolutionGateway, rsps: responses.RequestsMock
 ) -> None:
-    rsps.get(FETCH, status=401, json=evo.fixture("error__unauthorized"))
+    own = matchers.header_matcher({"apikey": evo.TOKEN})
+    rsps.get(FETCH, status=401, json=evo.fixture("error__unauthorized"), match=[own])
+    rsps.get(FETCH, json=evo.fixture("instance_fetchInstances__by_name"))
     with pytest.raises(ProviderAuthenticationError):
         evolution.get_instance(evo.REF)
+
+
+@pytest.mark.parametrize("answer", [(200, []), (404, {"status": 404})], ids=["absent", "404"])
+def test_the_401_of_a_deleted_instances_own_token_means_it_is_gone(
+    evolution: EvolutionGateway, rsps: responses.RequestsMock, answer: tuple[int, object]
+) -> None:
+    """Its token matches no instance any more, so the guard says 401, not 404 (Corrections)."""
+    own = matchers.header_matcher({"apikey": evo.TOKEN})
+    rsps.get(FETCH, status=401, json=evo.fixture("error__unauthorized"), match=[own])
+    rsps.get(FETCH, status=answer[0], json=answer[1])
+    assert evolution.get_instance(evo.REF) is None
 
 
 def test_greenapi_reads_the_phone_from_the_settings_wid(

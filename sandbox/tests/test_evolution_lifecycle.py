@@ -64,7 +64,8 @@ def test_qr_refreshes_until_limit_then_state_is_refused(
         if r.body["data"]["state"] == "refused"
     ]
     assert refused == [{"instance": "wa1", "state": "refused", "statusReason": 428}]
-    assert state_of(sandbox) == "refused"
+    # Only the webhook says refused; connectionState answers close (Corrections and additions).
+    assert state_of(sandbox) == "close"
     assert (
         evo(sandbox, "GET", "/instance/connect/wa1").json()["count"] == 1
     )  # connect starts a new cycle
