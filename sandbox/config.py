@@ -135,6 +135,11 @@ class SandboxConfig:
         float,
         "seconds before the first Evolution QR (>0 makes create/connect answer {count: 0})",
     )
+    evolution_webhook_order: str = setting(
+        "concurrent",
+        parse_choice("concurrent", "ordered"),
+        "Evolution deliveries: concurrent, each with its own retries (as Evolution), or ordered",
+    )
     evolution_refused_state: str = setting(
         "close",
         parse_choice("refused", "close"),

@@ -37,6 +37,9 @@ class FaultSettings:
     hang_response_rate: float = 0.0
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
+    # Share of deliveries whose first attempt fails (a 503 from a proxy in between), so they
+    # come later by the provider's retry, overtaken by later events (Evolution 1.9).
+    webhook_first_attempt_fail_rate: float = 0.0
     # Event names (Evolution `event`, GreenAPI `typeWebhook`) the webhook faults touch; None: all.
     webhook_events: list[str] | None = None
     provider: str | None = None
@@ -54,6 +57,7 @@ RATES = (
     "hang_response_rate",
     "webhook_drop_rate",
     "webhook_duplicate_rate",
+    "webhook_first_attempt_fail_rate",
 )
 # Settings kept as given: free JSON (error_body) or text that scopes the faults.
 AS_GIVEN = ("provider", "path_contains", "error_body")
@@ -166,6 +170,20 @@ class Faults:
         if self.settings.latency_ms <= 0 or not self._matches(provider, path):
             return 0.0
         return self.settings.latency_ms / 1000
+
+    def webhook_attempt_fails(self, event: str, attempt: int) -> bool:
+        """Whether this attempt of a delivery fails before it reaches the receiver."""
+        s = self.settings
+        if attempt != 1 or not s.webhook_first_attempt_fail_rate:
+            return False
+        if s.webhook_events is not None and event not in s.webhook_events:
+            return False
+        if self.rng.random() >= s.webhook_first_attempt_fail_rate:
+            return False
+        self.fired["webhook_first_attempt_fail"] = (
+            self.fired.get("webhook_first_attempt_fail", 0) + 1
+        )
+        return True
 
     def webhook_copies(self, event: str) -> int:
         """Return how many times to send the next webhook: 0 (dropped), 1, or 2 (duplicated)."""

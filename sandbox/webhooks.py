@@ -100,7 +100,7 @@ def jwt_hs256(secret: str, now: int) -> str:
 
 
 class Dispatcher:
-    """Queues webhooks per instance and delivers each queue in order."""
+    """Delivers webhooks: Evolution ones concurrently (or in order), GreenAPI FIFO per instance."""
 
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
@@ -147,7 +147,7 @@ class Dispatcher:
         body: dict[str, Any],
         jwt_key: str | None = None,
     ) -> None:
-        """Queue a webhook for delivery after the earlier ones of the same instance."""
+        """Deliver a webhook: on its own (Evolution), or after the instance's earlier ones."""
         copies = self.sb.faults.webhook_copies(event)
         for index in range(max(copies, 1)):
             delivery = Delivery(
@@ -165,7 +165,36 @@ class Dispatcher:
             if copies == 0:
                 delivery.status = "dropped"
                 return
-            self._queue(provider, instance).put_nowait(delivery)
+            if provider == EVOLUTION and self.sb.config.evolution_webhook_order == "concurrent":
+                # Evolution does not await most sendDataWebhook calls: each delivery runs and
+                # retries on its own, and later events overtake a failing one (reference 1.9).
+                self._start(delivery)
+            else:
+                self._queue(provider, instance).put_nowait(delivery)
+
+    def _start(self, delivery: Delivery) -> None:
+        """Deliver one webhook on its own task."""
+        self._inflight.add(delivery.id)
+        task = asyncio.get_running_loop().create_task(self._run(delivery))
+        self._workers.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        """Drop a finished delivery task."""
+        if task in self._workers:
+            self._workers.remove(task)
+
+    async def _run(self, delivery: Delivery) -> None:
+        """One concurrent delivery, to its end."""
+        try:
+            await self._deliver(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook delivery %s crashed", delivery.id)
+            delivery.status = "failed"
+        finally:
+            self._inflight.discard(delivery.id)
 
     @property
     def pending(self) -> int:
@@ -200,7 +229,10 @@ class Dispatcher:
         """Try a delivery until it succeeds, is refused for good, or runs out of attempts."""
         policy = self.policy(delivery.provider)
         while True:
-            outcome = await self._attempt(delivery, policy)
+            if self.sb.faults.webhook_attempt_fails(delivery.event, delivery.attempts + 1):
+                outcome: int | str = 503
+            else:
+                outcome = await self._attempt(delivery, policy)
             delivery.attempts += 1
             delivery.responses.append(outcome)
             if isinstance(outcome, int) and outcome in policy.ok_codes:

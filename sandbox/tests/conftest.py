@@ -20,8 +20,13 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(server: SandboxServer) -> SandboxServer:
-    """Give each test a clean sandbox (instances, faults, settings, webhook log)."""
+    """Give each test a clean sandbox (instances, faults, settings, webhook log).
+
+    These tests check what each event carries and in which order it is emitted, so Evolution
+    deliveries keep that order here; the concurrency tests turn the default back on.
+    """
     server.reset()
+    server.settings(evolution_webhook_order="ordered")
     return server
 
 

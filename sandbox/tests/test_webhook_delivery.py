@@ -29,9 +29,10 @@ def wait_until(check: Callable[[], bool], timeout: float = 5) -> None:
         time.sleep(0.02)
 
 
-def test_deliveries_for_one_instance_arrive_in_order(
+def test_with_the_ordered_option_deliveries_for_one_instance_arrive_in_order(
     sandbox: SandboxServer, receiver: WebhookReceiver
 ) -> None:
+    sandbox.settings(evolution_webhook_order="ordered")
     open_evolution(sandbox, receiver)
     receiver.clear()
     for index in range(20):
@@ -41,10 +42,10 @@ def test_deliveries_for_one_instance_arrive_in_order(
     assert texts == [str(i) for i in range(20)]
 
 
-def test_failed_delivery_is_retried_with_backoff_and_blocks_later_ones(
+def test_with_the_ordered_option_a_failed_delivery_is_retried_and_blocks_later_ones(
     sandbox: SandboxServer, receiver: WebhookReceiver
 ) -> None:
-    sandbox.settings(webhook_jitter=0)
+    sandbox.settings(webhook_jitter=0, evolution_webhook_order="ordered")
     receiver.respond_with(500, 503)
     create_evolution(sandbox, receiver, qrcode=False)
     wait_until(lambda: deliveries(sandbox, "instance.create")[0]["responses"] == [500])
@@ -63,6 +64,22 @@ def test_failed_delivery_is_retried_with_backoff_and_blocks_later_ones(
         "qrcode.updated",
     ]
     assert deliveries(sandbox, "instance.create")[0]["status"] == "delivered"
+
+
+def test_evolution_deliveries_are_concurrent_and_later_events_overtake_a_failing_one(
+    sandbox: SandboxServer, receiver: WebhookReceiver
+) -> None:
+    """Most sendDataWebhook calls are not awaited, each with its own retries (reference 1.9)."""
+    sandbox.settings(webhook_jitter=0, evolution_webhook_order="concurrent")
+    sandbox.faults(webhook_first_attempt_fail_rate=1, webhook_events=["instance.create"])
+    create_evolution(sandbox, receiver, qrcode=False)
+    evo(sandbox, "GET", "/instance/connect/wa1")
+    receiver.wait_for(lambda got: len(got) >= 2)
+    assert receiver.events() == ["connection.update", "qrcode.updated"]
+    sandbox.advance(5)
+    receiver.wait_for_event("instance.create")
+    assert receiver.events()[2] == "instance.create"
+    assert deliveries(sandbox, "instance.create")[0]["responses"] == [503, 200]
 
 
 def test_non_retryable_status_gives_up_at_once(

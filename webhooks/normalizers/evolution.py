@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from providers.base import jid_digits
@@ -142,7 +143,7 @@ class EvolutionNormalizer(WebhookNormalizer):
         mapping = evolution_connection_state(state, data.get("statusReason"))
         return [
             ConnectionChanged(
-                **self._common(payload),
+                **self._emitted(payload),
                 status=mapping.status,
                 reason=mapping.reason,
                 provider_state=state,
@@ -157,7 +158,7 @@ class EvolutionNormalizer(WebhookNormalizer):
         mapping = evolution_connection_state("close", data.get("disconnectionReasonCode"))
         return [
             ConnectionChanged(
-                **self._common(payload),
+                **self._emitted(payload),
                 status=mapping.status,
                 reason=mapping.reason,
                 provider_state=text(data.get("status")),
@@ -327,6 +328,15 @@ class EvolutionNormalizer(WebhookNormalizer):
             )
         ]
 
+    def _emitted(self, payload: Payload) -> dict[str, Any]:
+        """Fields of a connection event, timed by the envelope's `date_time`.
+
+        Deliveries overtake each other (reference 1.9), so a late `connecting` must not undo an
+        `open`. `date_time` is the server's local clock written with a `Z` (R15): never a true
+        time, but one clock for all of one server's events, which is all ordering needs.
+        """
+        return {**self._common(payload), "occurred_at": iso_time(text(payload.get("date_time")))}
+
     def _common(self, payload: Payload, data: Payload | None = None) -> dict[str, Any]:
         """Fields every event has; times from `messageTimestamp`, never `date_time` (R15)."""
         stamp = (data or {}).get("messageTimestamp")
@@ -421,6 +431,15 @@ def media_source(key: Payload, message: Payload, body: Mapping[str, Any]) -> dic
     declared = int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None
     source: dict[str, Any] = {"message": {"key": dict(key), "message": dict(message)}}
     return source | ({"size": declared} if declared is not None else {})
+
+
+def iso_time(value: str) -> datetime | None:
+    """An ISO 8601 time with a trailing `Z`, or None."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def call_of(data: Payload, payload: Payload) -> Payload:

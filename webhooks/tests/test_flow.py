@@ -57,7 +57,8 @@ def test_an_inbound_message_and_the_receipts_of_a_send_arrive_by_webhook(live_nu
     assert inbound.conversation.contact.lid.endswith("@lid")
 
     # What the send pipeline (issue 7) does: send, then record the provider id on our message.
-    sandbox.settings(auto_receipts=False)
+    # In this order (read, then a late delivered): the late rung must not move anything back.
+    sandbox.settings(auto_receipts=False, evolution_webhook_order="ordered")
     sent = get_gateway("evolution").send_text(number.ref, TextMessage("5511888888888", "Hello"))
     Message.objects.create(
         tenant=number.tenant,
