@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 
 from providers.base import e164_digits
-from providers.registry import PROVIDER_CHOICES
+from providers.registry import PROVIDER_CHOICES, all_credential_fields
+from providers.types import CredentialField
 
-from .api.serializers import PHONE_HELP
+from .api.serializers import PHONE_HELP, missing_credentials
 
 
 class NumberForm(forms.Form):
@@ -20,23 +21,31 @@ class NumberForm(forms.Form):
         max_length=200, required=False, help_text="What this number is for, e.g. support or sales."
     )
     provider = forms.ChoiceField(choices=PROVIDER_CHOICES)
-    greenapi_id_instance = forms.RegexField(
-        r"^\d{1,20}$", required=False, label="GreenAPI idInstance"
-    )
-    greenapi_api_token = forms.CharField(
-        required=False,
-        label="GreenAPI apiTokenInstance",
-        widget=forms.PasswordInput(render_value=True),
-    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for _, field in all_credential_fields():
+            self.fields.setdefault(field.name, credential_form_field(field))
 
     def clean(self) -> dict[str, Any]:
-        """GreenAPI numbers come from GreenAPI's console with their id and token."""
+        """The chosen provider's required credentials are given (GreenAPI: id and token)."""
         data = super().clean() or {}
-        if data.get("provider") == "greenapi":
-            for field in ("greenapi_id_instance", "greenapi_api_token"):
-                if not data.get(field):
-                    self.add_error(field, "Required for GreenAPI numbers.")
+        for name, messages in missing_credentials(data.get("provider", ""), data).items():
+            self.add_error(name, messages[0])
         return data
+
+
+def credential_form_field(field: CredentialField) -> forms.Field:
+    """The form field of a provider credential (required per provider, in `clean`)."""
+    if field.is_url:
+        return forms.URLField(required=False, label=field.label)
+    if field.secret:
+        return forms.CharField(
+            required=False, label=field.label, widget=forms.PasswordInput(render_value=True)
+        )
+    if field.pattern:
+        return forms.RegexField(rf"^{field.pattern}$", required=False, label=field.label)
+    return forms.CharField(required=False, label=field.label, max_length=field.max_length)
 
 
 class PairingForm(forms.Form):

@@ -16,7 +16,7 @@ from providers.errors import ProviderError, ProviderNotFoundError, ProviderOpera
 from providers.events import ConnectionStatus as S
 from providers.events import QrCode
 from providers.events import StateReason as R
-from providers.registry import get_gateway
+from providers.registry import all_credential_fields, credential_fields, get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
 from webhooks import outbound
@@ -133,12 +133,15 @@ def create_number(
     purpose: str = "",
     phone_number: str = "",
     created_by: Any = None,
-    greenapi_id_instance: str = "",
-    greenapi_api_token: str = "",
-    greenapi_api_url: str = "",
+    **credentials: str,
 ) -> Number:
-    """Write the row first (quota checked under a lock on the tenant), then provision it."""
+    """Write the row first (quota checked under a lock on the tenant), then provision it.
+
+    `credentials` are the provider's declared credential fields (providers.registry), by name;
+    empty fields of other providers (a form shows them all) are ignored.
+    """
     instance_name = get_gateway(provider).new_instance_name(tenant.slug)
+    ref_fields = credential_columns(provider, credentials)
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if Number.objects.filter(tenant=locked).live().count() >= locked.max_numbers:
@@ -154,15 +157,35 @@ def create_number(
             created_by=created_by,
             phone_number=phone_number,
             instance_name=instance_name,
-            provider_instance_id=greenapi_id_instance,
-            provider_token=greenapi_api_token,
-            provider_api_url=greenapi_api_url,
             status_changed_at=timezone.now(),
+            **ref_fields,
         )
         ConnectionEvent.objects.create(
             number=number, from_status="", to_status=S.PROVISIONING, source=Source.API
         )
     return provision(number)
+
+
+# The Number column that holds each part of an InstanceRef (providers.types.CredentialField).
+REF_COLUMNS = {
+    "external_id": "provider_instance_id",
+    "token": "provider_token",
+    "api_url": "provider_api_url",
+}
+
+
+def credential_columns(provider: str, given: dict[str, str]) -> dict[str, str]:
+    """Number columns from a provider's credential fields; unknown names are a programming error."""
+    known = {field.name: field for _, field in all_credential_fields()}
+    unknown = set(given) - set(known)
+    if unknown:
+        raise TypeError(f"unknown credential fields: {sorted(unknown)}")
+    own = {field.name for field in credential_fields(provider)}
+    return {
+        REF_COLUMNS[known[name].part]: value
+        for name, value in given.items()
+        if name in own and value
+    }
 
 
 def provision(number: Number, source: str = Source.API) -> Number:

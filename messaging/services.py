@@ -36,7 +36,7 @@ STAMPS = {
     MessageStatus.PLAYED: "read_at",
 }
 PHONE_SUFFIXES = ("@s.whatsapp.net", "@c.us")
-# Reasons a provider holds a message it accepted (providers.events GREENAPI_STATUSES).
+# Reasons a provider holds a message it accepted (providers.greenapi_states GREENAPI_STATUSES).
 HOLD_REASONS = frozenset({"spam_suspected"})
 
 

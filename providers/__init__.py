@@ -1,5 +1,5 @@
 """Provider gateway layer: the lowest layer, importing none of our apps."""
 
-from providers.registry import PROVIDER_CHOICES, get_gateway, get_normalizer_class
+from providers.registry import PROVIDER_CHOICES, get_gateway
 
-__all__ = ["PROVIDER_CHOICES", "get_gateway", "get_normalizer_class"]
+__all__ = ["PROVIDER_CHOICES", "get_gateway"]

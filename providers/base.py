@@ -20,6 +20,7 @@ from providers.media import UrlGuard
 from providers.types import (
     ConnectionState,
     ConnectResult,
+    CredentialField,
     CreatedInstance,
     HealthStatus,
     InstanceRef,
@@ -53,6 +54,8 @@ class ProviderGateway(ABC):
     # True when an accepted send first waits in the provider's own queue (GreenAPI, for up to
     # 24 h): it stays `queued` at ours until the provider reports it `sent`.
     queues_sends: ClassVar[bool] = False
+    # What an operator or API client gives when adding a number (GreenAPI: id and token).
+    credentials: ClassVar[tuple[CredentialField, ...]] = ()
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

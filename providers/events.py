@@ -1,4 +1,8 @@
-"""Normalized vocabulary: connection states, the message-status ladder and webhook event types."""
+"""Normalized vocabulary: connection states, the message-status ladder and webhook event types.
+
+Each provider's own names for states, statuses and close codes live in its module
+(providers/evolution_states.py, providers/greenapi_states.py), translated to these.
+"""
 
 from __future__ import annotations
 
@@ -60,59 +64,6 @@ class StateMapping(NamedTuple):
 
 UNKNOWN_STATE = StateMapping(ConnectionStatus.ERROR, StateReason.UNKNOWN_STATE)
 
-_S = ConnectionStatus
-_R = StateReason
-
-EVOLUTION_STATES: dict[str, StateMapping] = {
-    "open": StateMapping(_S.CONNECTED, _R.NONE),
-    "connecting": StateMapping(_S.CONNECTING, _R.NONE),
-    "close": StateMapping(_S.DISCONNECTED, _R.NONE),
-    # `refused` follows the QR limit; Evolution then logs the socket out (reference 1.6).
-    "refused": StateMapping(_S.DISCONNECTED, _R.QR_EXPIRED),
-}
-
-# Baileys DisconnectReason codes on `close` (reference 1.6); Evolution auto-reconnects all but
-# 401/403/402/406, so those four are the ones that need a new scan or an operator.
-EVOLUTION_CLOSE_CODES: dict[int, StateMapping] = {
-    401: StateMapping(_S.LOGGED_OUT, _R.LOGGED_OUT),
-    402: StateMapping(_S.ERROR, _R.UNRECOVERABLE),
-    403: StateMapping(_S.BANNED, _R.FORBIDDEN),
-    406: StateMapping(_S.ERROR, _R.UNRECOVERABLE),
-    408: StateMapping(_S.DISCONNECTED, _R.CONNECTION_LOST),
-    411: StateMapping(_S.ERROR, _R.MULTIDEVICE_MISMATCH),
-    428: StateMapping(_S.DISCONNECTED, _R.CONNECTION_LOST),
-    440: StateMapping(_S.DISCONNECTED, _R.CONNECTION_REPLACED),
-    500: StateMapping(_S.ERROR, _R.BAD_SESSION),
-    503: StateMapping(_S.DISCONNECTED, _R.SERVICE_UNAVAILABLE),
-    515: StateMapping(_S.DISCONNECTED, _R.RESTART_REQUIRED),
-}
-
-# GreenAPI getStateInstance / stateInstanceChanged values (reference 2.2).
-GREENAPI_STATES: dict[str, StateMapping] = {
-    "authorized": StateMapping(_S.CONNECTED, _R.NONE),
-    "notAuthorized": StateMapping(_S.DISCONNECTED, _R.WAITING_SCAN),
-    "blocked": StateMapping(_S.BANNED, _R.BLOCKED),
-    "sleepMode": StateMapping(_S.PAUSED, _R.PHONE_OFFLINE),
-    "starting": StateMapping(_S.CONNECTING, _R.STARTING),
-    "yellowCard": StateMapping(_S.PAUSED, _R.SPAM_SUSPECTED),
-}
-
-
-def evolution_connection_state(state: str | None, status_reason: Any = None) -> StateMapping:
-    """Translate an Evolution `state` (+ Baileys `statusReason`) to ours."""
-    if not state:
-        # connectionState omits `state` for an instance in the DB but not loaded (reference 1.3).
-        return StateMapping(_S.DISCONNECTED, _R.NOT_LOADED)
-    code = _as_int(status_reason)
-    if state == "close" and code not in (None, 200):
-        return EVOLUTION_CLOSE_CODES.get(code, StateMapping(_S.DISCONNECTED, _R.UNKNOWN_REASON))
-    return EVOLUTION_STATES.get(state, UNKNOWN_STATE)
-
-
-def greenapi_connection_state(state: str | None) -> StateMapping:
-    """Translate a GreenAPI `stateInstance` to ours."""
-    return GREENAPI_STATES.get(state or "", UNKNOWN_STATE)
-
 
 class MessageStatus(StrEnum):
     """One rung of the message-status ladder, `failed` (terminal) or `unknown` (never applied)."""
@@ -144,49 +95,6 @@ class StatusMapping(NamedTuple):
 
 _M = MessageStatus
 UNKNOWN_STATUS = StatusMapping(_M.UNKNOWN)
-
-# Evolution renders Baileys' numeric ack as these names (reference 1.6, src/utils/renderStatus.ts).
-EVOLUTION_STATUSES: dict[str, StatusMapping] = {
-    "ERROR": StatusMapping(_M.FAILED, "error"),
-    "PENDING": StatusMapping(_M.QUEUED),
-    "SERVER_ACK": StatusMapping(_M.SENT),
-    "DELIVERY_ACK": StatusMapping(_M.DELIVERED),
-    "READ": StatusMapping(_M.READ),
-    "PLAYED": StatusMapping(_M.PLAYED),
-    # DELETED is Evolution's fallback when Baileys gives no status, not a deletion (reference 1.6).
-    "DELETED": UNKNOWN_STATUS,
-}
-EVOLUTION_ACK_NAMES: dict[int, str] = {
-    0: "ERROR",
-    1: "PENDING",
-    2: "SERVER_ACK",
-    3: "DELIVERY_ACK",
-    4: "READ",
-    5: "PLAYED",
-}
-
-GREENAPI_STATUSES: dict[str, StatusMapping] = {
-    "sent": StatusMapping(_M.SENT),
-    "delivered": StatusMapping(_M.DELIVERED),
-    "read": StatusMapping(_M.READ),
-    "failed": StatusMapping(_M.FAILED, "error"),
-    "noAccount": StatusMapping(_M.FAILED, "not_on_whatsapp"),
-    "notInGroup": StatusMapping(_M.FAILED, "not_in_group"),
-    # yellowCard holds the message in GreenAPI's 24 h queue instead of sending it (reference 2.2).
-    "yellowCard": StatusMapping(_M.QUEUED, "spam_suspected"),
-}
-
-
-def evolution_message_status(value: str | int | None) -> StatusMapping:
-    """Translate an Evolution status name or Baileys numeric ack to ours."""
-    code = _as_int(value)
-    name = EVOLUTION_ACK_NAMES.get(code, "") if code is not None else str(value or "").upper()
-    return EVOLUTION_STATUSES.get(name, UNKNOWN_STATUS)
-
-
-def greenapi_message_status(value: str | None) -> StatusMapping:
-    """Translate a GreenAPI outgoingMessageStatus `status` to ours."""
-    return GREENAPI_STATUSES.get(value or "", UNKNOWN_STATUS)
 
 
 def status_can_advance(current: MessageStatus, incoming: MessageStatus) -> bool:
@@ -410,7 +318,7 @@ class UnknownEvent(ProviderEvent):
     name: str = ""
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     """An int from an int or a string of digits; None otherwise."""
     if isinstance(value, bool):
         return None

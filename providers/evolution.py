@@ -29,8 +29,11 @@ from providers.errors import (
     evolution_error_message,
     evolution_missing_recipient,
 )
-from providers.events import evolution_connection_state, evolution_message_status
 from providers.evolution_messages import history_page, sent_record
+from providers.evolution_states import (
+    evolution_connection_state,
+    evolution_message_status,
+)
 from providers.http import status_error
 from providers.media import UrlGuard, decode_base64, unsupported
 from providers.types import (

@@ -25,13 +25,16 @@ from providers.errors import (
     ProviderOperationFailedError,
     ProviderProtocolError,
 )
-from providers.events import greenapi_connection_state
 from providers.greenapi_messages import file_kind, history_record
+from providers.greenapi_states import (
+    greenapi_connection_state,
+)
 from providers.http import HttpResponse, status_error
 from providers.media import UrlGuard, download, unsupported
 from providers.types import (
     ConnectionState,
     ConnectResult,
+    CredentialField,
     CreatedInstance,
     HealthStatus,
     InstanceRef,
@@ -67,6 +70,16 @@ class GreenApiGateway(ProviderGateway):
     provisions_instances = False
     # sendMessage answers once the message is in GreenAPI's queue; `sent` says it left (ref 2.3).
     queues_sends = True
+    # Instances are made in GreenAPI's console; a number is added with their id and token.
+    credentials = (
+        CredentialField(
+            "greenapi_id_instance", "GreenAPI idInstance", "external_id", pattern=r"\d{1,20}"
+        ),
+        CredentialField("greenapi_api_token", "GreenAPI apiTokenInstance", "token", secret=True),
+        CredentialField(
+            "greenapi_api_url", "GreenAPI apiUrl", "api_url", required=False, is_url=True
+        ),
+    )
 
     def classify(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError | None:
         """HTTP status errors, plus the Partner API's HTTP 200 `{code, description}` errors."""

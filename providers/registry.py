@@ -1,13 +1,17 @@
-"""The one table of providers: name -> label, gateway class, webhook normalizer, settings names."""
+"""The one table of providers: name -> label, gateway class, settings names.
+
+A provider's webhook normalizer is found by the webhooks app (webhooks/normalizers/<name>.py);
+this lowest layer names nothing above it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.utils.module_loading import import_string
 
-from providers.types import ProviderConfig
+from providers.types import CredentialField, ProviderConfig
 
 if TYPE_CHECKING:
     from providers.base import ProviderGateway
@@ -24,7 +28,6 @@ class ProviderSpec:
     name: str
     label: str
     gateway: str
-    normalizer: str
     url_setting: str
     key_setting: str
 
@@ -36,7 +39,6 @@ PROVIDERS: dict[str, ProviderSpec] = {
             name="evolution",
             label="Evolution API v2",
             gateway="providers.evolution.EvolutionGateway",
-            normalizer="webhooks.normalizers.evolution.EvolutionNormalizer",
             url_setting="EVOLUTION_API_URL",
             key_setting="EVOLUTION_API_KEY",
         ),
@@ -44,7 +46,6 @@ PROVIDERS: dict[str, ProviderSpec] = {
             name="greenapi",
             label="GreenAPI",
             gateway="providers.greenapi.GreenApiGateway",
-            normalizer="webhooks.normalizers.greenapi.GreenApiNormalizer",
             url_setting="GREENAPI_API_URL",
             # Optional: only instance listing (Partner API) needs it.
             key_setting="GREENAPI_PARTNER_TOKEN",
@@ -70,10 +71,14 @@ def get_gateway_class(name: str) -> type[ProviderGateway]:
     return gateway_class
 
 
-def get_normalizer_class(name: str) -> type[Any]:
-    """Import the webhook normalizer of `name` (in the webhooks app; imported only on demand)."""
-    normalizer_class: type[Any] = import_string(get_spec(name).normalizer)
-    return normalizer_class
+def credential_fields(name: str) -> tuple[CredentialField, ...]:
+    """The per-number credentials provider `name` needs."""
+    return get_gateway_class(name).credentials
+
+
+def all_credential_fields() -> list[tuple[str, CredentialField]]:
+    """(provider, field) for every provider's credentials, in registry order."""
+    return [(name, field) for name in PROVIDERS for field in credential_fields(name)]
 
 
 def config_from_settings(name: str) -> ProviderConfig:

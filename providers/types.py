@@ -55,6 +55,24 @@ class InstanceRef:
 
 
 @dataclass(frozen=True)
+class CredentialField:
+    """A per-number credential a provider needs when a number is added (API body and form).
+
+    `part` is the piece of the InstanceRef it fills: `external_id`, `token` or `api_url`.
+    """
+
+    name: str
+    label: str
+    part: str
+    required: bool = True
+    secret: bool = False
+    # A full-match regular expression the value must satisfy ("" for any text).
+    pattern: str = ""
+    is_url: bool = False
+    max_length: int = 255
+
+
+@dataclass(frozen=True)
 class WebhookConfig:
     """Where the provider must post this number's events, and the secret it must present."""
 

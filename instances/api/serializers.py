@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 from instances.models import MAX_SEND_RATE_PER_MINUTE, Number
 from providers.base import e164_digits
-from providers.registry import PROVIDER_CHOICES
+from providers.registry import PROVIDER_CHOICES, all_credential_fields, credential_fields
+from providers.types import CredentialField
 
 PHONE_HELP = "Enter the number with country code: 8 to 15 digits."
 
@@ -59,27 +60,46 @@ class NumberCreateSerializer(serializers.Serializer):
     provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
     purpose = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     phone_number = serializers.CharField(required=False, allow_blank=True, default="")
-    greenapi_id_instance = serializers.RegexField(r"^\d{1,20}$", required=False, default="")
-    greenapi_api_token = serializers.CharField(
-        max_length=255, required=False, default="", write_only=True
-    )
-    greenapi_api_url = serializers.URLField(required=False, default="")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The common fields plus every provider's declared credential fields."""
+        fields = super().get_fields()
+        for _, field in all_credential_fields():
+            fields.setdefault(field.name, credential_field(field))
+        return fields
 
     def validate_phone_number(self, value: str) -> str:
         """Optional, but well formed when given."""
         return clean_phone(value) if value else ""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """GreenAPI numbers are created in GreenAPI's console: their id and token are required."""
-        if attrs["provider"] == "greenapi":
-            missing = {
-                f: ["Required for GreenAPI numbers."]
-                for f in ("greenapi_id_instance", "greenapi_api_token")
-                if not attrs.get(f)
-            }
-            if missing:
-                raise serializers.ValidationError(missing)
+        """The chosen provider's required credentials are given (GreenAPI: id and token)."""
+        missing = missing_credentials(attrs["provider"], attrs)
+        if missing:
+            raise serializers.ValidationError(missing)
         return attrs
+
+
+def credential_field(field: CredentialField) -> serializers.Field:
+    """The API field of a provider credential (optional here; `validate` checks per provider)."""
+    options: dict[str, Any] = {"required": False, "default": "", "max_length": field.max_length}
+    if field.secret:
+        options["write_only"] = True
+    if field.is_url:
+        return serializers.URLField(**options)
+    if field.pattern:
+        return serializers.RegexField(rf"^{field.pattern}$", **options)
+    return serializers.CharField(**options)
+
+
+def missing_credentials(provider: str, given: dict[str, Any]) -> dict[str, list[str]]:
+    """{field: [message]} for the provider's required credentials that are empty."""
+    label = dict(PROVIDER_CHOICES).get(provider, provider)
+    return {
+        field.name: [f"Required for {label} numbers."]
+        for field in credential_fields(provider)
+        if field.required and not given.get(field.name)
+    }
 
 
 class ConnectSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from instances import health, services
 from instances.models import Number
 from providers.errors import ProviderError
+from providers.registry import credential_fields
 from tenants.api import TenantScopedMixin
 from whatsapp_saas.api.errors import ApiError
 
@@ -80,9 +81,7 @@ class NumberViewSet(
                 provider=data["provider"],
                 purpose=data["purpose"],
                 phone_number=data["phone_number"],
-                greenapi_id_instance=data["greenapi_id_instance"],
-                greenapi_api_token=data["greenapi_api_token"],
-                greenapi_api_url=data["greenapi_api_url"],
+                **{f.name: data[f.name] for f in credential_fields(data["provider"])},
             )
         return Response(NumberSerializer(number).data, status=status.HTTP_201_CREATED)
 

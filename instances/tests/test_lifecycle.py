@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from instances import routing, services, sync, tasks
 from instances.models import Number
-from providers.events import evolution_connection_state
+from providers.evolution_states import (
+    evolution_connection_state,
+)
 from providers.types import ConnectionState
 from tenants.models import Membership
 from tenants.services import create_tenant

@@ -7,10 +7,6 @@ from typing import Any
 import pytest
 
 from providers.events import (
-    EVOLUTION_CLOSE_CODES,
-    EVOLUTION_STATES,
-    GREENAPI_STATES,
-    GREENAPI_STATUSES,
     CallReceived,
     ChangeKind,
     ConnectionChanged,
@@ -27,11 +23,19 @@ from providers.events import (
     QuotaExceeded,
     StateReason,
     UnknownEvent,
+    status_can_advance,
+)
+from providers.evolution_states import (
+    EVOLUTION_CLOSE_CODES,
+    EVOLUTION_STATES,
     evolution_connection_state,
     evolution_message_status,
+)
+from providers.greenapi_states import (
+    GREENAPI_STATES,
+    GREENAPI_STATUSES,
     greenapi_connection_state,
     greenapi_message_status,
-    status_can_advance,
 )
 
 S = ConnectionStatus

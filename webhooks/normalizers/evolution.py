@@ -24,11 +24,13 @@ from providers.events import (
     QrCode,
     QrUpdated,
     StateReason,
-    evolution_connection_state,
-    evolution_message_status,
 )
 from providers.evolution import WEBHOOK_SECRET_HEADER
 from providers.evolution_messages import message_fingerprint
+from providers.evolution_states import (
+    evolution_connection_state,
+    evolution_message_status,
+)
 
 from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
 

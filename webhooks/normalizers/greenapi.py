@@ -20,10 +20,12 @@ from providers.events import (
     MessageStatusChanged,
     ProviderEvent,
     QuotaExceeded,
+)
+from providers.greenapi_messages import notification_fingerprint
+from providers.greenapi_states import (
     greenapi_connection_state,
     greenapi_message_status,
 )
-from providers.greenapi_messages import notification_fingerprint
 
 from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
 

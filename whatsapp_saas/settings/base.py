@@ -125,7 +125,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG or env.bool("DJANGO_TESTING", default=False)
 # Inbound media (DESIGN.md "Media"): the filesystem under var/media locally; MEDIA_STORAGE=s3
 # stores through django-storages in any S3-compatible bucket (AWS_* settings below).
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "var" / "media")
 MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")
 STORAGES = {
     "default": (
