@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -190,11 +191,27 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
-# A task whose worker dies is redelivered after this many seconds (must exceed the time limit).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 CELERY_TIMEZONE = "UTC"
 # Task modules outside <app>/tasks.py, which autodiscovery does not find.
 CELERY_IMPORTS = ["messaging.campaign_tasks"]
+
+# One queue per kind of work, each served by its own workers (DESIGN.md section 4 "Work"), so a
+# backlog of one never delays another. First match wins; exact names before patterns.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("send", "events", "notify", "maintenance")]
+CELERY_TASK_ROUTES = {
+    "messaging.tasks.sweep_outbox": "maintenance",
+    "messaging.tasks.*": "send",
+    "messaging.campaign_tasks.*": "maintenance",
+    "webhooks.tasks.process_*": "events",
+    "webhooks.tasks.deliver*": "notify",
+    "webhooks.tasks.*": "maintenance",
+    "instances.tasks.*": "maintenance",
+}
+# A task nobody routed still runs (on the chores' workers); test_queues.py fails until it is.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+
+# A task whose worker dies is redelivered after this many seconds (must exceed the time limit).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 
 # ---------------------------------------------------------------- providers
 EVOLUTION_API_URL = env.str("EVOLUTION_API_URL", default="http://127.0.0.1:8081").rstrip("/")
