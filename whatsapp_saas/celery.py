@@ -6,8 +6,11 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
+from . import broker_fixes
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_saas.settings.base")
 
+broker_fixes.apply()
 app = Celery("whatsapp_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

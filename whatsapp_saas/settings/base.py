@@ -210,8 +210,26 @@ CELERY_TASK_ROUTES = {
 # A task nobody routed still runs (on the chores' workers); test_queues.py fails until it is.
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 
-# A task whose worker dies is redelivered after this many seconds (must exceed the time limit).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
+# Surviving Redis restarts (docs/operations.md "When Redis or PostgreSQL restarts"): retry the
+# broker forever, at start-up too, with bounded socket waits so a dead server is noticed.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A task running when the broker goes finishes: its outcome is in the database, fenced on its
+# lease, so cancelling it (and guessing whether a provider call happened) would only add risk.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A reserved message comes back to the queue after this long; it must exceed the longest
+    # countdown we schedule (webhook deliveries back off up to 1 h + 20 %), or every wait would be
+    # redelivered each period. Work of a dead worker does not wait for it: the sweeps re-drive
+    # the rows within a minute.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
+    "socket_connect_timeout": 5,
+    "socket_timeout": 30,
+    "socket_keepalive": True,
+    "health_check_interval": 25,
+}
 
 # ---------------------------------------------------------------- providers
 EVOLUTION_API_URL = env.str("EVOLUTION_API_URL", default="http://127.0.0.1:8081").rstrip("/")
