@@ -28,7 +28,7 @@ def explicit_queue(name: str, options: dict[str, Any] | None = None) -> str | No
     return str(getattr(queue, "name", queue))
 
 
-def test_every_task_of_our_apps_is_routed_to_one_of_the_four_queues():
+def test_every_task_of_our_apps_is_routed_to_one_of_the_four_queues() -> None:
     tasks = our_tasks()
     assert "messaging.tasks.send_message" in tasks and "webhooks.tasks.deliver" in tasks
     routes = {name: explicit_queue(name) for name in tasks}
@@ -45,19 +45,19 @@ def test_every_task_of_our_apps_is_routed_to_one_of_the_four_queues():
         ("instances.tasks.sync_provider_instances", "maintenance"),
     ],
 )
-def test_each_kind_of_work_has_its_own_queue(task, queue):
+def test_each_kind_of_work_has_its_own_queue(task: str, queue: str) -> None:
     assert explicit_queue(task) == queue
     assert app.amqp.router.route({}, task)["queue"].name == queue
 
 
-def test_every_periodic_chore_runs_on_maintenance():
+def test_every_periodic_chore_runs_on_maintenance() -> None:
     for name, entry in app.conf.beat_schedule.items():
         options = entry.get("options", {})
         routed = app.amqp.router.route(dict(options), entry["task"])
         assert routed["queue"].name == "maintenance", name
 
 
-def test_no_periodic_chore_expires_before_its_next_run_is_due():
+def test_no_periodic_chore_expires_before_its_next_run_is_due() -> None:
     # The single queue dropped sweep_outbox 23 times (expires=15 behind 1,021 deliveries): a
     # chore now outlives several of its periods, and at least a minute.
     for name, entry in app.conf.beat_schedule.items():
@@ -66,7 +66,7 @@ def test_no_periodic_chore_expires_before_its_next_run_is_due():
             assert expires >= 2 * entry["schedule"] and expires >= 60, name
 
 
-def test_an_unrouted_task_falls_to_a_queue_that_workers_serve_not_to_celery():
+def test_an_unrouted_task_falls_to_a_queue_that_workers_serve_not_to_celery() -> None:
     assert settings.CELERY_TASK_DEFAULT_QUEUE in QUEUES
     assert app.amqp.router.route({}, "somewhere.tasks.new")["queue"].name == "maintenance"
     assert {queue.name for queue in app.amqp.queues.values()} == QUEUES
