@@ -8,7 +8,6 @@ root cause): "Connection to broker lost", "Restoring N unacknowledged message(s)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,6 @@ from .processes import Celery, RedisServer, app_env, wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 PROBE = "whatsapp_saas.tests.probe_tasks"
 HELD = 300  # countdown tasks the worker holds unacknowledged when Redis goes
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_a_channel_whose_redis_died_mid_poll_closes_the_way_celery_closes_it(
