@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from messaging.tests.fixtures import linked  # noqa: F401
 
-from .processes import RedisServer
+from .processes import RedisServer, publish_to
 
 
 @pytest.fixture
@@ -19,3 +20,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def on_own_redis(redis_server: RedisServer, settings: Any) -> Iterator[RedisServer]:
+    """This process uses the test's redis-server too: cache, rate limits and Celery publishing."""
+    settings.REDIS_URL = redis_server.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis_server.url}}
+    previous = publish_to(redis_server.url)
+    yield redis_server
+    publish_to(previous)

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -147,12 +147,23 @@ class Celery:
         cls, log: Path, env: dict[str, str], queues: str, concurrency: int = 1, *flags: str
     ) -> Celery:
         """A prefork worker consuming these queues (comma-separated); returns once it is ready."""
+        worker = cls.start_worker(log, env, queues, concurrency, *flags)
+        worker.wait_ready()
+        return worker
+
+    @classmethod
+    def start_worker(
+        cls, log: Path, env: dict[str, str], queues: str, concurrency: int = 1, *flags: str
+    ) -> Celery:
+        """Start a prefork worker named after its log file; do not wait for it."""
         name = f"{log.stem}@%h"
         args = ["worker", "-Q", queues, "-c", str(concurrency), "-n", name, "-l", "INFO", *flags]
-        worker = cls(log, env, *args)
-        wait_for(lambda: "ready." in worker.text() or worker.exited(), 60, f"{name} ready")
-        assert not worker.exited(), worker.text()
-        return worker
+        return cls(log, env, *args)
+
+    def wait_ready(self) -> None:
+        """Wait until the worker logged that it is ready (it fails the test if it exits)."""
+        wait_for(lambda: " ready." in self.text() or self.exited(), 90, f"{self.log.stem} ready")
+        assert not self.exited(), self.text()
 
     def text(self) -> str:
         """Everything logged so far."""
@@ -166,3 +177,17 @@ class Celery:
         """Warm shutdown, then kill."""
         stop(self.process)
         self.out.close()
+
+
+def publish_to(url: str) -> str:
+    """Point this process's Celery app at another broker; returns the previous broker URL."""
+    from whatsapp_saas.celery import app
+
+    celery: Any = app  # its connection pools are private: drop them so the next publish reconnects
+    previous = str(celery.conf.broker_url)
+    celery.conf.broker_url = url
+    if celery._pool is not None:
+        celery._pool.force_close_all()
+    celery._pool = None
+    celery.amqp._producer_pool = None
+    return previous
