@@ -1,4 +1,4 @@
-"""Real processes for tests about workers: a redis-server of the test's own, Celery workers, beat.
+"""Real processes for tests about workers: redis-server and PostgreSQL of the test's own, Celery.
 
 Every process runs in its own session so a stop reaches its children (prefork pool processes), and
 is stopped by its PID when the test ends.
@@ -6,11 +6,14 @@ is stopped by its PID when the test ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +194,57 @@ def publish_to(url: str) -> str:
     celery._pool = None
     celery.amqp._producer_pool = None
     return previous
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the test's own (initdb in a temp dir, a free port), to restart."""
+
+    BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="wa-pg-"))
+        self.data = self.dir / "data"
+
+    @property
+    def url(self) -> str:
+        """Its `postgres` database."""
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, tool: str, *args: str) -> None:
+        """Run a PostgreSQL tool, as the postgres user when we are root (initdb refuses root)."""
+        command = [str(self.BIN[-1] / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        """Create the cluster: trust authentication, TCP on 127.0.0.1 only."""
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust")
+
+    def start(self) -> None:
+        """Start (or restart, on the same port) and wait until it accepts connections."""
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
+        self.run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "start",
+        )
+
+    def crash(self) -> None:
+        """Stop it the way a crash does: every backend killed, no checkpoint (`-m immediate`)."""
+        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+
+    def remove(self) -> None:
+        """Stop it if it runs and delete its files."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
