@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from django.conf import settings
 
 from whatsapp_saas.celery import app
@@ -70,3 +71,29 @@ def test_an_unrouted_task_falls_to_a_queue_that_workers_serve_not_to_celery() ->
     assert settings.CELERY_TASK_DEFAULT_QUEUE in QUEUES
     assert app.amqp.router.route({}, "somewhere.tasks.new")["queue"].name == "maintenance"
     assert {queue.name for queue in app.amqp.queues.values()} == QUEUES
+
+
+def worker_queues(command: list[str]) -> set[str]:
+    """The queues a `celery worker` command line consumes (none given: every declared queue)."""
+    if "-Q" not in command:
+        return set(QUEUES)
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def test_docker_compose_runs_a_worker_service_per_group_and_one_beat() -> None:
+    services = yaml.safe_load((settings.BASE_DIR / "docker-compose.yml").read_text())["services"]
+    workers = {n: s for n, s in services.items() if s.get("command", [None])[3:4] == ["worker"]}
+    served = [worker_queues(s["command"]) for s in workers.values()]
+    assert set().union(*served) == QUEUES and sum(map(len, served)) == len(QUEUES)
+    for name, service in workers.items():
+        assert "--concurrency" in service["command"] and service["deploy"]["replicas"], name
+        assert "inspect ping" in service["healthcheck"]["test"][1], name
+    assert [n for n, s in services.items() if "beat" in s.get("command", [])] == ["beat"]
+
+
+def test_the_local_run_serves_every_queue_and_runs_one_beat() -> None:
+    lines = (settings.BASE_DIR / "Procfile.dev").read_text().splitlines()
+    commands = [line.split(":", 1)[1].split() for line in lines if line.strip()]
+    workers = [c for c in commands if c[:4] == ["celery", "-A", "whatsapp_saas", "worker"]]
+    assert set().union(*(worker_queues(c) for c in workers)) == QUEUES
+    assert sum(c[:4] == ["celery", "-A", "whatsapp_saas", "beat"] for c in commands) == 1
