@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help install run test migrate lint clean bench-webhooks bench-send
 
 help:
-	@echo "make run    start web, worker, beat and the sandbox provider (http://127.0.0.1:8000)"
+	@echo "make run    start web, a worker per queue, beat and the sandbox provider (http://127.0.0.1:8000)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench-webhooks   webhook ingest benchmark (under a minute, 127.0.0.1 only)"
 	@echo "make bench-send       send pipeline benchmark with real workers (about a minute, 127.0.0.1 only)"

@@ -6,16 +6,27 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
+from . import broker_fixes
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_saas.settings.base")
 
+broker_fixes.apply()
 app = Celery("whatsapp_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+# A chore waits at most this many periods (and never less than a minute) before it is dropped:
+# long enough that a busy moment on `maintenance` never loses a run, short enough that a stopped
+# worker does not come back to hours of copies. Chores are idempotent; a late copy is harmless.
+EXPIRE_AFTER_PERIODS = 4
+MIN_EXPIRES = 60.0
+
+
 def every(seconds: float, task: str) -> dict[str, Any]:
-    """A periodic task that expires after its period, so a stalled worker never builds a backlog."""
-    return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+    """A periodic chore (routed to `maintenance`) that outlives several of its periods."""
+    expires = max(seconds * EXPIRE_AFTER_PERIODS, MIN_EXPIRES)
+    return {"task": task, "schedule": seconds, "options": {"expires": expires}}
 
 
 def daily(hour: int, minute: int, task: str) -> dict[str, Any]:
@@ -23,7 +34,7 @@ def daily(hour: int, minute: int, task: str) -> dict[str, Any]:
     return {"task": task, "schedule": crontab(hour=hour, minute=minute)}
 
 
-# Beat is the single scheduler of these.
+# Beat is the single scheduler of these; all of them run on `maintenance` (settings task routes).
 app.conf.beat_schedule = {
     "poll-pending-numbers": every(3, "instances.tasks.poll_pending_numbers"),
     "reconcile-connected-numbers": every(60, "instances.tasks.reconcile_connected_numbers"),

@@ -1,4 +1,4 @@
-"""Request id and the API error envelope for errors raised outside DRF views."""
+"""Request id, the API error envelope for errors raised outside DRF views, 503 during outages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from . import health
+from . import health, outage
 from .api.errors import error_json
 from .logging import request_id_var
 
@@ -50,7 +50,10 @@ class ApiErrorMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """Log an unexpected error with its detail; answer the client generically."""
+        """An outage is a 503 (API and pages); under /api/ anything else is a logged 500."""
+        if outage.is_outage(exception):
+            outage.log(exception)
+            return outage.response_for(request)
         if not request.path.startswith("/api/"):
             return None
         logger.exception("unhandled error", exc_info=exception)
@@ -58,7 +61,7 @@ class ApiErrorMiddleware:
 
 
 class HealthProbeMiddleware:
-    """Answer /healthz and /readyz before host validation: probes call 127.0.0.1, not a public host."""
+    """Answer /healthz and /readyz before host checks: probes call 127.0.0.1, not a public host."""
 
     PROBES = {"/healthz": health.healthz, "/readyz": health.readyz}
 

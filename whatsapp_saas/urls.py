@@ -9,6 +9,9 @@ from . import health
 admin.site.site_header = "WhatsApp Numbers — operations"
 admin.site.site_title = "WhatsApp Numbers admin"
 
+# An error outside any view (a middleware saving the session with the database down) is a 503 too.
+handler500 = "whatsapp_saas.outage.server_error"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -11,6 +11,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .. import outage
+
 logger = logging.getLogger(__name__)
 
 CODES = {
@@ -72,6 +74,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every error, expected or not, leaves in the envelope."""
     if isinstance(exc, RequestDataTooBig):
         exc = ApiError(413, "payload_too_large", MESSAGES[413])
+    if outage.is_outage(exc):
+        outage.log(exc)
+        return Response(
+            envelope(503, outage.CODE, outage.MESSAGE, outage.details()),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, ApiError):
         return Response(
             envelope(exc.status_code, exc.error_code, str(exc.detail), exc.details),
@@ -91,17 +100,19 @@ def describe(exc: Exception) -> tuple[str | None, str | None, dict[str, Any] | N
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return "validation_error", MESSAGES[400], details
     if isinstance(exc, exceptions.Throttled):
+        wait = getattr(exc, "wait", None) or 1
         return (
             "throttled",
-            f"Too many requests; retry in {exc.wait or 1:.0f} seconds.",
-            {"retry_after": int(exc.wait or 1)},
+            f"Too many requests; retry in {wait:.0f} seconds.",
+            {"retry_after": int(wait)},
         )
     if isinstance(exc, Http404):
         return "not_found", MESSAGES[404], None
     if isinstance(exc, PermissionDenied):
         return "permission_denied", None, None
     if isinstance(exc, exceptions.APIException):
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else None
         if isinstance(exc, exceptions.NotAuthenticated):
             code = "not_authenticated"
         return code, str(exc.detail), None

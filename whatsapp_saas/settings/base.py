@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -190,11 +191,45 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
-# A task whose worker dies is redelivered after this many seconds (must exceed the time limit).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 CELERY_TIMEZONE = "UTC"
 # Task modules outside <app>/tasks.py, which autodiscovery does not find.
 CELERY_IMPORTS = ["messaging.campaign_tasks"]
+
+# One queue per kind of work, each served by its own workers (DESIGN.md section 4 "Work"), so a
+# backlog of one never delays another. First match wins; exact names before patterns.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("send", "events", "notify", "maintenance")]
+CELERY_TASK_ROUTES = {
+    "messaging.tasks.sweep_outbox": "maintenance",
+    "messaging.tasks.*": "send",
+    "messaging.campaign_tasks.*": "maintenance",
+    "webhooks.tasks.process_*": "events",
+    "webhooks.tasks.deliver*": "notify",
+    "webhooks.tasks.*": "maintenance",
+    "instances.tasks.*": "maintenance",
+}
+# A task nobody routed still runs (on the chores' workers); test_queues.py fails until it is.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+
+# Surviving Redis restarts (docs/operations.md "When Redis or PostgreSQL restarts"): retry the
+# broker forever, at start-up too, with bounded socket waits so a dead server is noticed.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A task running when the broker goes finishes: its outcome is in the database, fenced on its
+# lease, so cancelling it (and guessing whether a provider call happened) would only add risk.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A reserved message comes back to the queue after this long; it must exceed the longest
+    # countdown we schedule (webhook deliveries back off up to 1 h + 20 %), or every wait would be
+    # redelivered each period. Work of a dead worker does not wait for it: the sweeps re-drive
+    # the rows within a minute.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
+    "socket_connect_timeout": 5,
+    "socket_timeout": 30,
+    "socket_keepalive": True,
+    "health_check_interval": 25,
+}
 
 # ---------------------------------------------------------------- providers
 EVOLUTION_API_URL = env.str("EVOLUTION_API_URL", default="http://127.0.0.1:8081").rstrip("/")
@@ -222,7 +257,7 @@ ALLOWED_INTERNAL_HOSTS = env.list("ALLOWED_INTERNAL_HOSTS", default=[])
 # ---------------------------------------------------------------- sending (messaging/sending.py)
 # A message not handed to the provider within this many hours fails with `expired`.
 MESSAGE_EXPIRY_HOURS = env.int("MESSAGE_EXPIRY_HOURS", default=24)
-# Provider tries per message before a transient error (5xx, timeout) fails it; 429 waits do not count.
+# Tries per message before a transient error (5xx, timeout) fails it; 429 waits do not count.
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
 # Exponential backoff between transient retries: base seconds, doubled per try, capped, jittered.
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
