@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import posixpath
 import re
@@ -9,10 +10,11 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from providers.errors import ProviderError, ProviderTransientError
+from providers.errors import ProviderError, ProviderNotSupportedError, ProviderTransientError
 from providers.http import HttpResponse, ProviderHttpClient, default_classifier
 from providers.types import (
     ConnectionState,
@@ -25,6 +27,7 @@ from providers.types import (
     ProviderConfig,
     ProviderInstance,
     SendResult,
+    SentRecord,
     TextMessage,
     WebhookConfig,
     WebhookSettings,
@@ -94,6 +97,12 @@ class ProviderGateway(ABC):
     def send_media(self, ref: InstanceRef, message: MediaMessage) -> SendResult:
         """Send an image, video, document or audio file by URL."""
 
+    def find_sent(self, ref: InstanceRef, to: str, since: datetime) -> list[SentRecord]:
+        """Messages the provider shows as sent from this instance to `to` since `since`."""
+        raise ProviderNotSupportedError(
+            f"{self.name} keeps no sent-message history we can read", provider=self.name
+        )
+
     @abstractmethod
     def get_instance(self, ref: InstanceRef) -> ProviderInstance | None:
         """The instance's phone (digits), profile name and state where known; None if unknown."""
@@ -125,6 +134,14 @@ class ProviderGateway(ABC):
         return HealthStatus(
             reachable=True, response_ms=response.elapsed_ms, version=version_of(response.body)
         )
+
+
+def body_fingerprint(kind: str, text: str) -> str:
+    """What identifies a sent body: sha256 of its kind ("text" or the media kind) and its text.
+
+    `text` is the message text, or the caption of a media message ("" if none).
+    """
+    return hashlib.sha256(f"{kind}\n{text.strip()}".encode()).hexdigest()
 
 
 def digits_only(value: str) -> str:

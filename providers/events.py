@@ -318,6 +318,8 @@ class MessageSent(ProviderEvent):
     chat_id: str
     status: MessageStatus = MessageStatus.QUEUED
     text: str = ""
+    # providers.base.body_fingerprint of the echoed message; "" when the normalizer cannot tell.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

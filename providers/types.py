@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "ProviderInstance",
     "QrCode",
     "SendResult",
+    "SentRecord",
     "TextMessage",
     "WebhookConfig",
     "WebhookSettings",
@@ -153,6 +155,16 @@ class SendResult:
     provider_message_id: str
     status: MessageStatus = MessageStatus.QUEUED
     raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """A message the provider shows as sent from an instance (its history)."""
+
+    provider_message_id: str
+    to: str  # recipient digits (E.164 digits, no +, as providers.base.jid_digits gives)
+    fingerprint: str
+    sent_at: datetime | None
 
 
 @dataclass(frozen=True)

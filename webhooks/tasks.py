@@ -45,6 +45,7 @@ def purge_webhook_events() -> int:
     deleted = processing.purge(days)
     outbound.purge(days)
     messaging.drop_stale_receipts()
+    messaging.drop_stale_echoes()
     return deleted
 
 

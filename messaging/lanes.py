@@ -1,0 +1,136 @@
+"""A number's send lane: the one worker holding it is the number's only sender (DESIGN.md 4).
+
+A wake-up (a message queued, a lane handed back, the sweep) makes a worker claim the number's
+SendLane row through the work queue (whatsapp_saas/workqueue.py). The holder sends the number's
+due messages oldest first, each chat's oldest only (outbox.heads), so a chat stays in order by
+construction; it is paced by the number's limiter, sleeping through short gaps and otherwise
+handing the lane back with `due_at` set to the instant the next slot is free. It gives the lane up
+when nothing is due or after SEND_LANE_BUDGET_SECONDS, so one busy number never keeps a worker.
+
+The lease is short (SEND_LANE_LEASE_SECONDS), renewed by every decision the holder writes and by
+a heartbeat during provider calls; when a worker dies its lease runs out and the next claim (a
+worker looking for due lanes, or the sweep's wake-up) takes the lane over.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from instances.models import Number
+from providers.events import ConnectionStatus as S
+from whatsapp_saas.workqueue import Lease, LeaseLost, WorkQueue
+
+from . import outbox, pacing, sending, wakeup
+from .models import SendLane
+from .wakeup import Key
+
+
+def lane_lease() -> timedelta:
+    """How long a lane stays with a worker that stops renewing it."""
+    return timedelta(seconds=settings.SEND_LANE_LEASE_SECONDS)
+
+
+LANES: WorkQueue[SendLane] = WorkQueue(SendLane, lease=lane_lease, due=None, order=("due_at",))
+
+
+@dataclass
+class Run:
+    """One hold of a lane: what happened to each message it reached, and why it was given up."""
+
+    number_id: str
+    outcomes: dict[str, str] = field(default_factory=dict)
+    stopped: str = ""
+
+
+def due_now() -> Q:
+    """Lanes that may run now: idle ones (a wake-up says there is work) or due ones."""
+    return Q(due_at__isnull=True) | Q(due_at__lte=timezone.now())
+
+
+def run(number_id: Key) -> Run:
+    """Take the number's lane if it is free and due and work it; stopped="busy" when not ours."""
+    SendLane.objects.bulk_create([SendLane(number_id=number_id)], ignore_conflicts=True)
+    lease = LANES.claim(where=Q(pk=number_id) & due_now(), skip_locked=False)
+    if lease is None:
+        return Run(str(number_id), stopped="busy")
+    return hold(lease, str(number_id))
+
+
+def run_due(seconds: float) -> list[Run]:
+    """Work other due lanes no one holds (oldest first) for about `seconds`: a free worker helps."""
+    deadline, runs = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        lease = LANES.claim(where=Q(due_at__lte=timezone.now()))
+        if lease is None:
+            break
+        runs.append(hold(lease, str(lease.ids[0])))
+    return runs
+
+
+def hold(lease: Lease[SendLane], number_id: str) -> Run:
+    """Send while the lane is ours, then give it up."""
+    wakeup.taken(number_id)
+    result = Run(number_id)
+    budget = settings.SEND_LANE_BUDGET_SECONDS
+    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
+    every = settings.SEND_LANE_LEASE_SECONDS / 4
+    with lease.kept_alive(every, at_most=budget + 2 * call):
+        try:
+            drive(lease, result, time.monotonic() + budget)
+        except LeaseLost:
+            result.stopped = "lost"
+    return result
+
+
+def drive(lease: Lease[SendLane], result: Run, deadline: float) -> None:
+    """The lane's loop: one due message at a time until idle, paused, or out of budget."""
+    while True:
+        number = Number.objects.filter(pk=result.number_id).first()
+        if number is None or number.status != S.CONNECTED or number.deletion_requested_at:
+            # The sweep wakes the lane once the number is connected again.
+            return give_up(lease, result, "number_not_connected", idle=True)
+        if time.monotonic() >= deadline:
+            return give_up(lease, result, "budget")
+        now = timezone.now()
+        message = outbox.next_head(number.pk, now)
+        if message is None:
+            due = outbox.next_due(number.pk)
+            gap = (due - now).total_seconds() if due else None
+            if gap is not None and gap <= pacing.SHORT_WAIT:
+                pacing.sleep(max(gap, 0.0) + pacing.WAKE_PAD)
+                continue
+            return give_up(lease, result, "idle")
+        done = sending.step(lease, number, message)
+        result.outcomes[str(message.pk)] = done.outcome
+        if done.pause > 0:
+            at = timezone.now() + timedelta(seconds=done.pause)
+            return give_up(lease, result, done.outcome, not_before=at)
+
+
+def give_up(
+    lease: Lease[SendLane],
+    result: Run,
+    reason: str,
+    *,
+    not_before: datetime | None = None,
+    idle: bool = False,
+) -> None:
+    """Release the lane, due when its next message may go; wake it then if that is soon.
+
+    The queue is read again under the lane's row lock, so a message queued while the lane was
+    held is never left behind: its own wake-up either waits for this release or sees it done.
+    """
+    result.stopped = reason
+    with lease.fenced():
+        due = None if idle else outbox.next_due(result.number_id)
+        if due is not None and not_before is not None:
+            due = max(due, not_before)
+        lease.finish(due_at=due)
+    if due is not None:
+        wakeup.wake(result.number_id, max((due - timezone.now()).total_seconds(), 0.0), once=True)
