@@ -48,15 +48,15 @@ class Run:
     stopped: str = ""
 
 
-def due_now() -> Q:
-    """Lanes that may run now: idle ones (a wake-up says there is work) or due ones."""
-    return Q(due_at__isnull=True) | Q(due_at__lte=timezone.now())
+def unpaused() -> Q:
+    """Lanes a wake-up may run now: whatever their next due message, none is held back."""
+    return Q(not_before__isnull=True) | Q(not_before__lte=timezone.now())
 
 
 def run(number_id: Key) -> Run:
-    """Take the number's lane if it is free and due and work it; stopped="busy" when not ours."""
+    """Take the number's lane unless it is held or paused, and work it; else stopped="busy"."""
     SendLane.objects.bulk_create([SendLane(number_id=number_id)], ignore_conflicts=True)
-    lease = LANES.claim(where=Q(pk=number_id) & due_now(), skip_locked=False)
+    lease = LANES.claim(where=Q(pk=number_id) & unpaused(), skip_locked=False)
     if lease is None:
         return Run(str(number_id), stopped="busy")
     return hold(lease, str(number_id))
@@ -131,6 +131,6 @@ def give_up(
         due = None if idle else outbox.next_due(result.number_id)
         if due is not None and not_before is not None:
             due = max(due, not_before)
-        lease.finish(due_at=due)
+        lease.finish(due_at=due, not_before=not_before)
     if due is not None:
         wakeup.wake(result.number_id, max((due - timezone.now()).total_seconds(), 0.0), once=True)

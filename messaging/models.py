@@ -251,13 +251,16 @@ class SendAttempt(models.Model):
 class SendLane(models.Model):
     """A number's lane: the one worker holding its lease is the number's only sender.
 
-    `due_at` is when the lane next has something it may do (null: idle until a message wakes it).
+    `due_at` is when the lane next has something it may do (null: idle until a message wakes it);
+    `not_before` holds it back for a pause that applies to every message (no send slot, 429, an
+    open circuit), which even a fresh message's wake-up respects.
     """
 
     number = models.OneToOneField(
         Number, primary_key=True, on_delete=models.CASCADE, related_name="send_lane"
     )
     due_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
     lease_token = models.UUIDField(null=True, blank=True)
     leased_until = models.DateTimeField(null=True, blank=True)
 

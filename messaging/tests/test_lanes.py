@@ -152,9 +152,7 @@ def test_the_sweep_skips_numbers_not_connected_and_paused_campaigns(linked, queu
 
 
 @pytest.mark.django_db
-def test_the_sweep_expires_overdue_messages_but_not_one_that_may_be_at_the_provider(
-    queue, woken
-):
+def test_the_sweep_expires_overdue_messages_but_not_one_that_may_be_at_the_provider(queue, woken):
     overdue, in_flight = queue("overdue"), queue("in flight")
     Message.objects.filter(pk=in_flight.pk).update(in_flight_since=timezone.now())
     Message.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -193,7 +191,9 @@ def test_over_the_rate_the_lane_is_handed_back_for_the_instant_the_next_slot_is_
     assert 0.5 < wait <= 1.05
     assert len(woken) == 1 and 0.5 < woken[0][1] <= 1.05
     assert lanes.run(linked.pk).stopped == "busy"  # not due yet: no release-and-retry
-    assert all(m.status == "queued" for m in Message.objects.filter(pk__in=[m.pk for m in messages[3:]]))
+    assert all(
+        m.status == "queued" for m in Message.objects.filter(pk__in=[m.pk for m in messages[3:]])
+    )
 
 
 @pytest.mark.django_db
