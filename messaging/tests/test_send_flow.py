@@ -1,4 +1,4 @@
-"""End to end over real HTTP: our API → the number's lane → the sandbox → receipts by webhook → our API."""
+"""End to end over real HTTP: API → the number's lane → the sandbox → receipts by webhook → API."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def live_number(live_server: Any, sandbox: Any, settings: Any, tenant: Tenant) -
     number.refresh_from_db()
     assert number.status == "connected"
     yield number
-    # Close the sandbox's keep-alive webhook connections so live-server threads let go of the database.
+    # Close the sandbox's keep-alive webhook connections: live-server threads free the database.
     sandbox.reset()
     asyncio.run_coroutine_threadsafe(sandbox.sandbox.webhooks.close(), sandbox.loop).result(5)
 

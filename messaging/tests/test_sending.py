@@ -142,7 +142,8 @@ def test_a_429_waits_for_retry_after_and_does_not_use_up_the_tries(queue, sandbo
 def test_an_open_circuit_defers_the_message_without_an_attempt(queue, sandbox, settings):
     settings.PROVIDER_BREAKER_FAIL_MAX = 1
     sandbox.faults(error_rate=1, error_status=503, count=1, path_contains="/message/")
-    first, second = queue("one"), queue("two")
+    queue("one")
+    second = queue("two")
     # The lane tries "one" (its 503 opens the circuit) and stops at "two".
     assert send(second) == "circuit_open"
     second.refresh_from_db()
