@@ -4,35 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0002_outbound_endpoints'),
+        ("webhooks", "0002_outbound_endpoints"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='delivery',
-            name='lease_token',
+            model_name="delivery",
+            name="lease_token",
             field=models.UUIDField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='leased_until',
+            model_name="delivery",
+            name="leased_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='webhookevent',
-            name='lease_token',
+            model_name="webhookevent",
+            name="lease_token",
             field=models.UUIDField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='webhookevent',
-            name='leased_until',
+            model_name="webhookevent",
+            name="leased_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='webhookevent',
-            name='next_attempt_at',
+            model_name="webhookevent",
+            name="next_attempt_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
