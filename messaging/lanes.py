@@ -76,6 +76,7 @@ def run_due(seconds: float) -> list[Run]:
 def hold(lease: Lease[SendLane], number_id: str) -> Run:
     """Send while the lane is ours, then give it up."""
     wakeup.taken(number_id)
+    wakeup.holding(number_id, settings.SEND_LANE_LEASE_SECONDS)
     result = Run(number_id)
     budget = settings.SEND_LANE_BUDGET_SECONDS
     call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
@@ -90,27 +91,49 @@ def hold(lease: Lease[SendLane], number_id: str) -> Run:
 
 def drive(lease: Lease[SendLane], result: Run, deadline: float) -> None:
     """The lane's loop: one due message at a time until idle, paused, or out of budget."""
+    number = Number.objects.filter(pk=result.number_id).first()
     while True:
-        number = Number.objects.filter(pk=result.number_id).first()
-        if number is None or number.status != S.CONNECTED or number.deletion_requested_at:
+        if number is None or not sendable(number):
             # The sweep wakes the lane once the number is connected again.
             return give_up(lease, result, "number_not_connected", idle=True)
         if time.monotonic() >= deadline:
             return give_up(lease, result, "budget")
         now = timezone.now()
-        message = outbox.next_head(number.pk, now)
+        message = outbox.front(number.pk, now)
         if message is None:
-            due = outbox.next_due(number.pk)
-            gap = (due - now).total_seconds() if due else None
-            if gap is not None and gap <= pacing.SHORT_WAIT:
-                pacing.sleep(max(gap, 0.0) + pacing.WAKE_PAD)
-                continue
             return give_up(lease, result, "idle")
+        gap = (outbox.due_at(message, now) - now).total_seconds()
+        if gap > pacing.SHORT_WAIT:
+            return give_up(lease, result, "idle")
+        if gap > 0:
+            pacing.sleep(gap + pacing.WAKE_PAD)
+            continue
         done = sending.step(lease, number, message)
         result.outcomes[str(message.pk)] = done.outcome
         if done.pause > 0:
             at = timezone.now() + timedelta(seconds=done.pause)
             return give_up(lease, result, done.outcome, not_before=at)
+        wakeup.holding(result.number_id, settings.SEND_LANE_LEASE_SECONDS)
+        number = refreshed(number)
+
+
+def sendable(number: Number) -> bool:
+    """Whether the number may send now."""
+    return number.status == S.CONNECTED and number.deletion_requested_at is None
+
+
+def refreshed(number: Number) -> Number | None:
+    """The number with its current status and rate (cheap: no secrets decrypted); None if gone."""
+    row = (
+        Number.objects.filter(pk=number.pk)
+        .values("status", "deletion_requested_at", "send_rate_per_minute")
+        .first()
+    )
+    if row is None:
+        return None
+    for name, value in row.items():
+        setattr(number, name, value)
+    return number
 
 
 def give_up(
@@ -127,8 +150,11 @@ def give_up(
     held is never left behind: its own wake-up either waits for this release or sees it done.
     """
     result.stopped = reason
+    wakeup.letting_go(result.number_id)
     with lease.fenced():
-        due = None if idle else outbox.next_due(result.number_id)
+        now = timezone.now()
+        front = None if idle else outbox.front(result.number_id, now)
+        due = outbox.due_at(front, now) if front is not None else None
         if due is not None and not_before is not None:
             due = max(due, not_before)
         lease.finish(due_at=due, not_before=not_before)

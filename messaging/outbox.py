@@ -14,7 +14,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from instances.models import Number
@@ -190,23 +201,27 @@ def heads(number_id: Key) -> QuerySet[Message]:
     return queued_of(number_id).filter(~Exists(earlier))
 
 
-def next_head(number_id: Key, now: datetime) -> Message | None:
-    """The oldest head that is due now, with its campaign."""
+def front(number_id: Key, now: datetime) -> Message | None:
+    """The head to work next, with its campaign: the oldest due one, else the one due soonest.
+
+    None when nothing is queued. One query, as the lane asks before every message.
+    """
+    later = Q(next_attempt_at__gt=now)
     return (
         heads(number_id)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .select_related("campaign")
-        .order_by("created_at", "pk")
+        .order_by(
+            Case(When(later, then=Value(1)), default=Value(0), output_field=IntegerField()),
+            Case(When(later, then=F("next_attempt_at")), default=F("created_at")),
+            "pk",
+        )
         .first()
     )
 
 
-def next_due(number_id: Key) -> datetime | None:
-    """When the number's lane next has a message it may try; None when nothing is queued."""
-    found: datetime | None = heads(number_id).aggregate(due=Min("next_attempt_at"))["due"]
-    if found is None and heads(number_id).exists():
-        return timezone.now()
-    return found
+def due_at(message: Message, now: datetime) -> datetime:
+    """When a queued message may be tried (now, if it already may)."""
+    return max(message.next_attempt_at or now, now)
 
 
 def respace(campaign: Campaign, start: datetime) -> int:

@@ -124,6 +124,12 @@ def apply_pending_receipts(message: Message) -> int:
     """Apply the receipts that arrived before this message had its provider id; call it then."""
     if not message.provider_message_id or message.direction != Message.Direction.OUTBOUND:
         return 0
+    waiting = PendingReceipt.objects.filter(
+        number_id=message.number_id, provider_message_id=message.provider_message_id
+    )
+    if not waiting.exists():
+        # The usual case on the send path: one cheap query, no row lock.
+        return 0
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         pending = list(

@@ -19,6 +19,9 @@ HORIZON = 60.0
 # A sweep's wake-up of a lane is not repeated while it may still be on its way.
 ONCE_KEY = "wa:lane:woken:{}"
 ONCE_GRACE = 5.0
+# Set while a worker holds the lane: a new message needs no wake-up then, as the holder reads the
+# queue again before it lets the lane go (and this mark is gone before that last read).
+HELD_KEY = "wa:lane:held:{}"
 
 
 def wake(number_id: Key, countdown: float = 0.0, *, once: bool = False) -> int:
@@ -34,14 +37,38 @@ def wake(number_id: Key, countdown: float = 0.0, *, once: bool = False) -> int:
             return 0
     from .tasks import run_lane
 
+    if countdown <= 0:
+        # No countdown at all: a task with one (even 0) is an ETA task workers hold apart.
+        run_lane.apply_async((str(number_id),))
+        return 1
     # A small pad, so a timely wake-up never finds its lane a moment short of due.
-    run_lane.apply_async((str(number_id),), countdown=countdown + 0.005 if countdown else 0)
+    run_lane.apply_async((str(number_id),), countdown=countdown + 0.005)
     return 1
 
 
 def wake_on_commit(number_id: Key) -> None:
-    """Wake the lane once the current transaction commits (a broker hiccup is left to the sweep)."""
-    transaction.on_commit(lambda: wake(number_id), robust=True)
+    """Wake the lane once the current transaction commits, unless a worker holds it.
+
+    A broker hiccup is left to the sweep.
+    """
+    transaction.on_commit(lambda: wake_unless_held(number_id), robust=True)
+
+
+def wake_unless_held(number_id: Key) -> int:
+    """Wake the lane if no worker holds it (the holder will see what was just committed)."""
+    if get_redis(settings.REDIS_URL).exists(HELD_KEY.format(number_id)):
+        return 0
+    return wake(number_id)
+
+
+def holding(number_id: Key, seconds: float) -> None:
+    """Mark the lane held for `seconds` (renewed as the holder goes on)."""
+    get_redis(settings.REDIS_URL).set(HELD_KEY.format(number_id), 1, px=int(seconds * 1000))
+
+
+def letting_go(number_id: Key) -> None:
+    """The holder is about to read the queue a last time and release the lane."""
+    get_redis(settings.REDIS_URL).delete(HELD_KEY.format(number_id))
 
 
 def taken(number_id: Key) -> None:

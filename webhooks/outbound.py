@@ -110,7 +110,10 @@ def enqueue(delivery_id: str, countdown: float | None = None) -> None:
     """Hand a delivery to a worker (the sweep re-enqueues it if this is lost)."""
     from .tasks import deliver
 
-    deliver.apply_async((delivery_id,), countdown=countdown or 0)
+    if countdown:
+        deliver.apply_async((delivery_id,), countdown=countdown)
+    else:
+        deliver.apply_async((delivery_id,))
 
 
 def body_of(delivery: Delivery) -> bytes:

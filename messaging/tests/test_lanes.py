@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from instances.models import Number
 from messaging import lanes, outbox, sending, wakeup
-from messaging.models import Campaign, Message, SendLane
+from messaging.models import Campaign, Message, SendAttempt, SendLane
 
 from .fixtures import make_due, send, sent_at_provider
 
@@ -25,8 +25,8 @@ def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     """Wake-ups handed to Celery, as (number id, countdown), instead of a broker."""
     calls: list[tuple[str, float]] = []
 
-    def publish(args: tuple[str], countdown: float = 0) -> None:
-        calls.append((args[0], countdown))
+    def publish(args: tuple[str], countdown: float | None = None) -> None:
+        calls.append((args[0], countdown or 0))
 
     monkeypatch.setattr("messaging.tasks.run_lane.apply_async", publish)
     return calls
@@ -108,14 +108,14 @@ def test_the_lane_lease_is_short_enough_for_a_takeover_within_ten_seconds(settin
 def test_a_long_provider_call_keeps_the_lane_and_another_worker_waits(
     linked, queue, sandbox, settings, monkeypatch
 ):
-    settings.SEND_LANE_LEASE_SECONDS = 0.4
+    settings.SEND_LANE_LEASE_SECONDS = 1.0
     queue("slow")
     queue("next")
     call, others = sending.call_provider, []
 
     def slow(message: Message) -> Any:
         if message.text == "slow":
-            time.sleep(1.2)  # three leases long
+            time.sleep(2.5)  # two and a half leases long
             others.append(lanes.run(linked.pk).stopped)
         return call(message)
 
@@ -182,14 +182,20 @@ def test_a_queued_message_wakes_its_lane_after_commit_and_a_later_one_waits_for_
 def test_over_the_rate_the_lane_is_handed_back_for_the_instant_the_next_slot_is_free(
     linked, queue, sandbox, woken
 ):
-    sync(linked, send_rate_per_minute=60)
+    sync(linked, send_rate_per_minute=6)  # a slot every 10 s: slow sends cannot blur it
     messages = [queue(f"m{i}") for i in range(5)]
+    before = timezone.now()
     run = lanes.run(linked.pk)
     assert [run.outcomes[str(m.pk)] for m in messages[:4]] == ["sent"] * 3 + ["paced"]
     assert run.stopped == "paced" and len(sent_at_provider(sandbox)) == 3  # the burst is 3
-    wait = (SendLane.objects.get(pk=linked.pk).due_at - timezone.now()).total_seconds()
-    assert 0.5 < wait <= 1.05
-    assert len(woken) == 1 and 0.5 < woken[0][1] <= 1.05
+    lane = SendLane.objects.get(pk=linked.pk)
+    # The fourth slot is 10 s after the first send (three in a burst, then one per 10 s).
+    first_send = min(m.sent_at for m in Message.objects.filter(status="sent"))
+    assert (
+        first_send + timedelta(seconds=9.9) <= lane.due_at <= first_send + timedelta(seconds=10.1)
+    )
+    assert lane.not_before == lane.due_at and lane.due_at > before
+    assert len(woken) == 1 and 0 < woken[0][1] <= 10.1
     assert lanes.run(linked.pk).stopped == "busy"  # not due yet: no release-and-retry
     assert all(
         m.status == "queued" for m in Message.objects.filter(pk__in=[m.pk for m in messages[3:]])

@@ -110,13 +110,13 @@ def test_a_lease_that_ran_out_is_taken_over_and_its_old_holder_writes_nothing(ro
 
 @pytest.mark.django_db(transaction=True)
 def test_a_heartbeat_keeps_the_lease_while_the_work_goes_on_and_not_after(rows):
-    LEASE["seconds"] = 0.6
+    LEASE["seconds"] = 1.0
     lease = queue().take(rows[0].pk)
     assert lease is not None
-    with lease.kept_alive(every=0.1, at_most=30):
-        time.sleep(1.5)
+    with lease.kept_alive(every=0.2, at_most=30):
+        time.sleep(2.5)
         assert queue().take(rows[0].pk) is None
-    time.sleep(0.8)
+    time.sleep(1.2)
     assert queue().take(rows[0].pk) is not None
 
 
