@@ -345,6 +345,22 @@ def provider_log(sandbox_url: str, run: str) -> list[dict[str, object]]:
     return [m for m in log if str(m["text"]).startswith(run + ":")]
 
 
+def provider_reference(args: argparse.Namespace, number_id: str) -> float:
+    """p50 of 30 sendText calls from this process straight to the sandbox (this machine, now)."""
+    from instances.models import Number
+
+    instance = Number.objects.get(pk=number_id).instance_name
+    url = f"{args.sandbox_url}/message/sendText/{instance}"
+    took = []
+    with requests.Session() as http:
+        http.headers["apikey"] = SANDBOX_KEY
+        for i in range(30):
+            started = time.monotonic()
+            http.post(url, json={"number": "5521900000000", "text": f"ref:{i}"}, timeout=10)
+            took.append(time.monotonic() - started)
+    return statistics.median(took)
+
+
 def kill_marks(count: int, kills: int) -> list[int]:
     """Spread `kills` over a run of `count` messages (by messages at the provider)."""
     return [count * (k + 1) // (kills + 1) for k in range(kills)]
@@ -481,6 +497,7 @@ def main() -> None:
         for _ in range(args.workers):
             procs.worker()
         key, numbers = make_world(args, args.sandbox_url)
+        reference = provider_reference(args, numbers[0])
         below = len(numbers) * args.rate / 60 * args.offered
         steady = Run(
             "steady",
@@ -490,6 +507,9 @@ def main() -> None:
         )
         drain(steady, procs, args, [])
         report(steady, args, f"below the rate (offered at {args.offered:.0%} of it)")
+        print(
+            f"  reference, same run: a sendText straight to the sandbox takes p50 {reference:.3f} s"
+        )
         killed = Run(
             "killed",
             asyncio.run(

@@ -55,8 +55,11 @@ def unpaused() -> Q:
 
 def run(number_id: Key) -> Run:
     """Take the number's lane unless it is held or paused, and work it; else stopped="busy"."""
-    SendLane.objects.bulk_create([SendLane(number_id=number_id)], ignore_conflicts=True)
     lease = LANES.claim(where=Q(pk=number_id) & unpaused(), skip_locked=False)
+    if lease is None and not SendLane.objects.filter(number_id=number_id).exists():
+        # The number's first message: its lane row is made on first use.
+        SendLane.objects.bulk_create([SendLane(number_id=number_id)], ignore_conflicts=True)
+        lease = LANES.claim(where=Q(pk=number_id) & unpaused(), skip_locked=False)
     if lease is None:
         return Run(str(number_id), stopped="busy")
     return hold(lease, str(number_id))
