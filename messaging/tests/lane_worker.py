@@ -58,7 +58,7 @@ def main() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         return result
 
-    sending.call_provider = dying  # type: ignore[assignment]
+    sending.call_provider = dying
     deadline = time.monotonic() + float(seconds)
     waiting = Message.objects.filter(number_id=number_id, status=Message.Status.QUEUED)
     while time.monotonic() < deadline and waiting.exists():

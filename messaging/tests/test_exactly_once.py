@@ -7,6 +7,7 @@ findMessages itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from http.client import RemoteDisconnected
 from typing import Any
@@ -16,6 +17,7 @@ import requests
 from django.utils import timezone
 from urllib3.exceptions import ProtocolError
 
+from instances.models import Number
 from messaging import inflight, lanes, recording, sending
 from messaging.models import Message, SendAttempt, SendLane, SentEcho
 from messaging.services import record_sent_echo
@@ -80,8 +82,8 @@ def echo(number: Any, message: Message, provider_message_id: str) -> None:
 
 
 def test_a_send_whose_worker_died_is_found_by_its_echo_and_not_sent_again(
-    linked, queue, sandbox, die_mid_call
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any
+) -> None:
     message = queue("Your code is 1234")
     die_mid_call()
     crash(message)
@@ -98,8 +100,8 @@ def test_a_send_whose_worker_died_is_found_by_its_echo_and_not_sent_again(
 
 
 def test_a_send_whose_worker_died_is_found_in_the_history_when_the_echo_is_lost(
-    linked, queue, sandbox, die_mid_call, history
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any, history: None
+) -> None:
     message = queue("Your code is 1234")
     die_mid_call()
     crash(message)
@@ -111,8 +113,13 @@ def test_a_send_whose_worker_died_is_found_in_the_history_when_the_echo_is_lost(
 
 
 def test_a_send_the_provider_has_no_record_of_is_sent_again_after_the_grace_period(
-    linked, queue, sandbox, die_mid_call, history, settings
-):
+    linked: Number,
+    queue: Callable[..., Message],
+    sandbox: Any,
+    die_mid_call: Any,
+    history: None,
+    settings: Any,
+) -> None:
     message = queue("Your code is 1234")
     die_mid_call(performed=False)
     crash(message)
@@ -131,8 +138,8 @@ def test_a_send_the_provider_has_no_record_of_is_sent_again_after_the_grace_peri
 
 
 def test_a_later_message_of_the_chat_waits_while_an_earlier_one_is_unresolved(
-    linked, queue, sandbox, die_mid_call
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any
+) -> None:
     first = queue("one", to="5511900000001")
     die_mid_call(performed=False)
     crash(first)
@@ -144,8 +151,13 @@ def test_a_later_message_of_the_chat_waits_while_an_earlier_one_is_unresolved(
 
 
 def test_an_echo_arriving_for_a_waiting_message_resolves_it_at_once(
-    linked, queue, sandbox, die_mid_call, django_capture_on_commit_callbacks, monkeypatch
-):
+    linked: Number,
+    queue: Callable[..., Message],
+    sandbox: Any,
+    die_mid_call: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     message = queue("Your code is 1234")
     die_mid_call()
     crash(message)
@@ -159,8 +171,8 @@ def test_an_echo_arriving_for_a_waiting_message_resolves_it_at_once(
 
 
 def test_an_echo_already_attributed_to_another_message_never_matches(
-    linked, queue, sandbox, die_mid_call
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any
+) -> None:
     earlier = queue("Same text", to="5511900000001")
     assert send(earlier) == "sent"
     earlier.refresh_from_db()
@@ -181,8 +193,8 @@ def test_an_echo_already_attributed_to_another_message_never_matches(
 
 
 def test_an_echo_that_could_belong_to_two_unresolved_messages_resolves_neither(
-    linked, queue, sandbox
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any
+) -> None:
     one, two = queue("Same text", to="5511900000001"), queue("Same text", to="5511900000001")
     SendLane.objects.create(number=linked)
     lease = lanes.LANES.claim() or pytest.fail("lane not claimable")
@@ -192,12 +204,17 @@ def test_an_echo_that_could_belong_to_two_unresolved_messages_resolves_neither(
     lease.finish()
     for message in (one, two):
         message.refresh_from_db()
-        assert inflight.from_echo(linked, message, inflight.in_flight(message)) == ""
+        attempt = inflight.in_flight(message)
+        assert attempt is not None and inflight.from_echo(linked, message, attempt) == ""
 
 
 def test_a_timeout_after_the_provider_sent_is_resolved_without_a_second_send(
-    linked, queue, sandbox, history, monkeypatch
-):
+    linked: Number,
+    queue: Callable[..., Message],
+    sandbox: Any,
+    history: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     call = sending.call_provider
 
     def timed_out(message: Message) -> Any:
@@ -230,7 +247,7 @@ def wrapped(error: type[ProviderError], cause: Exception) -> ProviderError:
             return wrapped
 
 
-def test_only_errors_that_may_hide_a_performed_send_leave_the_attempt_in_flight():
+def test_only_errors_that_may_hide_a_performed_send_leave_the_attempt_in_flight() -> None:
     try:
         requests.post("http://127.0.0.1:1/message/sendText/x", timeout=2)
     except requests.ConnectionError as exc:
@@ -239,5 +256,10 @@ def test_only_errors_that_may_hide_a_performed_send_leave_the_attempt_in_flight(
     assert not sending.maybe_sent(wrapped(ProviderTimeoutError, requests.ConnectTimeout()))
     assert not sending.maybe_sent(ProviderTransientError("HTTP 503", status=503))
     assert sending.maybe_sent(wrapped(ProviderTimeoutError, requests.ReadTimeout()))
-    dropped = requests.ConnectionError(ProtocolError("Connection aborted.", RemoteDisconnected()))
+    dropped = requests.ConnectionError(
+        ProtocolError(
+            "Connection aborted.",
+            RemoteDisconnected("Remote end closed connection without response"),
+        )
+    )
     assert sending.maybe_sent(wrapped(ProviderConnectionError, dropped))

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,8 @@ def worker(
 
 
 def test_two_worker_processes_sending_one_numbers_queue_hold_its_rate(
-    linked, queue, sandbox, tmp_path
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any, tmp_path: Path
+) -> None:
     per_minute, count = 240, 14
     Number.objects.filter(pk=linked.pk).update(send_rate_per_minute=per_minute)
     for i in range(count):
@@ -63,8 +64,8 @@ def test_two_worker_processes_sending_one_numbers_queue_hold_its_rate(
 
 
 def test_forty_messages_to_one_chat_with_the_worker_sigkilled_twice_mid_call_go_once_in_order(
-    linked, queue, sandbox, tmp_path
-):
+    linked: Number, queue: Callable[..., Message], sandbox: Any, tmp_path: Path
+) -> None:
     per_minute, count = 600, 40
     Number.objects.filter(pk=linked.pk).update(send_rate_per_minute=per_minute)
     texts = [f"m{i:02d}" for i in range(count)]

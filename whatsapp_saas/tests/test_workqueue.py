@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -54,7 +55,9 @@ def lease_length() -> None:
 
 
 @pytest.mark.django_db
-def test_a_claim_takes_the_oldest_due_rows_and_a_second_claim_never_the_same(rows):
+def test_a_claim_takes_the_oldest_due_rows_and_a_second_claim_never_the_same(
+    rows: list[Delivery],
+) -> None:
     Delivery.objects.filter(pk=rows[0].pk).update(next_attempt_at=timezone.now() + timedelta(1))
     first = queue().claim(5)
     second = queue().claim(5)
@@ -65,7 +68,9 @@ def test_a_claim_takes_the_oldest_due_rows_and_a_second_claim_never_the_same(row
 
 
 @pytest.mark.django_db
-def test_a_claim_writes_its_changes_and_nothing_is_claimed_when_nothing_is_free(rows):
+def test_a_claim_writes_its_changes_and_nothing_is_claimed_when_nothing_is_free(
+    rows: list[Delivery],
+) -> None:
     lease = queue().claim(20, attempts=F("attempts") + 1)
     assert lease and len(lease.ids) == 20
     assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
@@ -73,11 +78,11 @@ def test_a_claim_writes_its_changes_and_nothing_is_claimed_when_nothing_is_free(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_workers_claiming_at_once_get_every_row_exactly_once(rows):
+def test_workers_claiming_at_once_get_every_row_exactly_once(rows: list[Delivery]) -> None:
     start = threading.Barrier(4)
 
-    def work(_: int) -> list[object]:
-        taken: list[object] = []
+    def work(_: int) -> list[uuid.UUID]:
+        taken: list[uuid.UUID] = []
         try:
             start.wait()
             while (lease := queue().claim(3)) is not None:
@@ -92,7 +97,9 @@ def test_workers_claiming_at_once_get_every_row_exactly_once(rows):
 
 
 @pytest.mark.django_db
-def test_a_lease_that_ran_out_is_taken_over_and_its_old_holder_writes_nothing(rows):
+def test_a_lease_that_ran_out_is_taken_over_and_its_old_holder_writes_nothing(
+    rows: list[Delivery],
+) -> None:
     old = queue().claim(1, where=Q(pk=rows[0].pk))
     assert old is not None and queue().take(rows[0].pk) is None
     assert not queue().expired().exists()
@@ -109,7 +116,9 @@ def test_a_lease_that_ran_out_is_taken_over_and_its_old_holder_writes_nothing(ro
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_heartbeat_keeps_the_lease_while_the_work_goes_on_and_not_after(rows):
+def test_a_heartbeat_keeps_the_lease_while_the_work_goes_on_and_not_after(
+    rows: list[Delivery],
+) -> None:
     LEASE["seconds"] = 1.0
     lease = queue().take(rows[0].pk)
     assert lease is not None
@@ -121,7 +130,7 @@ def test_a_heartbeat_keeps_the_lease_while_the_work_goes_on_and_not_after(rows):
 
 
 @pytest.mark.parametrize("tries", range(1, 12))
-def test_the_backoff_doubles_with_jitter_and_is_capped(tries):
+def test_the_backoff_doubles_with_jitter_and_is_capped(tries: int) -> None:
     ceiling = min(300.0, 5.0 * 2 ** (tries - 1))
     delays = [backoff(tries, 5.0, 300.0) for _ in range(50)]
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
