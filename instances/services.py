@@ -277,7 +277,8 @@ def apply_state(
             return number
         Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
         number.last_provider_event_at = occurred_at
-    status, reason = state.status, state.reason
+    status: S = state.status
+    reason: str = state.reason
     if (
         number.status == S.PAUSED
         and number.status_reason == R.SEND_FAILURES
@@ -326,6 +327,30 @@ def check_state(number: Number, source: str = Source.POLL) -> Number:
     return apply_state(number, state, source, phone=phone, profile_name=profile_name)
 
 
+# ------------------------------------------------------------------ send health
+
+
+def send_succeeded(number: Number) -> None:
+    """A send went out: the count of failures in a row starts again."""
+    Number.objects.filter(pk=number.pk, consecutive_send_failures__gt=0).update(
+        consecutive_send_failures=0
+    )
+
+
+def send_failed(number: Number) -> None:
+    """One more failed send in a row; at PAUSE_AFTER_FAILURES the number is paused, admins told."""
+    with transaction.atomic():
+        locked = Number.objects.select_for_update().get(pk=number.pk)
+        locked.consecutive_send_failures += 1
+        pause = locked.consecutive_send_failures >= settings.PAUSE_AFTER_FAILURES
+        # Counting starts again, so an operator's resume gets a fresh allowance.
+        locked.consecutive_send_failures = 0 if pause else locked.consecutive_send_failures
+        locked.save(update_fields=["consecutive_send_failures"])
+        if pause and locked.status != S.PAUSED:
+            change_status(locked, S.PAUSED, R.SEND_FAILURES, Source.API)
+            transaction.on_commit(lambda: notify.email_admins(locked, S.PAUSED))
+
+
 # ------------------------------------------------------------------ disconnect, reconnect, delete
 
 
@@ -352,7 +377,8 @@ def reconnect(number: Number, source: str = Source.API) -> Number:
     try:
         gateway.restart(number.ref)
     except ProviderOperationFailedError:
-        # Evolution refuses to restart an instance that is not connected (reference 1.2): link it anew.
+        # Evolution refuses to restart an instance that is not connected (reference 1.2):
+        # link it anew.
         return connect(number, source=source)
     change_status(number, S.CONNECTING, R.RESTART_REQUIRED, source, restarted_at=timezone.now())
     number = apply_state(number, gateway.get_state(number.ref), source)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from providers.errors import ProviderError, ProviderTransientError
+from providers.errors import ProviderError, ProviderNotSupportedError, ProviderTransientError
 from providers.http import HttpResponse, ProviderHttpClient, default_classifier
 from providers.types import (
     ConnectionState,

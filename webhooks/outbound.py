@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import random
 import socket
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +18,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+
+from whatsapp_saas import workqueue
 
 from .auth import SIGNATURE_HEADER, signature_header
 from .models import EVENT_TYPES, Delivery, Endpoint
@@ -32,6 +35,12 @@ MAX_ATTEMPTS = 8
 FIRST_DELAY, MAX_DELAY = 10.0, 3600.0
 # A claim holds a delivery this long; it outlasts the request, so two workers never both post it.
 LEASE = timedelta(seconds=TIMEOUT + 20)
+DELIVERIES = workqueue.WorkQueue(
+    Delivery,
+    lease=lambda: LEASE,
+    ready=Q(status=Delivery.Status.PENDING),
+    order=("next_attempt_at",),
+)
 SWEEP_BATCH = 500
 USER_AGENT = "whatsapp-saas-webhooks/1"
 
@@ -88,7 +97,7 @@ def queue(endpoints: Iterable[Endpoint], envelope: dict[str, Any]) -> list[Deliv
         ]
     )
     for delivery in deliveries:
-        transaction.on_commit(lambda pk=str(delivery.pk): enqueue(pk), robust=True)
+        transaction.on_commit(partial(enqueue, str(delivery.pk)), robust=True)
     return deliveries
 
 
@@ -101,7 +110,10 @@ def enqueue(delivery_id: str, countdown: float | None = None) -> None:
     """Hand a delivery to a worker (the sweep re-enqueues it if this is lost)."""
     from .tasks import deliver
 
-    deliver.apply_async((delivery_id,), countdown=countdown)
+    if countdown:
+        deliver.apply_async((delivery_id,), countdown=countdown)
+    else:
+        deliver.apply_async((delivery_id,))
 
 
 def body_of(delivery: Delivery) -> bytes:
@@ -121,44 +133,30 @@ def headers_for(delivery: Delivery, body: bytes) -> dict[str, str]:
 
 
 def backoff(attempts: int) -> float:
-    """Seconds before the next try: 10 s doubling per attempt, capped at 1 h, with jitter."""
-    delay = min(FIRST_DELAY * 2 ** (attempts - 1), MAX_DELAY)
-    return delay * random.uniform(0.8, 1.2)
-
-
-def claim(delivery_id: str, now: datetime) -> Delivery | None:
-    """Take a due pending delivery with one conditional update; None when someone else has it."""
-    lease = now + LEASE
-    taken = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=lease)
-    if not taken:
-        return None
-    return Delivery.objects.select_related("endpoint").get(pk=delivery_id)
+    """Seconds before the next try: the work queue's backoff from 10 s, capped at 1 h."""
+    return workqueue.backoff(attempts, FIRST_DELAY, MAX_DELAY)
 
 
 def deliver(delivery_id: str) -> str:
     """Post one delivery once; record delivered, a retry, or failed after MAX_ATTEMPTS."""
-    delivery = claim(delivery_id, timezone.now())
-    if delivery is None:
+    lease = DELIVERIES.take(delivery_id)
+    if lease is None:
         return "skipped"
+    delivery = lease.rows().select_related("endpoint").get()
     code, error = post(delivery)
     now, attempts = timezone.now(), delivery.attempts + 1
-    held = Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=delivery.next_attempt_at
-    )
     common = {"attempts": attempts, "last_response_code": code, "last_error": error[:2000]}
     if not error:
-        held.update(
+        lease.finish(
             status=Delivery.Status.DELIVERED, delivered_at=now, next_attempt_at=None, **common
         )
         return "delivered"
     if attempts >= MAX_ATTEMPTS or not delivery.endpoint.is_active:
-        held.update(status=Delivery.Status.FAILED, next_attempt_at=None, **common)
+        lease.finish(status=Delivery.Status.FAILED, next_attempt_at=None, **common)
         logger.info("webhook delivery %s failed for good: %s", delivery.pk, error)
         return "failed"
     delay = backoff(attempts)
-    if held.update(next_attempt_at=now + timedelta(seconds=delay), **common):
+    if lease.finish(next_attempt_at=now + timedelta(seconds=delay), **common):
         enqueue(str(delivery.pk), delay)
     return "retry"
 
@@ -197,7 +195,7 @@ def blocked_address(host: str) -> str:
     if settings.DEBUG or settings.OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP:
         return ""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError as exc:
         return f"cannot resolve {host}: {exc}"
     for address in addresses:
@@ -209,9 +207,8 @@ def blocked_address(host: str) -> str:
 
 def sweep(now: datetime | None = None) -> int:
     """Re-enqueue due pending deliveries whose task was lost (or whose worker died)."""
-    now = now or timezone.now()
     due = (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        DELIVERIES.claimable(now)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
@@ -232,7 +229,7 @@ def redeliver(deliveries: Iterable[Delivery]) -> int:
         last_error="",
     )
     for pk in ids:
-        transaction.on_commit(lambda pk=str(pk): enqueue(pk), robust=True)
+        transaction.on_commit(partial(enqueue, str(pk)), robust=True)
     return count
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
 
 from messaging import services as messaging
 
@@ -14,16 +13,11 @@ from . import outbound, processing
 MIN_RETENTION_DAYS = 7
 
 
-@shared_task(
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-    ignore_result=True,
-)
+@shared_task(ignore_result=True)
 def process_webhook_event(event_id: int) -> str:
     """Claim, normalize and dispatch one event; running it again for the same id changes nothing.
+
+    A failure is kept on the row and tried again by the redrive after the work queue's backoff.
 
     :param event_id: the WebhookEvent's primary key.
     """
@@ -32,7 +26,7 @@ def process_webhook_event(event_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def redrive_webhook_events() -> int:
-    """Every minute: re-enqueue events whose task was lost; apply receipts that found their message."""
+    """Every minute: re-enqueue lost or due events; apply receipts that found their message."""
     count = processing.redrive()
     messaging.apply_waiting_receipts()
     return count
@@ -45,19 +39,16 @@ def purge_webhook_events() -> int:
     deleted = processing.purge(days)
     outbound.purge(days)
     messaging.drop_stale_receipts()
+    messaging.drop_stale_echoes()
     return deleted
 
 
-@shared_task(
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-    ignore_result=True,
-)
+@shared_task(ignore_result=True)
 def deliver(delivery_id: str) -> str:
-    """Post one outbound delivery to a tenant's endpoint; retries are scheduled by the delivery."""
+    """Post one outbound delivery to a tenant's endpoint; retries are scheduled by the delivery.
+
+    A database error leaves the delivery leased; once the lease runs out the sweep enqueues it.
+    """
     return outbound.deliver(delivery_id)
 
 

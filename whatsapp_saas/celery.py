@@ -41,7 +41,7 @@ app.conf.beat_schedule = {
     "restart-stuck-numbers": every(30, "instances.tasks.restart_stuck_numbers"),
     "check-provider-health": every(60, "instances.tasks.check_provider_health"),
     "finish-deletions": every(60, "instances.tasks.finish_deletions"),
-    "sweep-outbox": every(15, "messaging.tasks.sweep_outbox"),
+    "sweep-outbox": every(5, "messaging.tasks.sweep_outbox"),
     "complete-campaigns": every(30, "messaging.campaign_tasks.complete_campaigns"),
     "redrive-webhook-events": every(60, "webhooks.tasks.redrive_webhook_events"),
     "sweep-webhook-deliveries": every(60, "webhooks.tasks.sweep_webhook_deliveries"),

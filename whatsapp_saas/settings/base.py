@@ -262,8 +262,13 @@ SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
 # Exponential backoff between transient retries: base seconds, doubled per try, capped, jittered.
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
 SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=300.0)
-# How long a worker owns a claimed message; never less than the provider timeouts plus 5 s.
-SEND_LEASE_SECONDS = env.int("SEND_LEASE_SECONDS", default=60)
+# A number's lane (messaging/lanes.py): the lease its worker renews while it sends (a lane whose
+# worker died is taken over once it runs out), and how long one worker may keep a busy lane.
+SEND_LANE_LEASE_SECONDS = env.float("SEND_LANE_LEASE_SECONDS", default=4.0)
+SEND_LANE_BUDGET_SECONDS = env.float("SEND_LANE_BUDGET_SECONDS", default=10.0)
+# A message whose send may have reached the provider (worker died mid-call, timeout) is sent
+# again only if neither the send echo nor the provider's history shows it after this long.
+SEND_IN_FLIGHT_GRACE_SECONDS = env.float("SEND_IN_FLIGHT_GRACE_SECONDS", default=30.0)
 # Consecutive failed sends that pause a number (status paused, reason send_failures).
 PAUSE_AFTER_FAILURES = env.int("PAUSE_AFTER_FAILURES", default=10)
 
