@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from providers.events import StateReason as R
 from providers.registry import get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
-from webhooks import outbound
+from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
 
 from . import notify, routing
 from .models import ConnectionEvent, Number
@@ -78,16 +79,7 @@ def change_status(
             )
         locked.save()
         if changed and status != previous:
-            outbound.emit(
-                locked.tenant_id,
-                outbound.NUMBER_STATUS,
-                {
-                    "number": str(locked.pk),
-                    "status": status,
-                    "reason": reason,
-                    "phone_number": locked.phone_number,
-                },
-            )
+            emit(DomainEvent(NUMBER_STATUS, locked.tenant_id, copy.copy(locked)))
         if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
             transaction.on_commit(lambda: notify.email_admins(locked, status))
     number.__dict__.update(locked.__dict__)

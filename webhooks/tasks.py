@@ -8,7 +8,7 @@ from django.db import DatabaseError
 
 from messaging import services as messaging
 
-from . import outbound, processing
+from . import processing
 
 # Reference R6: dedupe keys must outlive provider retries (Meta retries for 7 days).
 MIN_RETENTION_DAYS = 7
@@ -40,28 +40,8 @@ def redrive_webhook_events() -> int:
 
 @shared_task(ignore_result=True)
 def purge_webhook_events() -> int:
-    """Daily: delete events and finished deliveries past WEBHOOK_RETENTION_DAYS, stale receipts."""
+    """Daily: delete events past WEBHOOK_RETENTION_DAYS and stale receipts."""
     days = max(settings.WEBHOOK_RETENTION_DAYS, MIN_RETENTION_DAYS)
     deleted = processing.purge(days)
-    outbound.purge(days)
     messaging.drop_stale_receipts()
     return deleted
-
-
-@shared_task(
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-    ignore_result=True,
-)
-def deliver(delivery_id: str) -> str:
-    """Post one outbound delivery to a tenant's endpoint; retries are scheduled by the delivery."""
-    return outbound.deliver(delivery_id)
-
-
-@shared_task(ignore_result=True)
-def sweep_webhook_deliveries() -> int:
-    """Every minute: re-enqueue due pending deliveries whose task was lost."""
-    return outbound.sweep()

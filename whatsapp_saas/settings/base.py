@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "instances",
     "messaging",
     "webhooks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -212,8 +213,8 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # Accepted clock difference for signed deliveries (X-Webhook-Signature t=…); replays older fail.
 WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
-# Plain-HTTP endpoints on 127.0.0.1 (tests only; production endpoints must be HTTPS).
-OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
+# CA bundle that tenants' HTTPS endpoints are verified against ("" = certifi's public roots).
+OUTBOUND_WEBHOOKS_CA_BUNDLE = env.str("OUTBOUND_WEBHOOKS_CA_BUNDLE", default="")
 # Internal hosts that outbound media URLs and webhook endpoints may name on purpose
 # ("host" or "host:port"; whatsapp_saas/netguard.py). The local run lists the sandbox; production
 # leaves it empty.
