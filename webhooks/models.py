@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 
 from instances.models import Number
 from providers.events import EventType
@@ -61,3 +61,11 @@ class WebhookEvent(models.Model):
             return json.loads(bytes(self.body))
         except ValueError:
             return None
+
+
+def db_column(model: type[models.Model], name: str) -> str:
+    """The quoted database column of a model's concrete field (for the ack path's raw SQL)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return str(connection.ops.quote_name(field.column))

@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .dispatch import dispatch
-from .ingest import enqueue
+from .wake import enqueue
 from .models import WebhookEvent
 from .normalizers import get_normalizer
 

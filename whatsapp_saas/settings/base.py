@@ -213,6 +213,8 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # Accepted clock difference for signed deliveries (X-Webhook-Signature t=…); replays older fail.
 WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Seconds a web process keeps a webhook token's number (ids and secret hashes) in memory; 0 = off.
+WEBHOOK_ROUTE_CACHE_SECONDS = env.float("WEBHOOK_ROUTE_CACHE_SECONDS", default=10.0)
 # CA bundle that tenants' HTTPS endpoints are verified against ("" = certifi's public roots).
 OUTBOUND_WEBHOOKS_CA_BUNDLE = env.str("OUTBOUND_WEBHOOKS_CA_BUNDLE", default="")
 # Internal hosts that outbound media URLs and webhook endpoints may name on purpose
