@@ -12,9 +12,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .dispatch import dispatch
-from .wake import enqueue
 from .models import WebhookEvent
 from .normalizers import get_normalizer
+from .wake import enqueue
 
 logger = logging.getLogger(__name__)
 S = WebhookEvent.Status
