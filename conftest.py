@@ -113,6 +113,25 @@ def greenapi_number(tenant: Tenant) -> Any:
 
 
 @pytest.fixture
+def our_message(evolution_number: Any) -> Any:
+    """Our outbound message 3EB08EE8… to the customer, already sent."""
+    from messaging.models import Contact, Conversation, Message
+
+    contact = Contact.objects.create(tenant=evolution_number.tenant, phone="5511888888888")
+    conversation = Conversation.objects.create(
+        tenant=evolution_number.tenant, number=evolution_number, contact=contact
+    )
+    return Message.objects.create(
+        tenant=evolution_number.tenant,
+        number=evolution_number,
+        conversation=conversation,
+        direction="outbound",
+        status="sent",
+        provider_message_id="3EB08EE80DB4E276AFE85B",
+    )
+
+
+@pytest.fixture
 def member(tenant: Tenant) -> Any:
     """A client signed in as a plain member of Acme, for the tenant pages."""
     from django.test import Client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -19,9 +20,9 @@ from providers.events import StateReason as R
 from providers.registry import get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
-from webhooks import outbound
+from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
 
-from . import notify, routing
+from . import notify
 from .models import ConnectionEvent, Number
 
 logger = logging.getLogger(__name__)
@@ -78,16 +79,7 @@ def change_status(
             )
         locked.save()
         if changed and status != previous:
-            outbound.emit(
-                locked.tenant_id,
-                outbound.NUMBER_STATUS,
-                {
-                    "number": str(locked.pk),
-                    "status": status,
-                    "reason": reason,
-                    "phone_number": locked.phone_number,
-                },
-            )
+            emit(DomainEvent(NUMBER_STATUS, locked.tenant_id, copy.copy(locked)))
         if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
             transaction.on_commit(lambda: notify.email_admins(locked, status))
     number.__dict__.update(locked.__dict__)
@@ -170,7 +162,7 @@ def provision(number: Number, source: str = Source.API) -> Number:
     except ProviderError as exc:
         logger.warning("provisioning %s failed: %s", number.instance_name, exc)
         return change_status(number, S.ERROR, "provider_error", source, last_error=str(exc)[:500])
-    number = change_status(
+    return change_status(
         number,
         initial_status(created.state),
         created.state.reason,
@@ -179,8 +171,6 @@ def provision(number: Number, source: str = Source.API) -> Number:
         last_error="",
         provider_token=created.ref.token or number.provider_token,
     )
-    routing.warm(number)
-    return number
 
 
 def provider_ref(number: Number) -> InstanceRef:
@@ -218,9 +208,7 @@ def connect(
     result = gateway_for(number).connect(
         number.ref, pairing_number=phone_number if method == "pairing_code" else ""
     )
-    number = show_connect_result(number, result, source)
-    routing.warm(number)
-    return number
+    return show_connect_result(number, result, source)
 
 
 def provisioned(number: Number) -> bool:
@@ -388,7 +376,7 @@ def reconnect(number: Number, source: str = Source.API) -> Number:
 
 
 def delete_number(number: Number, source: str = Source.API) -> bool:
-    """Hide the number at once, then remove it at the provider, in our database and cache.
+    """Hide the number at once (webhooks stop finding it), then remove it at the provider and here.
 
     Returns False when the provider could not be reached: the number stays marked for deletion
     and `instances.tasks.finish_deletions` completes the job later.
@@ -396,7 +384,6 @@ def delete_number(number: Number, source: str = Source.API) -> bool:
     Number.objects.filter(pk=number.pk, deletion_requested_at__isnull=True).update(
         deletion_requested_at=timezone.now()
     )
-    routing.drop(number)
     try:
         gateway_for(number).delete_instance(number.ref)
     except ProviderNotFoundError:
@@ -418,9 +405,7 @@ def rotate_webhook_secret(number: Number) -> Number:
         locked.previous_webhook_secret = locked.webhook_secret
         locked.webhook_secret = secrets.token_urlsafe(32)
         locked.save(update_fields=["previous_webhook_secret", "webhook_secret", "updated_at"])
-    routing.drop(locked)
     gateway_for(locked).set_webhook(locked.ref, webhook_config(locked))
-    routing.warm(locked)
     number.__dict__.update(locked.__dict__)
     return locked
 

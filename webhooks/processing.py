@@ -16,9 +16,9 @@ from django.utils import timezone
 from whatsapp_saas.workqueue import Lease, WorkQueue, backoff
 
 from .dispatch import dispatch
-from .ingest import enqueue
 from .models import WebhookEvent
 from .normalizers import get_normalizer
+from .wake import enqueue
 
 logger = logging.getLogger(__name__)
 S = WebhookEvent.Status

@@ -44,7 +44,8 @@ app.conf.beat_schedule = {
     "sweep-outbox": every(5, "messaging.tasks.sweep_outbox"),
     "complete-campaigns": every(30, "messaging.campaign_tasks.complete_campaigns"),
     "redrive-webhook-events": every(60, "webhooks.tasks.redrive_webhook_events"),
-    "sweep-webhook-deliveries": every(60, "webhooks.tasks.sweep_webhook_deliveries"),
+    "sweep-webhook-deliveries": every(60, "notifications.tasks.sweep_deliveries"),
     "sync-all-providers": daily(3, 17, "instances.tasks.sync_all_providers"),
     "purge-webhook-events": daily(3, 41, "webhooks.tasks.purge_webhook_events"),
+    "purge-webhook-deliveries": daily(3, 47, "notifications.tasks.purge_deliveries"),
 }

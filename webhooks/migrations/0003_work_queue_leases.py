@@ -10,16 +10,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
-            model_name="delivery",
-            name="lease_token",
-            field=models.UUIDField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name="delivery",
-            name="leased_until",
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
             model_name="webhookevent",
             name="lease_token",
             field=models.UUIDField(blank=True, null=True),

@@ -6,8 +6,8 @@ from rest_framework.routers import DefaultRouter
 from instances.api.views import NumberViewSet, ProviderHealthView
 from messaging.api.campaigns import CampaignViewSet
 from messaging.api.views import ConversationViewSet, MessageViewSet
+from notifications.api import EndpointViewSet
 from tenants.api import ApiKeyViewSet
-from webhooks.api import EndpointViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "instances",
     "messaging",
     "webhooks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -203,8 +204,10 @@ CELERY_TASK_ROUTES = {
     "messaging.tasks.*": "send",
     "messaging.campaign_tasks.*": "maintenance",
     "webhooks.tasks.process_*": "events",
-    "webhooks.tasks.deliver*": "notify",
     "webhooks.tasks.*": "maintenance",
+    "notifications.tasks.sweep_deliveries": "maintenance",
+    "notifications.tasks.purge_deliveries": "maintenance",
+    "notifications.tasks.*": "notify",
     "instances.tasks.*": "maintenance",
 }
 # A task nobody routed still runs (on the chores' workers); test_queues.py fails until it is.
@@ -247,8 +250,10 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # Accepted clock difference for signed deliveries (X-Webhook-Signature t=…); replays older fail.
 WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
-# Plain-HTTP endpoints on 127.0.0.1 (tests only; production endpoints must be HTTPS).
-OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
+# Seconds a web process keeps a webhook token's number (ids and secret hashes) in memory; 0 = off.
+WEBHOOK_ROUTE_CACHE_SECONDS = env.float("WEBHOOK_ROUTE_CACHE_SECONDS", default=10.0)
+# CA bundle that tenants' HTTPS endpoints are verified against ("" = certifi's public roots).
+OUTBOUND_WEBHOOKS_CA_BUNDLE = env.str("OUTBOUND_WEBHOOKS_CA_BUNDLE", default="")
 # Internal hosts that outbound media URLs and webhook endpoints may name on purpose
 # ("host" or "host:port"; whatsapp_saas/netguard.py). The local run lists the sandbox; production
 # leaves it empty.

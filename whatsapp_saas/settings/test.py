@@ -26,4 +26,3 @@ CELERY_BROKER_URL = REDIS_URL
 PUBLIC_BASE_URL = "http://127.0.0.1:9"
 # Live-server tests answer from threads; persistent connections would outlive the test database.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = True

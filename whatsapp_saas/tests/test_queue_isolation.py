@@ -19,8 +19,8 @@ from rest_framework.test import APIClient
 from instances.models import Number
 from messaging.models import Message
 from tenants.models import Tenant
-from webhooks import outbound
-from webhooks.models import Delivery, Endpoint
+from notifications import services as notifications
+from notifications.models import Delivery, Endpoint
 
 from .processes import Celery, RedisServer, app_env, wait_for
 
@@ -108,7 +108,7 @@ def test_a_thousand_due_deliveries_to_failing_endpoints_do_not_delay_a_send(
         ]
         for i in range(DELIVERIES // len(endpoints)):
             for endpoint in endpoints:
-                outbound.queue([endpoint], outbound.event("message.status", {"n": i}))
+                notifications.queue([endpoint], "message.status", {"n": i})
         wait_for(lambda: failing_endpoint.hits >= 4, 60, "the notify workers busy with the backlog")
 
         busy, message = send_and_time(api, linked, "behind 1,000 failing deliveries")
