@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whatsapp_saas.middleware.ApiErrorMiddleware",
+    "tenants.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "whatsapp_saas.urls"
