@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from instances import routing
 from instances.models import Number
+from whatsapp_saas import safejson
 
 from .auth import SIGNATURE_HEADER, authentication_problem
 from .models import WebhookEvent
@@ -109,10 +109,10 @@ def refuse(reason: str, log: dict[str, str]) -> Verdict:
 
 
 def parse(body: bytes) -> Mapping[str, Any] | None:
-    """The body as a JSON object, or None."""
+    """The body as a JSON object (nesting-limited, see whatsapp_saas.safejson), or None."""
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = safejson.loads(body)
+    except safejson.MalformedJSON:
         return None
     return payload if isinstance(payload, Mapping) else None
 

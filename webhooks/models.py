@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from typing import Any
@@ -15,6 +14,7 @@ from instances.models import Number
 from providers.events import EventType
 from providers.registry import PROVIDER_CHOICES
 from tenants.models import Tenant
+from whatsapp_saas import safejson
 
 
 class WebhookEvent(models.Model):
@@ -60,10 +60,10 @@ class WebhookEvent(models.Model):
         return f"{self.provider} {self.event_name or '?'} #{self.pk}"
 
     def payload(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
+        """The body as JSON, or None when it is not JSON (or nested beyond reason)."""
         try:
-            return json.loads(bytes(self.body))
-        except ValueError:
+            return safejson.loads(bytes(self.body))
+        except safejson.MalformedJSON:
             return None
 
 
