@@ -26,6 +26,8 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
+        # A payload its provider cannot have sent (wrong type or size): kept, never applied.
+        INVALID = "invalid", "Invalid"
 
     provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES)
     # SET_NULL: a deleted number's events stay for inspection until retention removes them.

@@ -11,6 +11,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from providers.events import EventType, InvalidEvent
+
 from .dispatch import dispatch
 from .ingest import enqueue
 from .models import WebhookEvent
@@ -29,6 +31,10 @@ PURGE_BATCH = 5000
 
 class Unprocessable(Exception):
     """An event no retry can help: kept as failed for an operator."""
+
+
+class Invalid(Unprocessable):
+    """A payload its provider cannot have sent: kept as invalid, never applied nor retried."""
 
 
 def claim(event_id: int) -> bool:
@@ -51,6 +57,9 @@ def process(event_id: int) -> str:
     try:
         with transaction.atomic():
             status, event_type = handle(event)
+    except Invalid as exc:
+        finish(event_id, S.INVALID, event_type=EventType.INVALID, error=str(exc))
+        return S.INVALID
     except Unprocessable as exc:
         finish(event_id, S.FAILED, error=str(exc))
         return S.FAILED
@@ -68,6 +77,9 @@ def handle(event: WebhookEvent) -> tuple[str, str]:
     if not isinstance(payload, Mapping):
         raise Unprocessable("The body is not a JSON object.")
     events = get_normalizer(event.provider).normalize(payload)
+    invalid = [e.reason for e in events if isinstance(e, InvalidEvent)]
+    if invalid:
+        raise Invalid(invalid[0])
     event_type = str(events[0].type) if events else ""
     number = event.number
     if number is None or number.deletion_requested_at is not None:
