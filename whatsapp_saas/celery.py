@@ -5,12 +5,22 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_saas.settings.base")
 
 app = Celery("whatsapp_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def keep_django_logging(**kwargs: Any) -> None:
+    """Workers log through settings.LOGGING (JSON, masked) instead of Celery's own handlers.
+
+    Connecting this signal is how Celery is told not to configure logging itself; Django's
+    setup, which the worker runs, has already applied settings.LOGGING.
+    """
 
 
 def every(seconds: float, task: str) -> dict[str, Any]:

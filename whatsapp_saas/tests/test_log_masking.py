@@ -83,8 +83,67 @@ def test_a_request_to_a_capability_url_is_logged_without_its_token(log_output):
     out = log_output.getvalue()
     assert "tok-9f8e7d6c5b4a" not in out
     records = [r for r in json_lines(out) if "/webhooks/evolution/" in r["message"]]
-    assert records and records[0]["message"].endswith("/webhooks/evolution/****/")
+    assert records and records[0]["message"].endswith("/webhooks/evolution/****")
     assert records[0]["request_id"] == "req-42"
+
+
+MALFORMED = [
+    "/webhooks//{t}/",
+    "/webhooks/{t}/",
+    "/webhooks/{t}",
+    "/webhooks/{p}//{t}/",
+    "/webhooks/{p}/{t}/extra/",
+    "/webhooks/{p}/{t}/{t}/",
+    "/webhooks/{P}/{t}/",
+    "/webhooks/unknown/{t}/",
+    "/webhooks/{p}/{t}/?token={t}",
+    "/webhooks/{p}/{t};x/",
+    "/webhooks/{p}/%2F{t}/",
+    "/webhooks/./{p}/{t}/",
+    "/webhooks/{p}/{t}/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["evolution", "greenapi"])
+def test_no_token_reaches_the_logs_from_any_malformed_webhook_path(log_output, provider):
+    token = "Tk9x-secret_TOKEN-4f3a2b1c0d9e8f7a6b5c"
+    client = Client()
+    statuses = set()
+    for template in MALFORMED:
+        path = template.format(t=token, p=provider, P=provider.upper())
+        for method in ("POST", "GET", "PUT"):
+            response = client.generic(method, path, b"{}", content_type="application/json")
+            statuses.add(response.status_code)
+    out = log_output.getvalue()
+    assert {404, 405} <= statuses and "Not Found" in out and "Method Not Allowed" in out
+    assert token not in out and token[:12] not in out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Not Found: //webhooks/evolution/{t}/",
+        '"POST /webhooks/greenapi/{t}/ HTTP/1.1" 200 11',
+        "Not Found: /webhooks/evolution/{t} trailing words",
+    ],
+)
+def test_paths_the_test_client_cannot_send_are_masked_too(line):
+    token = "Tk9x-secret_TOKEN-4f3a2b1c0d9e8f7a6b5c"
+    assert token not in mask(line.format(t=token))
+
+
+def test_every_handler_that_writes_logs_masks_them():
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [
+        h
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+        for h in logger.handlers
+        if not isinstance(h, logging.NullHandler) and type(h).__module__ != "_pytest.logging"
+    ]
+    assert handlers
+    assert all(any(isinstance(f, MaskSecretsFilter) for f in h.filters) for h in handlers)
 
 
 @pytest.mark.parametrize(
