@@ -133,6 +133,29 @@ def test_paths_the_test_client_cannot_send_are_masked_too(line):
     assert token not in mask(line.format(t=token))
 
 
+def test_gunicorn_access_lines_are_masked():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from whatsapp_saas.gunicorn_logging import MaskedLogger
+
+    token = "Tk9x-secret_TOKEN-4f3a2b1c0d9e8f7a6b5c"
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/webhooks//{token}/",
+        "PATH_INFO": f"/webhooks//{token}/",
+        "QUERY_STRING": f"token={token}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="404 Not Found", headers=[], sent=0)
+    request = SimpleNamespace(headers=[("AUTHORIZATION", f"Bearer {token}")])
+    atoms = MaskedLogger(Config()).atoms(response, request, environ, timedelta(seconds=0))
+    assert token not in repr(atoms)
+    assert atoms["r"] == "POST /webhooks/**** HTTP/1.1"
+
+
 def test_every_handler_that_writes_logs_masks_them():
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     handlers = [
