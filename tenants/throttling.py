@@ -23,7 +23,6 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from rest_framework.request import Request
-from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import ApiKey
@@ -54,11 +53,6 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """Limit requests per API key (API_THROTTLE_RATE); anonymous requests per client address."""
 
     scope = "api_key"
-
-    def get_rate(self) -> str | None:
-        """The configured rate, read now (DRF copies it once, at import, into THROTTLE_RATES)."""
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-        return str(rate) if rate else None
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         """Key the window on the API key's prefix, or the address when there is no key."""

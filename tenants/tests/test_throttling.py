@@ -5,22 +5,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 import requests
 
+from tenants.throttling import ApiKeyRateThrottle
 from whatsapp_saas.tests.live import running_gunicorn
 
 URL = "/api/v1/numbers/"
 
 
 @pytest.fixture
-def rate(settings: Any) -> None:
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"},
-    }
+def rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
 
 
 @pytest.mark.django_db
