@@ -4,20 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0002_outbound_endpoints'),
+        ("webhooks", "0002_outbound_endpoints"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhookevent',
-            name='event_type',
-            field=models.CharField(blank=True, choices=[('connection_changed', 'connection_changed'), ('qr_updated', 'qr_updated'), ('message_received', 'message_received'), ('message_status_changed', 'message_status_changed'), ('message_sent', 'message_sent'), ('unknown', 'unknown'), ('invalid', 'invalid')], max_length=32),
+            model_name="webhookevent",
+            name="event_type",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("connection_changed", "connection_changed"),
+                    ("qr_updated", "qr_updated"),
+                    ("message_received", "message_received"),
+                    ("message_status_changed", "message_status_changed"),
+                    ("message_sent", "message_sent"),
+                    ("unknown", "unknown"),
+                    ("invalid", "invalid"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='webhookevent',
-            name='status',
-            field=models.CharField(choices=[('received', 'Received'), ('processing', 'Processing'), ('processed', 'Processed'), ('ignored', 'Ignored'), ('failed', 'Failed'), ('invalid', 'Invalid')], default='received', max_length=12),
+            model_name="webhookevent",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("received", "Received"),
+                    ("processing", "Processing"),
+                    ("processed", "Processed"),
+                    ("ignored", "Ignored"),
+                    ("failed", "Failed"),
+                    ("invalid", "Invalid"),
+                ],
+                default="received",
+                max_length=12,
+            ),
         ),
     ]

@@ -251,7 +251,8 @@ ALLOWED_INTERNAL_HOSTS = env.list("ALLOWED_INTERNAL_HOSTS", default=[])
 # ---------------------------------------------------------------- sending (messaging/sending.py)
 # A message not handed to the provider within this many hours fails with `expired`.
 MESSAGE_EXPIRY_HOURS = env.int("MESSAGE_EXPIRY_HOURS", default=24)
-# Provider tries per message before a transient error (5xx, timeout) fails it; 429 waits do not count.
+# Provider tries per message before a transient error (5xx, timeout) fails it (429 waits do not
+# count).
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
 # Exponential backoff between transient retries: base seconds, doubled per try, capped, jittered.
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)

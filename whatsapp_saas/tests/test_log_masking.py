@@ -1,4 +1,4 @@
-"""Real log output (the configured console handler and formatter) never shows phone numbers or secrets."""
+"""Real log output (the configured handler and formatter) never shows phone numbers or secrets."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_a_logged_phone_number_shows_only_its_last_four_digits(log_output):
 def test_jids_api_keys_tokens_and_url_secrets_are_masked(log_output):
     logging.getLogger("whatsapp_saas.test").info(
         "jid 5511999998888@s.whatsapp.net key wa_0a1b2c3d_S3cr3tS3cr3t "
-        "GET https://api.green-api.com/waInstance1101/sendMessage/d75b3a66374942c5b3c019c698abc2067e151558acbd451f9 "
+        "GET https://api.green-api.com/waInstance1101/sendMessage/"
+        "d75b3a66374942c5b3c019c698abc2067e151558acbd451f9 "
         "apikey=evo-global-key&x=1 Authorization: Bearer abc.def.ghi"
     )
     out = log_output.getvalue()
