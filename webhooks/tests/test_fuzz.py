@@ -2,12 +2,13 @@
 nothing unauthenticated is stored; an event that is not applied changes nothing.
 
 Each example runs in a savepoint that is rolled back, so examples never see each other's rows.
-FUZZ_SCALE scales the examples (CI runs the defaults: 1,000 processed deliveries and 1,500
+FUZZ_SCALE scales the examples (CI runs the defaults: 800 processed deliveries and 1,200
 authentication cases); runs are derandomized, so a failure repeats exactly.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import string
@@ -33,6 +34,8 @@ from webhooks.models import WebhookEvent
 pytestmark = pytest.mark.django_db
 PROVIDERS = ("evolution", "greenapi")
 FIXTURES = {p: fixture_names(p) for p in PROVIDERS}
+# Parsed once; every draw takes a deep copy.
+RECORDINGS = {p: {name: load_fixture(p, name) for name in FIXTURES[p]} for p in PROVIDERS}
 WINDOW = django_settings.WEBHOOK_SIGNATURE_WINDOW_SECONDS
 FUZZ = settings(
     deadline=None,
@@ -121,7 +124,7 @@ DELETE = object()
 @st.composite
 def mutated_payloads(draw: st.DrawFn, provider: str) -> Any:
     """A recorded payload with a few fields replaced by random JSON (or removed)."""
-    payload = load_fixture(provider, draw(st.sampled_from(FIXTURES[provider])))
+    payload = copy.deepcopy(RECORDINGS[provider][draw(st.sampled_from(FIXTURES[provider]))])
     for _ in range(draw(st.integers(0, 3))):
         targets = paths(payload)
         if not targets:
@@ -192,7 +195,7 @@ def process_and_check(event: WebhookEvent, number: Number, before: tuple[Any, ..
     return status
 
 
-@fuzz(1000)
+@fuzz(800)
 @given(data=st.data())
 def test_authentic_deliveries_of_any_shape_never_fail_and_never_apply_what_is_invalid(
     client: Client, numbers: dict[str, Number], data: st.DataObject
@@ -278,7 +281,7 @@ def forged(
     return path, body, headers
 
 
-@fuzz(1500)
+@fuzz(1200)
 @given(data=st.data())
 def test_nothing_is_stored_without_authentication(
     client: Client, numbers: dict[str, Number], data: st.DataObject
@@ -288,7 +291,11 @@ def test_nothing_is_stored_without_authentication(
         numbers[provider],
         numbers["greenapi" if provider == "evolution" else "evolution"],
     )
-    body, _ = data.draw(bodies(provider))
+    # Recordings as sent, or bytes: this test is about who may store, not about what is stored.
+    name = data.draw(st.sampled_from(FIXTURES[provider]))
+    body = data.draw(
+        st.just(json.dumps(RECORDINGS[provider][name]).encode()) | st.binary(max_size=64)
+    )
     body = readdress(body, number)
     case = data.draw(st.sampled_from(AUTH_CASES))
     path, body, headers = forged(case, number, other, body, data.draw)
@@ -298,9 +305,9 @@ def test_nothing_is_stored_without_authentication(
         before = snapshot(number)
         response = client.post(path, body, "application/json", headers=headers)
         assert response.status_code < 500, response.status_code
-        stored = WebhookEvent.objects.filter(number=number).first()
+        stored = WebhookEvent.objects.filter(number=number).exists()
         if not authentic:
-            assert stored is None, case
+            assert not stored, case
             assert snapshot(number) == before
-        elif stored is not None:
-            process_and_check(stored, number, before)
+        elif response.status_code == 200:
+            assert stored, case
