@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -172,9 +173,13 @@ def sandbox_server() -> Iterator[Any]:
 
 @pytest.fixture
 def sandbox(sandbox_server: Any, settings: Any) -> Any:
-    """The sandbox, emptied, with our provider settings pointing at it."""
+    """The sandbox, emptied, with our provider settings pointing at it.
+
+    Its host:port (and no other internal address) is allowed as a media URL, as in the local run.
+    """
     sandbox_server.reset()
     settings.EVOLUTION_API_URL = settings.GREENAPI_API_URL = sandbox_server.base_url
+    settings.ALLOWED_INTERNAL_HOSTS = [urlsplit(sandbox_server.base_url).netloc]
     settings.EVOLUTION_API_KEY = SANDBOX_KEY
     settings.GREENAPI_PARTNER_TOKEN = sandbox_server.sandbox.config.greenapi_partner_token
     return sandbox_server

@@ -240,6 +240,7 @@ class EventType(StrEnum):
     MESSAGE_STATUS_CHANGED = "message_status_changed"
     MESSAGE_SENT = "message_sent"
     UNKNOWN = "unknown"
+    INVALID = "invalid"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +310,8 @@ class MessageStatusChanged(ProviderEvent):
     reason: str = ""
     chat_id: str = ""
     provider_status: str = ""
+    # The provider's words on a failure (GreenAPI `description`), kept with the message's error.
+    detail: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,6 +333,15 @@ class UnknownEvent(ProviderEvent):
 
     type: ClassVar[EventType] = EventType.UNKNOWN
     name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvalidEvent(ProviderEvent):
+    """A payload its provider cannot have sent (a field of a wrong type or size): never applied."""
+
+    type: ClassVar[EventType] = EventType.INVALID
+    name: str = ""
+    reason: str = ""
 
 
 def _as_int(value: Any) -> int | None:

@@ -26,13 +26,23 @@ def parse_signature(header: str) -> tuple[int, list[str]] | None:
     signatures: list[str] = []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and ascii_digits(value):
             stamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and is_hex_digest(value):
             signatures.append(value.lower())
     if stamp is None or not signatures:
         return None
     return stamp, signatures
+
+
+def ascii_digits(value: str) -> bool:
+    """1 to 12 ASCII digits: str.isdigit() also takes "²" and "٣", which int() then refuses."""
+    return 0 < len(value) <= 12 and value.isascii() and value.isdigit()
+
+
+def is_hex_digest(value: str) -> bool:
+    """A SHA-256 hex digest; hmac.compare_digest raises TypeError on non-ASCII text."""
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 def sign(secret: str, body: bytes, stamp: int) -> str:

@@ -8,7 +8,6 @@ wake-up that is a flag, not a broker call. Redis is never touched here.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from instances.models import Number
+from whatsapp_saas import safejson
 
 from . import routes, wake
 from .auth import SIGNATURE_HEADER, authentication_problem
@@ -134,10 +134,10 @@ def refuse(provider: str, reason: str, log: dict[str, str]) -> Verdict:
 
 
 def parse(body: bytes) -> Mapping[str, Any] | None:
-    """The body as a JSON object, or None."""
+    """The body as a JSON object (nesting-limited, see whatsapp_saas.safejson), or None."""
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = safejson.loads(body)
+    except safejson.MalformedJSON:
         return None
     return payload if isinstance(payload, Mapping) else None
 

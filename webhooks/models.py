@@ -11,6 +11,7 @@ from instances.models import Number
 from providers.events import EventType
 from providers.registry import PROVIDER_CHOICES
 from tenants.models import Tenant
+from whatsapp_saas import safejson
 
 
 class WebhookEvent(models.Model):
@@ -22,6 +23,8 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
+        # A payload its provider cannot have sent (wrong type or size): kept, never applied.
+        INVALID = "invalid", "Invalid"
 
     provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES)
     # SET_NULL: a deleted number's events stay for inspection until retention removes them.
@@ -61,10 +64,10 @@ class WebhookEvent(models.Model):
         return f"{self.provider} {self.event_name or '?'} #{self.pk}"
 
     def payload(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
+        """The body as JSON, or None when it is not JSON (or nested beyond reason)."""
         try:
-            return json.loads(bytes(self.body))
-        except ValueError:
+            return safejson.loads(bytes(self.body))
+        except safejson.MalformedJSON:
             return None
 
 

@@ -13,6 +13,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from providers.events import EventType, InvalidEvent
 from whatsapp_saas.workqueue import Lease, WorkQueue, backoff
 
 from .dispatch import dispatch
@@ -50,6 +51,10 @@ class Unprocessable(Exception):
     """An event no retry can help: kept as failed for an operator."""
 
 
+class Invalid(Unprocessable):
+    """A payload its provider cannot have sent: kept as invalid, never applied nor retried."""
+
+
 def claim(event_id: int) -> Lease[WebhookEvent] | None:
     """Lease the event for this worker (work queue); None when it is not claimable."""
     return EVENTS.take(
@@ -66,6 +71,9 @@ def process(event_id: int) -> str:
     try:
         with transaction.atomic():
             status, event_type = handle(event)
+    except Invalid as exc:
+        finish(lease, S.INVALID, event_type=EventType.INVALID, error=str(exc))
+        return S.INVALID
     except Unprocessable as exc:
         finish(lease, S.FAILED, error=str(exc))
         return S.FAILED
@@ -83,6 +91,9 @@ def handle(event: WebhookEvent) -> tuple[str, str]:
     if not isinstance(payload, Mapping):
         raise Unprocessable("The body is not a JSON object.")
     events = get_normalizer(event.provider).normalize(payload)
+    invalid = [e.reason for e in events if isinstance(e, InvalidEvent)]
+    if invalid:
+        raise Invalid(invalid[0])
     event_type = str(events[0].type) if events else ""
     number = event.number
     if number is None or number.deletion_requested_at is not None:

@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import setup_logging
 
 from . import broker_fixes
 
@@ -21,6 +22,13 @@ app.autodiscover_tasks()
 # worker does not come back to hours of copies. Chores are idempotent; a late copy is harmless.
 EXPIRE_AFTER_PERIODS = 4
 MIN_EXPIRES = 60.0
+@setup_logging.connect
+def keep_django_logging(**kwargs: Any) -> None:
+    """Workers log through settings.LOGGING (JSON, masked) instead of Celery's own handlers.
+
+    Connecting this signal is how Celery is told not to configure logging itself; Django's
+    setup, which the worker runs, has already applied settings.LOGGING.
+    """
 
 
 def every(seconds: float, task: str) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
 from instances.api.serializers import clean_phone
 from messaging.models import Contact, Conversation, Message
+from whatsapp_saas.api.validators import public_url
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096
@@ -86,12 +86,8 @@ class SendSerializer(serializers.Serializer):
         return clean_phone(value)
 
     def validate_media_url(self, value: str) -> str:
-        """An absolute http(s) URL, when given."""
-        if value and (
-            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
-        ):
-            raise serializers.ValidationError("Enter an http or https URL.")
-        return value
+        """A public http(s) URL, when given: the provider fetches it (DESIGN.md "Media")."""
+        return public_url(value) if value else value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Text messages carry text; media messages carry a media URL (and maybe a caption)."""

@@ -59,14 +59,14 @@ def live_number(live_server: Any, sandbox: Any, settings: Any, tenant: Tenant) -
 
 
 def test_a_text_and_an_image_sent_through_the_api_end_up_read(
-    live_server, live_number, make_key, tenant
+    live_server, live_number, make_key, tenant, sandbox
 ):
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {make_key(tenant)[1]}"
     url = f"{live_server.url}/api/v1/messages/"
     bodies = [
         {"type": "text", "text": "Your order shipped"},
-        {"type": "image", "media_url": "https://cdn.example.com/label.png", "caption": "Label"},
+        {"type": "image", "media_url": f"{sandbox.base_url}/media/label.png", "caption": "Label"},
     ]
     ids = []
     for extra in bodies:

@@ -14,6 +14,7 @@ from providers.events import (
     ConnectionChanged,
     ConnectionStatus,
     EventType,
+    InvalidEvent,
     MessageReceived,
     MessageSent,
     MessageStatus,
@@ -208,6 +209,7 @@ def test_events_keep_their_raw_payload_and_type() -> None:
             chat_id="1@s.whatsapp.net",
         ),
         UnknownEvent(provider="evolution", instance="acme", raw=raw, name="something.new"),
+        InvalidEvent(provider="evolution", instance="acme", raw=raw, reason="data: a list"),
     ]
     assert [event.type for event in events] == list(EventType)
     assert all(event.raw is raw for event in events)

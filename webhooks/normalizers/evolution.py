@@ -24,7 +24,27 @@ from providers.events import (
 from providers.evolution import WEBHOOK_SECRET_HEADER
 from providers.evolution_messages import message_fingerprint
 
-from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
+from .base import Payload, WebhookNormalizer, obj, text
+from .fields import (
+    MAX_FILE_NAME,
+    MAX_ID,
+    MAX_MIME,
+    MAX_NAME,
+    MAX_PAIRING_CODE,
+    MAX_QR,
+    MAX_TEXT,
+    MAX_URL,
+    MAX_WORD,
+    Fields,
+    child,
+    code,
+    details,
+    flag,
+    jid,
+    stamp,
+    string,
+    word_or_code,
+)
 
 # Baileys message keys → our kind; Evolution already folds extendedTextMessage into
 # `conversation` and documentWithCaptionMessage into documentMessage (reference 1.6).
@@ -69,6 +89,7 @@ class EvolutionNormalizer(WebhookNormalizer):
             EventType.MESSAGE_STATUS_CHANGED,
             EventType.MESSAGE_SENT,
             EventType.UNKNOWN,
+            EventType.INVALID,
         }
     )
 
@@ -116,30 +137,30 @@ class EvolutionNormalizer(WebhookNormalizer):
 
     def connection_update(self, payload: Payload) -> list[ProviderEvent]:
         """State with its Baileys close code; `open` carries the account's JID and name."""
-        data = obj(payload.get("data"))
-        state = text(data.get("state"))
-        mapping = evolution_connection_state(state, data.get("statusReason"))
+        data = child(payload, "data")
+        state = string(data, "state", MAX_WORD)
+        mapping = evolution_connection_state(state, code(data, "statusReason"))
         return [
             ConnectionChanged(
                 **self._common(payload),
                 status=mapping.status,
                 reason=mapping.reason,
                 provider_state=state,
-                phone=jid_digits(text(data.get("wuid"))),
-                profile_name=text(data.get("profileName")),
+                phone=jid_digits(jid(data, "wuid")),
+                profile_name=string(data, "profileName", MAX_NAME),
             )
         ]
 
     def status_instance(self, payload: Payload) -> list[ProviderEvent]:
         """Sent on an unrecoverable close with the close code (reference 1.6)."""
-        data = obj(payload.get("data"))
-        mapping = evolution_connection_state("close", data.get("disconnectionReasonCode"))
+        data = child(payload, "data")
+        mapping = evolution_connection_state("close", code(data, "disconnectionReasonCode"))
         return [
             ConnectionChanged(
                 **self._common(payload),
                 status=mapping.status,
                 reason=mapping.reason,
-                provider_state=text(data.get("status")),
+                provider_state=string(data, "status", MAX_WORD),
             )
         ]
 
@@ -153,9 +174,8 @@ class EvolutionNormalizer(WebhookNormalizer):
 
     def qrcode_updated(self, payload: Payload) -> list[ProviderEvent]:
         """A new QR (and pairing code); past QRCODE_LIMIT, a limit message instead (ref 1.6)."""
-        data = obj(payload.get("data"))
-        qrcode = obj(data.get("qrcode"))
-        image = text(qrcode.get("base64"))
+        qrcode = child(child(payload, "data"), "qrcode")
+        image = string(qrcode, "base64", MAX_QR)
         if not image:
             # The limit message; the `refused` connection.update that follows says the same.
             return [
@@ -169,47 +189,47 @@ class EvolutionNormalizer(WebhookNormalizer):
         return [
             QrUpdated(
                 **self._common(payload),
-                qr=QrCode.from_image(image, payload=text(qrcode.get("code"))),
-                pairing_code=text(qrcode.get("pairingCode")),
+                qr=QrCode.from_image(image, payload=string(qrcode, "code", MAX_QR)),
+                pairing_code=string(qrcode, "pairingCode", MAX_PAIRING_CODE),
             )
         ]
 
     def messages_upsert(self, payload: Payload) -> list[ProviderEvent]:
         """An inbound message, or one typed on the business phone (`fromMe`)."""
-        data = obj(payload.get("data"))
-        key = obj(data.get("key"))
-        chat = text(key.get("remoteJid"))
+        data = child(payload, "data")
+        key = child(data, "key")
+        chat = jid(key, "remoteJid")
         if not chat or chat == STATUS_BROADCAST or chat.endswith(NEWSLETTER_SUFFIX):
             return []
         is_group = chat.endswith("@g.us")
-        sender = text(key.get("participantAlt") or key.get("participant")) if is_group else chat
+        sender = (jid(key, "participantAlt") or jid(key, "participant")) if is_group else chat
         return [
             MessageReceived(
                 **self._common(payload, data),
-                message_id=text(key.get("id")),
+                message_id=string(key, "id", MAX_ID),
                 chat_id=chat,
                 # `senderPn` is where builds before 2.3.6 put the phone (reference 1.6).
-                chat_alt=text(key.get("remoteJidAlt") or key.get("senderPn")),
+                chat_alt=jid(key, "remoteJidAlt") or jid(key, "senderPn"),
                 sender=sender,
-                from_me=bool(key.get("fromMe")),
-                push_name=text(data.get("pushName")),
+                from_me=flag(key, "fromMe"),
+                push_name=string(data, "pushName", MAX_NAME),
                 is_group=is_group,
-                **content(obj(data.get("message")), text(data.get("messageType"))),
+                **content(child(data, "message"), string(data, "messageType", MAX_WORD)),
                 fingerprint=message_fingerprint(data),
             )
         ]
 
     def send_message(self, payload: Payload) -> list[ProviderEvent]:
         """The echo of a send through the API: same object as the send answer (reference 1.7)."""
-        data = obj(payload.get("data"))
-        key = obj(data.get("key"))
-        body = content(obj(data.get("message")), text(data.get("messageType")))
+        data = child(payload, "data")
+        key = child(data, "key")
+        body = content(child(data, "message"), string(data, "messageType", MAX_WORD))
         return [
             MessageSent(
                 **self._common(payload, data),
-                message_id=text(key.get("id")),
-                chat_id=text(key.get("remoteJid")),
-                status=evolution_message_status(data.get("status")).status,
+                message_id=string(key, "id", MAX_ID),
+                chat_id=jid(key, "remoteJid"),
+                status=evolution_message_status(word_or_code(data, "status")).status,
                 text=body["text"] or body["caption"],
                 fingerprint=message_fingerprint(data),
             )
@@ -217,32 +237,29 @@ class EvolutionNormalizer(WebhookNormalizer):
 
     def messages_update(self, payload: Payload) -> list[ProviderEvent]:
         """A receipt; only our own messages' receipts matter (`fromMe`)."""
-        data = obj(payload.get("data"))
-        if not data.get("fromMe"):
+        data = child(payload, "data")
+        if not flag(data, "fromMe"):
             return []
-        provider_status = text(data.get("status"))
+        provider_status = word_or_code(data, "status")
         mapping = evolution_message_status(provider_status)
         return [
             MessageStatusChanged(
                 **self._common(payload),
-                message_id=text(data.get("keyId")),
+                message_id=string(data, "keyId", MAX_ID),
                 status=mapping.status,
                 reason=mapping.reason,
-                chat_id=text(data.get("remoteJid")),
+                chat_id=jid(data, "remoteJid"),
                 provider_status=provider_status,
             )
         ]
 
     def _common(self, payload: Payload, data: Payload | None = None) -> dict[str, Any]:
         """Fields every event has; times from `messageTimestamp`, never `date_time` (R15)."""
-        stamp = (data or {}).get("messageTimestamp")
-        if isinstance(stamp, Mapping):
-            stamp = stamp.get("low")  # some Baileys builds serialize a protobuf Long
         return {
             "provider": self.provider,
             "instance": self.instance_of(payload),
             "raw": payload,
-            "occurred_at": epoch(stamp),
+            "occurred_at": stamp(data, "messageTimestamp") if data is not None else None,
         }
 
     HANDLERS: ClassVar[Mapping[str, Any]] = {
@@ -257,24 +274,25 @@ class EvolutionNormalizer(WebhookNormalizer):
     }
 
 
-def content(message: Payload, message_type: str) -> dict[str, Any]:
+def content(message: Fields, message_type: str) -> dict[str, Any]:
     """Kind, text, media and details of a Baileys message object."""
     name = (
         message_type
         if message_type in message
         else next((k for k in CONTENT_KINDS if k in message), message_type)
     )
-    body = obj(message.get(name))
+    # Every Baileys content is an object except `conversation`, which is the text itself.
+    body = child(message, name) if name != "conversation" else Fields({})
     if name == "documentWithCaptionMessage":
-        body = obj(obj(body.get("message")).get("documentMessage"))
+        body = child(child(body, "message"), "documentMessage")
     kind = CONTENT_KINDS.get(name, MessageKind.UNSUPPORTED)
     return {
         "message_type": kind,
-        "text": text(message.get("conversation")) or text(body.get("text")),
+        "text": string(message, "conversation", MAX_TEXT) or string(body, "text", MAX_TEXT),
         # `mediaUrl` exists only with S3 storage; the WhatsApp `url` is encrypted (reference 1.6).
-        "media_url": text(message.get("mediaUrl")),
-        "caption": text(body.get("caption")),
-        "file_name": text(body.get("fileName")),
-        "mime_type": text(body.get("mimetype")),
-        "extra": picked(body, DETAILS.get(kind, {})),
+        "media_url": string(message, "mediaUrl", MAX_URL),
+        "caption": string(body, "caption", MAX_TEXT),
+        "file_name": string(body, "fileName", MAX_FILE_NAME),
+        "mime_type": string(body, "mimetype", MAX_MIME),
+        "extra": details(body, DETAILS.get(kind, {})),
     }

@@ -20,7 +20,22 @@ from providers.events import (
 )
 from providers.greenapi_messages import notification_fingerprint
 
-from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
+from .base import Payload, WebhookNormalizer, obj, text
+from .fields import (
+    MAX_DETAIL,
+    MAX_FILE_NAME,
+    MAX_ID,
+    MAX_MIME,
+    MAX_NAME,
+    MAX_TEXT,
+    MAX_URL,
+    MAX_WORD,
+    child,
+    details,
+    jid,
+    stamp,
+    string,
+)
 
 # typeMessage → our kind (GreenAPI docs, notifications-format/incoming-message).
 KINDS: dict[str, MessageKind] = {
@@ -69,6 +84,7 @@ class GreenApiNormalizer(WebhookNormalizer):
             EventType.MESSAGE_STATUS_CHANGED,
             EventType.MESSAGE_SENT,
             EventType.UNKNOWN,
+            EventType.INVALID,
         }
     )
 
@@ -105,9 +121,9 @@ class GreenApiNormalizer(WebhookNormalizer):
 
     def state_instance_changed(self, payload: Payload) -> list[ProviderEvent]:
         """The instance state; `instanceData.wid` is the linked account once authorized."""
-        state = text(payload.get("stateInstance"))
+        state = string(payload, "stateInstance", MAX_WORD)
         mapping = greenapi_connection_state(state)
-        phone = jid_digits(text(obj(payload.get("instanceData")).get("wid")))
+        phone = jid_digits(jid(child(payload, "instanceData"), "wid"))
         return [
             ConnectionChanged(
                 **self._common(payload),
@@ -120,31 +136,31 @@ class GreenApiNormalizer(WebhookNormalizer):
 
     def message_received(self, payload: Payload) -> list[ProviderEvent]:
         """Incoming, or sent from the phone (`outgoingMessageReceived`, same shape, ref 2.4)."""
-        sender = obj(payload.get("senderData"))
-        chat = text(sender.get("chatId"))
+        sender = child(payload, "senderData")
+        chat = jid(sender, "chatId")
         is_group = chat.endswith("@g.us")
         return [
             MessageReceived(
                 **self._common(payload),
-                message_id=text(payload.get("idMessage")),
+                message_id=string(payload, "idMessage", MAX_ID),
                 chat_id=chat,
-                sender=text(sender.get("sender")) if is_group else chat,
+                sender=jid(sender, "sender") if is_group else chat,
                 from_me=self.event_name(payload) == "outgoingMessageReceived",
-                push_name=text(sender.get("senderName")),
+                push_name=string(sender, "senderName", MAX_NAME),
                 is_group=is_group,
-                **content(obj(payload.get("messageData"))),
-                fingerprint=notification_fingerprint(obj(payload.get("messageData"))),
+                **content(child(payload, "messageData")),
+                fingerprint=notification_fingerprint(child(payload, "messageData")),
             )
         ]
 
     def api_message_sent(self, payload: Payload) -> list[ProviderEvent]:
         """The echo of a send through the API; statuses follow in outgoingMessageStatus."""
-        body = content(obj(payload.get("messageData")))
+        body = content(child(payload, "messageData"))
         return [
             MessageSent(
                 **self._common(payload),
-                message_id=text(payload.get("idMessage")),
-                chat_id=text(obj(payload.get("senderData")).get("chatId")),
+                message_id=string(payload, "idMessage", MAX_ID),
+                chat_id=jid(child(payload, "senderData"), "chatId"),
                 text=body["text"] or body["caption"],
                 fingerprint=notification_fingerprint(obj(payload.get("messageData"))),
             )
@@ -152,16 +168,17 @@ class GreenApiNormalizer(WebhookNormalizer):
 
     def outgoing_message_status(self, payload: Payload) -> list[ProviderEvent]:
         """A receipt: sent, delivered, read, or one of the failures (reference 2.4)."""
-        provider_status = text(payload.get("status"))
+        provider_status = string(payload, "status", MAX_WORD)
         mapping = greenapi_message_status(provider_status)
         return [
             MessageStatusChanged(
                 **self._common(payload),
-                message_id=text(payload.get("idMessage")),
+                message_id=string(payload, "idMessage", MAX_ID),
                 status=mapping.status,
                 reason=mapping.reason,
-                chat_id=text(payload.get("chatId")),
+                chat_id=jid(payload, "chatId"),
                 provider_status=provider_status,
+                detail=string(payload, "description", MAX_DETAIL),
             )
         ]
 
@@ -171,7 +188,7 @@ class GreenApiNormalizer(WebhookNormalizer):
             "provider": self.provider,
             "instance": self.instance_of(payload),
             "raw": payload,
-            "occurred_at": epoch(payload.get("timestamp")),
+            "occurred_at": stamp(payload, "timestamp"),
         }
 
     HANDLERS: ClassVar[Mapping[str, Any]] = {
@@ -185,16 +202,15 @@ class GreenApiNormalizer(WebhookNormalizer):
 
 def content(data: Payload) -> dict[str, Any]:
     """Kind, text, media and details of a `messageData` object."""
-    kind = KINDS.get(text(data.get("typeMessage")), MessageKind.UNSUPPORTED)
-    extended = obj(data.get("extendedTextMessageData"))
-    files = obj(data.get("fileMessageData"))
+    kind = KINDS.get(string(data, "typeMessage", MAX_WORD), MessageKind.UNSUPPORTED)
+    files = child(data, "fileMessageData")
     return {
         "message_type": kind,
-        "text": text(obj(data.get("textMessageData")).get("textMessage"))
-        or text(extended.get("text")),
-        "media_url": text(files.get("downloadUrl")),
-        "caption": text(files.get("caption")),
-        "file_name": text(files.get("fileName")),
-        "mime_type": text(files.get("mimeType")),
-        "extra": picked(data, DETAILS.get(kind, {})),
+        "text": string(child(data, "textMessageData"), "textMessage", MAX_TEXT)
+        or string(child(data, "extendedTextMessageData"), "text", MAX_TEXT),
+        "media_url": string(files, "downloadUrl", MAX_URL),
+        "caption": string(files, "caption", MAX_TEXT),
+        "file_name": string(files, "fileName", MAX_FILE_NAME),
+        "mime_type": string(files, "mimeType", MAX_MIME),
+        "extra": details(data, DETAILS.get(kind, {})),
     }

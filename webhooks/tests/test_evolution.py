@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from providers.base import body_fingerprint
 from providers.events import (
     ConnectionChanged,
+    InvalidEvent,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
@@ -69,6 +70,16 @@ EXPECTED: dict[str, Expected] = {
         (
             ConnectionChanged,
             {"status": "connected", "reason": "", "phone": "5511999999999", "profile_name": "Acme"},
+        )
+    ],
+    # Not a recording: what an authenticated sender cannot have meant (issue 14).
+    "connection_update__invalid_state_list": [
+        (
+            InvalidEvent,
+            {
+                "name": "connection.update",
+                "reason": "data.state: expected text of at most 64 characters, got a list",
+            },
         )
     ],
     "connection_update__close_logged_out": [

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from providers.base import body_fingerprint
 from providers.events import (
     ConnectionChanged,
+    InvalidEvent,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
@@ -166,6 +167,16 @@ EXPECTED: dict[str, Expected] = {
     "stateInstanceChanged__starting": state("connecting", "starting", "starting"),
     "stateInstanceChanged__yellow_card": state("paused", "spam_suspected", "yellowCard"),
     "quotaExceeded__correspondents": [(UnknownEvent, {"name": "quotaExceeded"})],
+    # Not a recording: what an authenticated sender cannot have meant (issue 14).
+    "stateInstanceChanged__invalid_state_object": [
+        (
+            InvalidEvent,
+            {
+                "name": "stateInstanceChanged",
+                "reason": "stateInstance: expected text of at most 64 characters, got an object",
+            },
+        )
+    ],
 }
 
 

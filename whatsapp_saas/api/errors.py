@@ -29,6 +29,9 @@ CODES = {
     500: "server_error",
     503: "provider_unavailable",
 }
+# Field error codes of the contract (API.md): when every bad field fails with one of them, the
+# envelope carries it instead of `validation_error`, so clients can branch on it.
+FIELD_CODES = frozenset({"url_not_allowed"})
 MESSAGES = {
     400: "The request is invalid; see details.",
     404: "Not found.",
@@ -94,11 +97,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
+def validation_code(codes: Any) -> str:
+    """The one contract code shared by every field error, else `validation_error`."""
+    found: set[str] = set()
+    pending = [codes]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            found.add(str(item))
+    return found.pop() if len(found) == 1 and found <= FIELD_CODES else "validation_error"
+
+
 def describe(exc: Exception) -> tuple[str | None, str | None, dict[str, Any] | None]:
     """The code, message and details for an exception DRF already knows."""
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        return "validation_error", MESSAGES[400], details
+        return validation_code(exc.get_codes()), MESSAGES[400], details
     if isinstance(exc, exceptions.Throttled):
         wait = getattr(exc, "wait", None) or 1
         return (

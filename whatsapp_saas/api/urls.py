@@ -11,6 +11,8 @@ from tenants.api import ApiKeyViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+# No `.json` suffix routes: not in the contract, and custom actions do not take `format`.
+router.include_format_suffixes = False
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("numbers", NumberViewSet, basename="number")
 router.register("messages", MessageViewSet, basename="message")
