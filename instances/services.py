@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from providers.registry import get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
 from webhooks import outbound
+from whatsapp_saas import metrics
 
 from . import notify, routing
 from .models import ConnectionEvent, Number
@@ -68,6 +70,7 @@ def change_status(
         locked = Number.objects.select_for_update().get(pk=number.pk)
         previous, now = locked.status, timezone.now()
         changed = (previous, locked.status_reason) != (status, reason)
+        scan_started = locked.connect_started_at
         for name, value in {**fields, **stamps(locked, status, now)}.items():
             setattr(locked, name, value)
         locked.status, locked.status_reason = status, reason
@@ -78,6 +81,11 @@ def change_status(
             )
         locked.save()
         if changed and status != previous:
+            transaction.on_commit(
+                partial(
+                    metrics.status_changed, locked.provider, previous, status, reason, scan_started
+                )
+            )
             outbound.emit(
                 locked.tenant_id,
                 outbound.NUMBER_STATUS,
@@ -277,7 +285,7 @@ def apply_state(
             return number
         Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
         number.last_provider_event_at = occurred_at
-    status, reason = state.status, state.reason
+    status, reason = state.status, str(state.reason)
     if (
         number.status == S.PAUSED
         and number.status_reason == R.SEND_FAILURES

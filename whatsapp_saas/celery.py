@@ -37,3 +37,6 @@ app.conf.beat_schedule = {
     "sync-all-providers": daily(3, 17, "instances.tasks.sync_all_providers"),
     "purge-webhook-events": daily(3, 41, "webhooks.tasks.purge_webhook_events"),
 }
+
+# Metrics-folder hooks of the worker processes (after the app exists: they connect to its signals).
+from . import worker_signals  # noqa: E402,F401

@@ -1,0 +1,24 @@
+"""Celery worker hooks for the multiprocess metrics folder (see whatsapp_saas.metrics_files)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery.signals import worker_init, worker_process_shutdown
+from prometheus_client import multiprocess
+
+from . import metrics_files
+
+
+@worker_init.connect
+def fold_previous_files(**kwargs: Any) -> None:
+    """When a worker starts: fold files that exited processes of this host left."""
+    metrics_files.compact()
+
+
+@worker_process_shutdown.connect
+def forget_live_gauges(**kwargs: Any) -> None:
+    """A pool process is ending: its live gauges go (its counters are folded at the next start)."""
+    if metrics_files.MULTIPROC_DIR:
+        multiprocess.mark_process_dead(os.getpid())
