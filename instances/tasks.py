@@ -73,7 +73,7 @@ def check_quietly(number: Number) -> None:
 
 @shared_task(ignore_result=True)
 def reconcile_connected_numbers() -> dict[str, int]:
-    """Every minute: each provider's connected numbers against its live states (instances.reconcile).
+    """Every minute: each provider's connected numbers against its live states (see reconcile).
 
     Returns the numbers whose live state was read, per provider.
     """
