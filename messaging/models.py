@@ -73,6 +73,10 @@ class Conversation(models.Model):
             models.Index(
                 fields=["tenant", "-created_at", "-id"], name="conversation_tenant_newest"
             ),
+            # ?number= in the same order (the tenant-wide one would scan past other numbers).
+            models.Index(
+                fields=["number", "-created_at", "-id"], name="conversation_number_newest"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -26,6 +26,12 @@ class Migration(migrations.Migration):
             ),
         ),
         AddIndexConcurrently(
+            model_name="conversation",
+            index=models.Index(
+                fields=["number", "-created_at", "-id"], name="conversation_number_newest"
+            ),
+        ),
+        AddIndexConcurrently(
             model_name="message",
             index=models.Index(
                 fields=["tenant", "recipient", "-created_at", "-id"],
