@@ -150,9 +150,33 @@ def seed_conversations() -> None:
     )
 
 
+def without_indexes(table: str) -> list[str]:
+    """Drop the secondary indexes of `table` (a bulk load is faster without them); their DDL."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.tablename = %s AND i.indexname NOT IN ("
+            "  SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
+            [table],
+        )
+        rows = cursor.fetchall()
+        for name, _ in rows:
+            cursor.execute(f'DROP INDEX "{name}"')
+    return [definition for _, definition in rows]
+
+
 def seed_messages(per_number: int) -> None:
     """Messages spread over 30 days; half outbound (mostly read, 1 % failed), half inbound."""
     per_conversation = max(1, per_number // CONTACTS_PER_NUMBER)
+    rebuild = without_indexes("messaging_message")
+    insert_messages(per_conversation)
+    execute("SET maintenance_work_mem = '256MB'")
+    for definition in rebuild:
+        execute(definition)
+
+
+def insert_messages(per_conversation: int) -> None:
+    """The INSERT … SELECT of every message."""
     execute(
         """
         INSERT INTO messaging_message (
@@ -167,7 +191,7 @@ def seed_messages(per_number: int) -> None:
                CASE WHEN v.direction = 'inbound' THEN 'received'
                     WHEN v.k %% 100 = 0 THEN 'failed' WHEN v.k %% 997 = 0 THEN 'queued'
                     ELSE 'read' END,
-               'P' || md5(v.id::text || v.k), '', '', 1,
+               'P' || v.k || '-' || v.id, '', '', 1,
                CASE WHEN v.k %% 100 = 0 AND v.direction = 'outbound' THEN 'provider_error'
                     ELSE '' END, '',
                CASE WHEN v.direction = 'outbound' THEN v.at END,

@@ -306,7 +306,20 @@ def apply_state(
             phone_number=jid_digits(phone) or number.phone_number,
             profile_name=profile_name or number.profile_name,
         )
+    if unchanged(number, status, str(reason), fields):
+        # The common answer of a reconcile: one UPDATE instead of a locked read and a full save.
+        return touch_checked(number)
     return change_status(number, status, str(reason), source, **fields)
+
+
+def unchanged(number: Number, status: str, reason: str, fields: dict[str, Any]) -> bool:
+    """The state applies nothing new: same status and reason, no other field to change."""
+    same = all(
+        getattr(number, name) == value
+        for name, value in fields.items()
+        if name != "last_state_check_at"
+    )
+    return (number.status, number.status_reason) == (status, reason) and same
 
 
 def connected_reason(number: Number) -> str:
