@@ -75,7 +75,7 @@ def queues() -> list[QueueFigure]:
 def numbers_by_status() -> dict[tuple[str, str], int]:
     """Live numbers per (provider, status), every pair present (0 where none)."""
     counts = {(p, s.value): 0 for p in PROVIDERS for s in ConnectionStatus}
-    rows = Number.objects.live().values_list("provider", "status").annotate(n=Count("pk"))
+    rows = Number.objects.live().values_list("provider", "status").annotate(n=Count("*"))
     for provider, status, n in rows.order_by():
         counts[(provider, status)] = n
     return counts
@@ -87,6 +87,7 @@ def breaker_hosts() -> list[tuple[str, str]]:
     pools = (
         Number.objects.exclude(provider_api_url="")
         .values_list("provider", "provider_api_url")
+        .order_by()
         .distinct()
     )
     hosts.update((provider, url) for provider, url in pools if provider in PROVIDERS)

@@ -44,6 +44,7 @@ MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # Containers sharing the folder have their own pid namespaces: the host name keeps files apart.
 PROCESS_ID = re.sub(r"[^A-Za-z0-9.\-]", "-", socket.gethostname()) or "host"
 if MULTIPROC_DIR:
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
     values.ValueClass = values.MultiProcessValue(lambda: f"{PROCESS_ID}-{os.getpid()}")
 
 FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

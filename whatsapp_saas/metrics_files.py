@@ -104,9 +104,3 @@ def fold(path: str, typ: str, host: str, names: list[str]) -> None:
         target.close()
     os.replace(partial, archive)
 
-
-def reset(path: str) -> None:
-    """Empty the folder before a whole local run starts (nothing else is writing yet)."""
-    os.makedirs(path, exist_ok=True)
-    for name in glob.glob(os.path.join(path, "*.db")):
-        os.remove(name)

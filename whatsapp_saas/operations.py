@@ -48,7 +48,7 @@ def rate(part: float, whole: float) -> float | None:
 def sends(start: datetime) -> dict[str, int]:
     """Provider send calls by outcome since `start`."""
     rows = SendAttempt.objects.filter(started_at__gte=start).values_list("outcome")
-    return dict(rows.annotate(n=Count("id")).order_by())
+    return dict(rows.annotate(n=Count("*")).order_by())
 
 
 def webhooks(start: datetime, minutes: int) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def buckets(window: Window, now: datetime) -> list[datetime]:
 def per_bucket(rows: Any, field: str, window: Window, starts: list[datetime]) -> list[int]:
     """Counts of `rows` per column of the window."""
     counted = dict(
-        rows.annotate(b=Trunc(field, window.bucket)).values_list("b").annotate(n=Count("pk"))
+        rows.annotate(b=Trunc(field, window.bucket)).values_list("b").annotate(n=Count("*"))
     )
     return [counted.get(start, 0) for start in starts]
 
