@@ -130,9 +130,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     configure(args)
-    print(
-        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1 and 5 min), {os.cpu_count()} cores"
-    )
+    one, five, _ = os.getloadavg()
+    print(f"load: {one:.2f} {five:.2f} (1 and 5 min), {os.cpu_count()} cores")
     started = time.monotonic()
     timed("create and migrate the database", create_database)
     from bench import scale_measure, scale_seed

@@ -57,7 +57,7 @@ def seed(numbers: int, per_number: int, timed: Callable[[str, Callable[[], Any]]
     return world
 
 
-def execute(sql: str, params: list[Any] | None = None) -> None:
+def execute(sql: str, params: list[Any] | dict[str, Any] | None = None) -> None:
     """One statement on the bench database."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
@@ -239,7 +239,8 @@ def seed_events() -> None:
     )
     execute(
         """
-        INSERT INTO instances_connectionevent (number_id, from_status, to_status, reason, source, at)
+        INSERT INTO instances_connectionevent
+            (number_id, from_status, to_status, reason, source, at)
         SELECT n.id, s.f, s.t, s.r, 'webhook', now() - interval '1 day' + s.o * interval '20 s'
         FROM instances_number n,
              (VALUES ('', 'provisioning', '', 0), ('provisioning', 'disconnected', '', 1),
@@ -251,7 +252,7 @@ def seed_events() -> None:
 
 def sample(world: World) -> None:
     """Random ids and phones of the big tenant to vary the filters between requests."""
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - shuffling sample filters, not a secret
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id FROM instances_number WHERE tenant_id = %s ORDER BY random() LIMIT 200",

@@ -1,11 +1,12 @@
-"""Celery worker hooks for the multiprocess metrics folder (see whatsapp_saas.metrics_files)."""
+"""Celery hooks: our logging configuration, and the multiprocess metrics folder (metrics_files)."""
 
 from __future__ import annotations
 
+import logging.config
 import os
 from typing import Any
 
-from celery.signals import worker_init, worker_process_shutdown
+from celery.signals import setup_logging, worker_init, worker_process_shutdown
 from prometheus_client import multiprocess
 
 from . import metrics_files
@@ -22,3 +23,11 @@ def forget_live_gauges(**kwargs: Any) -> None:
     """A pool process is ending: its live gauges go (its counters are folded at the next start)."""
     if metrics_files.MULTIPROC_DIR:
         multiprocess.mark_process_dead(os.getpid())
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs: Any) -> None:
+    """Workers and beat log like web: our format, levels and masking filters (not Celery's own)."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

@@ -257,6 +257,7 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
+        "null": {"class": "logging.NullHandler"},
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id", "mask_secrets"],
@@ -268,7 +269,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "security": {"level": "INFO"},
         # whatsapp_saas.access writes the one line per request; these would repeat it.
-        "django.server": {"handlers": [], "propagate": False},
+        "django.server": {"handlers": ["null"], "propagate": False},
         "django.request": {"level": "ERROR"},
         # Celery's per-task lines ("received", "succeeded") for ticks every few seconds are noise;
         # failures stay (ERROR), and tasks log what they actually did.
