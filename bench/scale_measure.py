@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import cycle
 from typing import Any
+from unittest.mock import patch
 
 from django.db import connection, transaction
 from django.test import Client
@@ -248,19 +249,18 @@ def counting_providers() -> Iterator[None]:
                 "provider_instance_id", "instance_name"
             )
         ]
-    original_class, original_async = registry.get_gateway_class, Task.apply_async
+    original_class = registry.get_gateway_class
     fakes = {name: fake_gateway_class(original_class(name)) for name in registry.PROVIDERS}
     registry.get_gateway_class = lambda name: fakes[name]
 
     def publish(self: Any, *args: Any, **kwargs: Any) -> None:
         Calls.counts.update(["celery.publish"])
 
-    setattr(Task, "apply_async", publish)  # a bench stub, restored below
     try:
-        yield
+        with patch.object(Task, "apply_async", publish):
+            yield
     finally:
         registry.get_gateway_class = original_class
-        setattr(Task, "apply_async", original_async)
 
 
 def tick(label: str, run: Callable[[], Any]) -> None:
