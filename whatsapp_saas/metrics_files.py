@@ -103,4 +103,3 @@ def fold(path: str, typ: str, host: str, names: list[str]) -> None:
     finally:
         target.close()
     os.replace(partial, archive)
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -55,7 +56,9 @@ def test_polling_turns_a_scanned_number_connected(make_number, sandbox):
     assert number.status == "connected"
 
 
-def connect_many(make_number, sandbox, count: int, provider: str = "evolution") -> list[Number]:
+def connect_many(
+    make_number: Any, sandbox: Any, count: int, provider: str = "evolution"
+) -> list[Number]:
     """`count` numbers linked at the sandbox and connected in our database."""
     numbers = []
     for i in range(count):
@@ -67,8 +70,8 @@ def connect_many(make_number, sandbox, count: int, provider: str = "evolution") 
 
 
 def test_reconcile_lists_evolution_instances_in_one_call_however_many_are_connected(
-    tenant, make_number, sandbox, provider_calls
-):
+    tenant: Any, make_number: Any, sandbox: Any, provider_calls: Any
+) -> None:
     tenant.max_numbers = 10
     tenant.save()
     connect_many(make_number, sandbox, 6)
@@ -80,7 +83,9 @@ def test_reconcile_lists_evolution_instances_in_one_call_however_many_are_connec
     assert set(Number.objects.values_list("status", flat=True)) == {"connected"}
 
 
-def test_reconcile_queries_do_not_grow_with_connected_numbers(tenant, make_number, sandbox):
+def test_reconcile_queries_do_not_grow_with_connected_numbers(
+    tenant: Any, make_number: Any, sandbox: Any
+) -> None:
     tenant.max_numbers = 10
     tenant.save()
     connect_many(make_number, sandbox, 2)
@@ -96,8 +101,8 @@ def test_reconcile_queries_do_not_grow_with_connected_numbers(tenant, make_numbe
 
 
 def test_reconcile_applies_a_disconnect_the_listing_shows_after_reading_the_live_state(
-    tenant, make_number, sandbox, provider_calls
-):
+    tenant: Any, make_number: Any, sandbox: Any, provider_calls: Any
+) -> None:
     tenant.max_numbers = 10
     tenant.save()
     kept, lost = connect_many(make_number, sandbox, 2)
@@ -118,8 +123,8 @@ def test_reconcile_applies_a_disconnect_the_listing_shows_after_reading_the_live
 
 
 def test_reconcile_makes_no_per_number_calls_when_the_listing_fails(
-    tenant, make_number, sandbox, provider_calls
-):
+    tenant: Any, make_number: Any, sandbox: Any, provider_calls: Any
+) -> None:
     tenant.max_numbers = 10
     tenant.save()
     connect_many(make_number, sandbox, 3)
@@ -129,7 +134,9 @@ def test_reconcile_makes_no_per_number_calls_when_the_listing_fails(
     assert len(provider_calls.calls) == 1
 
 
-def test_reconcile_checks_greenapi_numbers_one_by_one_a_fifth_per_run(tenant, make_number, sandbox):
+def test_reconcile_checks_greenapi_numbers_one_by_one_a_fifth_per_run(
+    tenant: Any, make_number: Any, sandbox: Any
+) -> None:
     tenant.max_numbers = 10
     tenant.save()
     connect_many(make_number, sandbox, 10, provider="greenapi")

@@ -262,7 +262,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "filters": ["request_id", "mask_secrets"],
             "formatter": LOG_FORMAT if LOG_FORMAT in ("json", "text") else "json",
-        }
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
