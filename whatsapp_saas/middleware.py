@@ -17,8 +17,8 @@ from .logging import request_id_var
 
 logger = logging.getLogger(__name__)
 access = logging.getLogger("whatsapp_saas.access")
-# Browsers fetch it on every page: its access lines go to DEBUG, so a page view is one line.
-QUIET_ROUTES = frozenset({"favicon"})
+# Browsers fetch these with every page: their lines go to DEBUG, so a page view is one line.
+QUIET_ROUTES = frozenset({"favicon", "static"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
 
 
