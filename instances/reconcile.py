@@ -46,6 +46,12 @@ CHECKED_FIELDS = (
     "last_provider_event_at",
     "last_state_check_at",
     "connect_started_at",
+    # Compared by services.unchanged (a connected number has them cleared).
+    "qr_code",
+    "qr_expires_at",
+    "pairing_code",
+    "pairing_code_expires_at",
+    "last_error",
 )
 
 

@@ -313,13 +313,15 @@ def apply_state(
 
 
 def unchanged(number: Number, status: str, reason: str, fields: dict[str, Any]) -> bool:
-    """The state applies nothing new: same status and reason, no other field to change."""
-    same = all(
+    """The state applies nothing new: same status and reason, no field (or stamp) to change."""
+    if (number.status, number.status_reason) != (status, reason):
+        return False
+    changes = {**fields, **stamps(number, S(status), timezone.now())}
+    return all(
         getattr(number, name) == value
-        for name, value in fields.items()
+        for name, value in changes.items()
         if name != "last_state_check_at"
     )
-    return (number.status, number.status_reason) == (status, reason) and same
 
 
 def connected_reason(number: Number) -> str:
