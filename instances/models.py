@@ -29,6 +29,12 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+LIVE = models.Q(deletion_requested_at__isnull=True)
+
+
+hash_token = hash_secret
+
+
 class NumberQuerySet(models.QuerySet["Number"]):
     """Queries over numbers."""
 
@@ -97,6 +103,28 @@ class Number(models.Model):
             models.Index(fields=["provider"]),
             models.Index(fields=["tenant", "status"]),
             models.Index(fields=["phone_number"]),
+            # The API's pager order over live numbers (NewestFirstCursorPagination).
+            models.Index(
+                fields=["tenant", "-created_at", "-id"],
+                condition=LIVE,
+                name="number_live_tenant_newest",
+            ),
+            # Beat tasks' filters: only the few rows each one looks at.
+            models.Index(
+                fields=["provider", "last_state_check_at"],
+                condition=LIVE & models.Q(status=ConnectionStatus.CONNECTED),
+                name="number_reconcile_due",
+            ),
+            models.Index(
+                fields=["connect_started_at"],
+                condition=LIVE & models.Q(status=ConnectionStatus.QR_PENDING),
+                name="number_scan_pending",
+            ),
+            models.Index(
+                fields=["deletion_requested_at"],
+                condition=models.Q(deletion_requested_at__isnull=False),
+                name="number_deletion_pending",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +182,7 @@ class ConnectionEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["number", "-at", "-id"], name="connevent_number_newest")]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status} ({self.reason or 'no reason'})"

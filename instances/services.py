@@ -6,6 +6,7 @@ import copy
 import logging
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from providers.registry import get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
 from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
+from whatsapp_saas import metrics
 
 from . import notify
 from .models import ConnectionEvent, Number
@@ -69,6 +71,7 @@ def change_status(
         locked = Number.objects.select_for_update().get(pk=number.pk)
         previous, now = locked.status, timezone.now()
         changed = (previous, locked.status_reason) != (status, reason)
+        scan_started = locked.connect_started_at
         for name, value in {**fields, **stamps(locked, status, now)}.items():
             setattr(locked, name, value)
         locked.status, locked.status_reason = status, reason
@@ -79,6 +82,11 @@ def change_status(
             )
         locked.save()
         if changed and status != previous:
+            transaction.on_commit(
+                partial(
+                    metrics.status_changed, locked.provider, previous, status, reason, scan_started
+                )
+            )
             emit(DomainEvent(NUMBER_STATUS, locked.tenant_id, copy.copy(locked)))
         if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
             transaction.on_commit(lambda: notify.email_admins(locked, status))
@@ -265,8 +273,7 @@ def apply_state(
             return number
         Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
         number.last_provider_event_at = occurred_at
-    status: S = state.status
-    reason: str = state.reason
+    status, reason = state.status, str(state.reason)
     if (
         number.status == S.PAUSED
         and number.status_reason == R.SEND_FAILURES
@@ -287,7 +294,22 @@ def apply_state(
             phone_number=jid_digits(phone) or number.phone_number,
             profile_name=profile_name or number.profile_name,
         )
+    if unchanged(number, status, str(reason), fields):
+        # The common answer of a reconcile: one UPDATE instead of a locked read and a full save.
+        return touch_checked(number)
     return change_status(number, status, str(reason), source, **fields)
+
+
+def unchanged(number: Number, status: str, reason: str, fields: dict[str, Any]) -> bool:
+    """The state applies nothing new: same status and reason, no field (or stamp) to change."""
+    if (number.status, number.status_reason) != (status, reason):
+        return False
+    changes = {**fields, **stamps(number, S(status), timezone.now())}
+    return all(
+        getattr(number, name) == value
+        for name, value in changes.items()
+        if name != "last_state_check_at"
+    )
 
 
 def connected_reason(number: Number) -> str:

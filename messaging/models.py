@@ -67,7 +67,17 @@ class Conversation(models.Model):
                 fields=["number", "contact"], name="conversation_unique_per_number_contact"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "-last_message_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-last_message_at"]),
+            # The API's pager order (NewestFirstCursorPagination).
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="conversation_tenant_newest"
+            ),
+            # ?number= in the same order (the tenant-wide one would scan past other numbers).
+            models.Index(
+                fields=["number", "-created_at", "-id"], name="conversation_number_newest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} ↔ {self.contact}"
@@ -188,7 +198,6 @@ class Message(models.Model):
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["conversation", "-created_at"]),
             models.Index(fields=["number", "status"]),
-            models.Index(fields=["status", "next_attempt_at"]),
             # The lane's queue: a number's queued messages in order, and per chat.
             models.Index(
                 fields=["number", "created_at"],
@@ -199,6 +208,24 @@ class Message(models.Model):
                 fields=["number", "recipient", "created_at"],
                 condition=Q(status="queued"),
                 name="message_lane_chat",
+            ),
+            # GET /messages/?to= and ?number=, in the pager's order.
+            models.Index(
+                fields=["tenant", "recipient", "-created_at", "-id"],
+                name="message_tenant_recipient",
+            ),
+            models.Index(fields=["number", "-created_at", "-id"], name="message_number_newest"),
+            # The outbox: only queued rows (a small share of all messages) are looked up by time.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="message_queued_due",
+            ),
+            # Receives per minute on the health page.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(direction="inbound"),
+                name="message_inbound_created",
             ),
         ]
 
@@ -243,6 +270,8 @@ class SendAttempt(models.Model):
 
     class Meta:
         ordering = ["started_at", "id"]
+        # Sends per minute and the success rate on the health page.
+        indexes = [models.Index(fields=["started_at"], name="sendattempt_started")]
 
     def __str__(self) -> str:
         return f"attempt {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome or 'running'}"

@@ -48,6 +48,9 @@ class ProviderGateway(ABC):
     name: ClassVar[str]
     # False when instances are created outside our platform (GreenAPI console) and only adopted.
     provisions_instances: ClassVar[bool] = True
+    # True when one list_instances() call carries every instance's connection state, so the
+    # reconcile task makes one call per provider host instead of one per number.
+    lists_connection_states: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

@@ -50,11 +50,21 @@ def local_env() -> dict[str, str]:
         "PORT": PORT,
         "SANDBOX_PORT": SANDBOX_PORT,
         "PYTHONUNBUFFERED": "1",
+        # One folder for the counters of web and every worker; /metrics sums them.
+        "PROMETHEUS_MULTIPROC_DIR": str(VAR / "prometheus"),
         **local_secrets(),
     }
     env = {**defaults, **os.environ}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def reset_metrics(folder: str) -> None:
+    """Empty the metrics folder: a new run starts its counters at zero (nothing runs yet)."""
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -70,6 +80,7 @@ def manage(env: dict[str, str], *args: str) -> str:
 def main() -> int:
     """Prepare and start every process with honcho; Ctrl-C stops them all."""
     env = local_env()
+    reset_metrics(env["PROMETHEUS_MULTIPROC_DIR"])
     print("Migrating the database…", flush=True)
     manage(env, "migrate", "--noinput")
     seeded = manage(env, "seed_demo").strip()

@@ -57,3 +57,6 @@ app.conf.beat_schedule = {
     "purge-webhook-events": daily(3, 41, "webhooks.tasks.purge_webhook_events"),
     "purge-webhook-deliveries": daily(3, 47, "notifications.tasks.purge_deliveries"),
 }
+
+# Metrics-folder hooks of the worker processes (after the app exists: they connect to its signals).
+from . import worker_signals  # noqa: E402,F401

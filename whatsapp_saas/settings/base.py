@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "whatsapp_saas.middleware.HealthProbeMiddleware",
     "whatsapp_saas.middleware.RequestIdMiddleware",
+    "whatsapp_saas.middleware.AccessMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,8 +156,11 @@ STORAGES = {
     },
 }
 
-# smtp+tls://user:password@host:587, or consolemail:// (the default) to print emails.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# smtp+tls://user:password@host:587, or consolemail:// (the default): each email one INFO log line.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+if _email["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    _email["EMAIL_BACKEND"] = "whatsapp_saas.mail.LogEmailBackend"
+vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@whatsapp-saas.local")
 
 # HTTPS is terminated by a proxy in front, which must set X-Forwarded-Proto (and overwrite any the
@@ -306,6 +310,12 @@ SEND_IN_FLIGHT_GRACE_SECONDS = env.float("SEND_IN_FLIGHT_GRACE_SECONDS", default
 # Consecutive failed sends that pause a number (status paused, reason send_failures).
 PAUSE_AFTER_FAILURES = env.int("PAUSE_AFTER_FAILURES", default=10)
 
+# ---------------------------------------------------------------- metrics
+# GET /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) is the folder every process of one
+# host writes its counters to; see docs/operations.md.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
@@ -325,11 +335,12 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
+        "null": {"class": "logging.NullHandler"},
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id", "mask_secrets"],
             "formatter": LOG_FORMAT if LOG_FORMAT in ("json", "text") else "json",
-        }
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -339,5 +350,13 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "security": {"level": "INFO"},
+        # whatsapp_saas.access writes the one line per request; these would repeat it.
+        "django.server": {"handlers": ["null"], "propagate": False},
+        "django.request": {"level": "ERROR"},
+        # Celery's per-task lines ("received", "succeeded") for ticks every few seconds are noise;
+        # failures stay (ERROR), and tasks log what they actually did.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }

@@ -84,7 +84,9 @@ def test_a_request_to_a_capability_url_is_logged_without_its_token(log_output):
     out = log_output.getvalue()
     assert "tok-9f8e7d6c5b4a" not in out
     records = [r for r in json_lines(out) if "/webhooks/evolution/" in r["message"]]
-    assert records and records[0]["message"].endswith("/webhooks/evolution/****")
+    assert len(records) == 1, "one access line per request"
+    assert records[0]["message"].startswith("GET /webhooks/evolution/****/ 405 ")
+    assert records[0]["http_path"] == "/webhooks/evolution/****/"
     assert records[0]["request_id"] == "req-42"
 
 
