@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -120,6 +121,25 @@ def greenapi_number(tenant: Tenant) -> Any:
 
 
 @pytest.fixture
+def our_message(evolution_number: Any) -> Any:
+    """Our outbound message 3EB08EE8… to the customer, already sent."""
+    from messaging.models import Contact, Conversation, Message
+
+    contact = Contact.objects.create(tenant=evolution_number.tenant, phone="5511888888888")
+    conversation = Conversation.objects.create(
+        tenant=evolution_number.tenant, number=evolution_number, contact=contact
+    )
+    return Message.objects.create(
+        tenant=evolution_number.tenant,
+        number=evolution_number,
+        conversation=conversation,
+        direction="outbound",
+        status="sent",
+        provider_message_id="3EB08EE80DB4E276AFE85B",
+    )
+
+
+@pytest.fixture
 def member(tenant: Tenant) -> Any:
     """A client signed in as a plain member of Acme, for the tenant pages."""
     from django.test import Client
@@ -160,9 +180,13 @@ def sandbox_server() -> Iterator[Any]:
 
 @pytest.fixture
 def sandbox(sandbox_server: Any, settings: Any) -> Any:
-    """The sandbox, emptied, with our provider settings pointing at it."""
+    """The sandbox, emptied, with our provider settings pointing at it.
+
+    Its host:port (and no other internal address) is allowed as a media URL, as in the local run.
+    """
     sandbox_server.reset()
     settings.EVOLUTION_API_URL = settings.GREENAPI_API_URL = sandbox_server.base_url
+    settings.ALLOWED_INTERNAL_HOSTS = [urlsplit(sandbox_server.base_url).netloc]
     settings.EVOLUTION_API_KEY = SANDBOX_KEY
     settings.GREENAPI_PARTNER_TOKEN = sandbox_server.sandbox.config.greenapi_partner_token
     return sandbox_server

@@ -1,11 +1,16 @@
 """Webhook ingest benchmark: gunicorn on PostgreSQL and Redis, loaded from this second process.
 
 Run `make bench-webhooks` (or `python bench/webhook_ingest.py` with DATABASE_URL and REDIS_URL
-pointing at local servers). It uses its own database (`wa_bench_webhooks`) and Redis database
-(13, or BENCH_REDIS_DB), talks only to 127.0.0.1, and finishes in under a minute. It prints
-accepted requests/s and p50/p99 acknowledgement latency for the webhook endpoint (signed Evolution
-`messages.upsert` bodies, a share of them repeated) and for a bare Django view answering 200
-through the same middleware in the same gunicorn, and the ratio between the two.
+pointing at local servers). It uses its own database (`wa_bench_webhooks`, or --database) and
+Redis database (13, or BENCH_REDIS_DB), talks only to 127.0.0.1, and stops by itself.
+
+In one gunicorn it loads, closed loop from N keep-alive connections: a bare view answering 200,
+a "durable insert" view that only inserts the same row the webhook stores (the floor for an ack
+that keeps the event), and the webhook endpoint itself with the in-process route cache on and off
+(Evolution `messages.upsert` bodies, a share repeated). It prints accepted/s, p50/p99 and the
+ratios, then an open-loop phase at a fixed rate against the webhook endpoint, with latency
+measured from each request's intended send time (so a stall is not hidden by the client waiting),
+and the count of non-2xx answers and timeouts. A last block times the route lookups in-process.
 """
 
 from __future__ import annotations
@@ -44,9 +49,45 @@ def bare(request: Any) -> Any:
     return HttpResponse(b'{"ok": true}', content_type="application/json")
 
 
+def durable(request: Any) -> Any:
+    """The floor: insert the row the webhook would store (the same statement), answer 200."""
+    from django.http import HttpResponse
+    from django.utils import timezone
+
+    from webhooks import ingest
+
+    body = request.body
+    ingest.insert_or_count(
+        {
+            "provider": "evolution",
+            "number_id": os.environ["BENCH_NUMBER_ID"],
+            "tenant_id": os.environ["BENCH_TENANT_ID"],
+            "body": body,
+            "headers": {"Content-Type": request.headers.get("Content-Type", "")},
+            "event_name": "messages.upsert",
+            "event_type": "",
+            "dedupe_key": f"{INSTANCE}:durable:{hashlib.sha256(body).hexdigest()}",
+            "duplicates": 0,
+            "status": "received",
+            "error": "",
+            "attempts": 0,
+            "received_at": timezone.now(),
+        }
+    )
+    return HttpResponse(b'{"ok": true}', content_type="application/json")
+
+
+def uncached(request: Any, provider: str, token: str) -> Any:
+    """The webhook endpoint with the route cache emptied first: one indexed lookup every time."""
+    from webhooks import routes, views
+
+    routes.forget_all()
+    return views.receive(request, provider, token)
+
+
 @cache
 def django_app() -> Any:
-    """The project's WSGI app with one extra URL, /bench/bare/ (built once per worker)."""
+    """The project's WSGI app with the /bench/ views (built once per worker)."""
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
     from django.urls import include, path
@@ -55,6 +96,8 @@ def django_app() -> Any:
     app = get_wsgi_application()
     globals()["urlpatterns"] = [
         path("bench/bare/", csrf_exempt(bare)),
+        path("bench/durable/", csrf_exempt(durable)),
+        path("bench/uncached/<str:provider>/<str:token>/", csrf_exempt(uncached)),
         path("", include("whatsapp_saas.urls")),
     ]
     settings.ROOT_URLCONF = __name__
@@ -83,7 +126,7 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     """Settings for the bench process and gunicorn: our own database and Redis database."""
     source_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     source_redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = urlsplit(source_db)._replace(path=f"/{BENCH_DB}").geturl()
+    database_url = urlsplit(source_db)._replace(path=f"/{args.database}").geturl()
     redis_url = urlsplit(source_redis)._replace(path=f"/{args.redis_db}").geturl()
     local_only(database_url, redis_url)
     return {
@@ -102,15 +145,15 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def prepare_database(env: dict[str, str]) -> None:
+def prepare_database(env: dict[str, str], name: str) -> None:
     """Create the bench database once; migrate (quick when already done)."""
     import psycopg
 
     url = urlsplit(env["DATABASE_URL"])
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
@@ -119,8 +162,8 @@ def prepare_database(env: dict[str, str]) -> None:
     )
 
 
-def make_number() -> tuple[str, str]:
-    """A fresh connected Evolution number for the run; returns (token, secret)."""
+def make_number() -> tuple[str, str, str, str]:
+    """A fresh connected Evolution number; returns (token, secret, number id, tenant id)."""
     from instances.models import Number
     from tenants.models import Tenant
     from webhooks.models import WebhookEvent
@@ -139,7 +182,7 @@ def make_number() -> tuple[str, str]:
         status="connected",
         phone_number="5511999999999",
     )
-    return number.webhook_token, number.webhook_secret
+    return number.webhook_token, number.webhook_secret, str(number.pk), str(tenant.pk)
 
 
 def free_port() -> int:
@@ -171,7 +214,7 @@ def start_gunicorn(env: dict[str, str], args: argparse.Namespace, port: int) -> 
         "--backlog",
         "2048",
     ]
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})  # noqa: S603 - our own argv
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -193,32 +236,52 @@ class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    timeouts: int = 0
     seconds: float = 0.0
-    duplicates_sent: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Accepted (200) answers per second."""
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, share: float) -> float:
+        """Latency at `share` (0..1) of the accepted answers, in ms."""
+        ok = sorted(self.latencies)
+        if not ok:
+            return 0.0
+        if share == 0.5:
+            return statistics.median(ok) * 1000
+        return ok[min(len(ok) - 1, int(len(ok) * share))] * 1000
+
+    @property
+    def errors(self) -> int:
+        """Answers other than 200."""
+        return sum(n for status, n in self.statuses.items() if status != 200)
 
     def line(self) -> str:
-        """One row of the report."""
-        ok = sorted(self.latencies)
-        rate = len(ok) / self.seconds if self.seconds else 0.0
-        p50 = statistics.median(ok) * 1000 if ok else 0.0
-        p99 = ok[min(len(ok) - 1, int(len(ok) * 0.99))] * 1000 if ok else 0.0
-        errors = sum(n for status, n in self.statuses.items() if status != 200)
-        return f"{self.name:<16} {rate:>11.1f} {p50:>8.1f} {p99:>8.1f} {errors:>7}"
+        """One row of the closed-loop table."""
+        return (
+            f"{self.name:<28} {self.rate:>11.1f} {self.percentile(0.5):>8.1f} "
+            f"{self.percentile(0.99):>8.1f} {self.errors:>7}"
+        )
+
+    def count(self, status: int) -> None:
+        """Record one answer's status."""
+        self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
 class Bodies:
-    """Realistic signed messages.upsert bodies; a share repeats an earlier one byte for byte."""
+    """Evolution messages.upsert bodies; a share repeats an earlier one byte for byte."""
 
-    def __init__(self, secret: str, duplicate_share: float, seed: int = 7) -> None:
-        self.secret, self.share = secret, duplicate_share
-        self.sent: list[tuple[bytes, str]] = []
-        self.rng = random.Random(seed)
-        self.duplicates = 0
+    def __init__(self, tag: str, secret: str, args: argparse.Namespace) -> None:
+        self.tag, self.secret, self.sign = tag, secret, args.sign
+        self.share = args.duplicates
+        self.sent: list[tuple[bytes, dict[str, str]]] = []
+        self.rng = random.Random(f"{tag}-7")  # noqa: S311 - load shape, not a secret
 
-    def next(self) -> tuple[bytes, str]:
-        """The next (body, signature header)."""
+    def next(self) -> tuple[bytes, dict[str, str]]:
+        """The next (body, headers)."""
         if self.sent and self.rng.random() < self.share:
-            self.duplicates += 1
             return self.rng.choice(self.sent[-500:])
         n = len(self.sent)
         body = json.dumps(
@@ -229,7 +292,7 @@ class Bodies:
                     "key": {
                         "remoteJid": f"55119{n % 10**8:08d}@s.whatsapp.net",
                         "fromMe": False,
-                        "id": f"3EB0{n:016X}",
+                        "id": f"3EB0{self.tag}{n:012X}",
                         "addressingMode": "pn",
                     },
                     "pushName": "Customer",
@@ -248,14 +311,18 @@ class Bodies:
                 "apikey": None,
             }
         ).encode()
-        stamp = int(time.time())
-        mac = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-        self.sent.append((body, f"t={stamp},v1={mac.hexdigest()}"))
+        # Evolution sends our secret in a custom header and signs nothing (reference 1.8).
+        headers = {"Content-Type": "application/json", "X-Webhook-Token": self.secret}
+        if self.sign:
+            stamp = int(time.time())
+            mac = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+            headers["X-Webhook-Signature"] = f"t={stamp},v1={mac.hexdigest()}"
+        self.sent.append((body, headers))
         return self.sent[-1]
 
 
-async def load(
-    url: str, bodies: Bodies, secret: str, seconds: float, concurrency: int, phase: Phase | None
+async def closed_loop(
+    url: str, bodies: Bodies, seconds: float, concurrency: int, phase: Phase | None
 ) -> None:
     """POST from `concurrency` keep-alive connections for `seconds`; record into `phase`."""
     import aiohttp
@@ -266,17 +333,12 @@ async def load(
 
         async def worker() -> None:
             while time.monotonic() < stop:
-                body, signature = bodies.next()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Webhook-Token": secret,
-                    "X-Webhook-Signature": signature,
-                }
+                body, headers = bodies.next()
                 started = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
                 if phase is not None:
-                    phase.statuses[response.status] = phase.statuses.get(response.status, 0) + 1
+                    phase.count(response.status)
                     if response.status == 200:
                         phase.latencies.append(time.perf_counter() - started)
 
@@ -286,46 +348,119 @@ async def load(
             phase.seconds = time.monotonic() - began
 
 
-def run_phase(name: str, url: str, secret: str, args: argparse.Namespace) -> Phase:
-    """A warm-up, then a measured run."""
-    bodies = Bodies(secret, args.duplicates)
-    asyncio.run(load(url, bodies, secret, args.warmup, args.concurrency, None))
+def run_closed(name: str, url: str, tag: str, secret: str, args: argparse.Namespace) -> Phase:
+    """A warm-up, then a measured closed-loop run."""
+    bodies = Bodies(tag, secret, args)
+    asyncio.run(closed_loop(url, bodies, args.warmup, args.concurrency, None))
     phase = Phase(name)
-    before = bodies.duplicates
-    asyncio.run(load(url, bodies, secret, args.seconds, args.concurrency, phase))
-    phase.duplicates_sent = bodies.duplicates - before
+    asyncio.run(closed_loop(url, bodies, args.seconds, args.concurrency, phase))
     return phase
+
+
+async def open_loop(url: str, bodies: Bodies, args: argparse.Namespace, phase: Phase) -> None:
+    """Send at a fixed rate whatever the answers do; latency from each intended send time."""
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    connector = aiohttp.TCPConnector(limit=args.open_connections)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def send(intended: float, body: bytes, headers: dict[str, str]) -> None:
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+            except (TimeoutError, aiohttp.ClientError):
+                phase.timeouts += 1
+                return
+            phase.count(response.status)
+            if response.status == 200:
+                phase.latencies.append(time.perf_counter() - intended)
+
+        total = int(args.rate * args.open_seconds)
+        start = time.perf_counter() + 0.1
+        tasks = []
+        for i in range(total):
+            intended = start + i / args.rate
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(intended, *bodies.next())))
+        await asyncio.gather(*tasks)
+        phase.seconds = args.open_seconds
+
+
+# ------------------------------------------------------------------ in-process lookup costs
+
+
+def lookup_costs(token: str, rounds: int = 2000) -> list[tuple[str, float]]:
+    """µs per lookup: the indexed query, a route cache hit, and the dropped Redis routing cache."""
+    from django.core.cache import cache as redis_cache
+
+    from instances.models import Number, hash_secret
+    from webhooks import routes
+
+    def indexed() -> object:
+        return routes.query(hash_secret(token))
+
+    def in_process() -> object:
+        return routes.route_for(token)
+
+    def redis_then_row() -> object:
+        # What the ack did before: route from Redis, the row by primary key, two decryptions.
+        route = redis_cache.get(f"bench-route:{hash_secret(token)}")
+        if route is None:
+            route = {"number_id": str(Number.objects.get(webhook_token_hash=hash_secret(token)).pk)}
+            redis_cache.set(f"bench-route:{hash_secret(token)}", route, 60)
+        number = Number.objects.filter(pk=route["number_id"]).first()
+        return number and (number.webhook_secret, number.previous_webhook_secret)
+
+    costs = []
+    for name, fn in [
+        ("indexed lookup (one SELECT)", indexed),
+        ("route cache hit (in-process)", in_process),
+        ("Redis route + row + 2 Fernet", redis_then_row),
+    ]:
+        for _ in range(100):
+            fn()
+        started = time.perf_counter()
+        for _ in range(rounds):
+            fn()
+        costs.append((name, (time.perf_counter() - started) / rounds * 1e6))
+    redis_cache.delete(f"bench-route:{hash_secret(token)}")
+    return costs
 
 
 # ------------------------------------------------------------------ main
 
 
-def report(bare_phase: Phase, ingest: Phase, args: argparse.Namespace) -> None:
+def uptime() -> str:
+    """The machine's load, as `uptime` prints it."""
+    done = subprocess.run(["uptime"], capture_output=True, text=True, check=False)  # noqa: S607 - fixed
+    return done.stdout.strip()
+
+
+def report(phases: dict[str, Phase], open_phase: Phase, args: argparse.Namespace) -> None:
     """Print the figures."""
-    from django.db.models import Count, Sum
-
-    from webhooks.models import WebhookEvent
-
-    stored = WebhookEvent.objects.filter(dedupe_key__startswith=f"{INSTANCE}:").aggregate(
-        rows=Count("id"), duplicates=Sum("duplicates")
-    )
     print(
         f"webhook ingest benchmark: gunicorn {args.workers} workers x {args.threads} threads, "
         f"{args.concurrency} connections, {args.seconds:.0f} s per phase, "
-        f"{args.duplicates:.0%} duplicates"
+        f"{args.duplicates:.0%} duplicates, {'signed' if args.sign else 'unsigned'} bodies"
     )
-    print(f"{'endpoint':<16} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>7}")
-    print(bare_phase.line())
-    print(ingest.line())
-    rate = [len(p.latencies) / p.seconds for p in (bare_phase, ingest)]
-    p50 = [statistics.median(p.latencies) for p in (bare_phase, ingest)]
+    print(f"{'closed loop':<28} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>7}")
+    for phase in phases.values():
+        print(phase.line())
+    bare, floor = phases["bare"].rate, phases["durable"].rate
+    for key in ("ingest", "uncached"):
+        rate = phases[key].rate
+        print(
+            f"ratio {phases[key].name}: {rate / floor:.2f}x durable insert, "
+            f"{rate / bare:.2f}x bare view"
+        )
     print(
-        f"ratio ingest/bare: throughput {rate[1] / rate[0]:.2f}x, p50 latency "
-        f"{p50[1] / p50[0]:.2f}x"
-    )
-    print(
-        f"stored: {stored['rows']} events, {stored['duplicates'] or 0} duplicates counted "
-        f"(warm-up included)"
+        f"open loop {args.rate:.0f} req/s for {args.open_seconds:.0f} s (webhook ingest): "
+        f"p50 {open_phase.percentile(0.5):.1f} ms, p99 {open_phase.percentile(0.99):.1f} ms "
+        f"from intended send time, {len(open_phase.latencies)} accepted, "
+        f"{open_phase.errors} non-2xx, {open_phase.timeouts} timeouts (> {args.timeout:.0f} s)"
     )
 
 
@@ -338,35 +473,67 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeats")
+    parser.add_argument("--sign", action="store_true", help="add X-Webhook-Signature (HMAC)")
+    parser.add_argument("--rate", type=float, default=300.0, help="open-loop requests/s")
+    parser.add_argument("--open-seconds", type=float, default=60.0, help="open-loop duration")
+    parser.add_argument("--open-connections", type=int, default=256)
+    parser.add_argument("--timeout", type=float, default=5.0, help="open-loop request timeout")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DB", BENCH_DB))
     parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", 13)))
     args = parser.parse_args()
     env = environment(args)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    prepare_database(env)
+    prepare_database(env, args.database)
     import django
 
     django.setup()
-    token, secret = make_number()
+    token, secret, number_id, tenant_id = make_number()
+    env.update(BENCH_NUMBER_ID=number_id, BENCH_TENANT_ID=tenant_id)
+    print(f"load before: {uptime()}")
     port = free_port()
     server = start_gunicorn(env, args, port)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        bare_phase = run_phase("bare 200 view", f"{base}/bench/bare/", secret, args)
-        ingest = run_phase("webhook ingest", f"{base}/webhooks/evolution/{token}/", secret, args)
+        phases = {
+            "bare": run_closed("bare 200 view", f"{base}/bench/bare/", "A", secret, args),
+            "durable": run_closed(
+                "durable insert view", f"{base}/bench/durable/", "B", secret, args
+            ),
+            "ingest": run_closed(
+                "webhook ingest", f"{base}/webhooks/evolution/{token}/", "C", secret, args
+            ),
+            "uncached": run_closed(
+                "webhook ingest, no cache",
+                f"{base}/bench/uncached/evolution/{token}/",
+                "D",
+                secret,
+                args,
+            ),
+        }
+        open_phase = Phase("open loop")
+        asyncio.run(
+            open_loop(
+                f"{base}/webhooks/evolution/{token}/", Bodies("E", secret, args), args, open_phase
+            )
+        )
     finally:
         server.terminate()
         server.wait(10)
-    report(bare_phase, ingest, args)
+    report(phases, open_phase, args)
+    print(
+        "route lookup in-process: " + ", ".join(f"{n} {us:.0f} us" for n, us in lookup_costs(token))
+    )
+    print(f"load after: {uptime()}")
     clean_redis(env["REDIS_URL"])
 
 
 def clean_redis(url: str) -> None:
-    """Drop the processing tasks nobody consumes here, and our cache keys."""
+    """Drop the processing wake-ups nobody consumes here, and our cache keys."""
     import redis
 
     client = redis.Redis.from_url(url)
-    client.delete("celery")
+    client.delete("celery", "events")
     keys = list(client.scan_iter("wa-bench:*"))
     if keys:
         client.delete(*keys)

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from providers.errors import ProviderError
+from whatsapp_saas import operations
 from whatsapp_saas.admin_actions import apply_each
 
 from . import health, services
@@ -198,11 +199,12 @@ class NumberAdmin(admin.ModelAdmin):
         ]
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
-        """Provider health and counts by status."""
+        """The operator health page: figures of the last hour and day, queues, providers."""
         context = {
             **self.admin_site.each_context(request),
-            "title": "Provider health",
+            "title": "Health",
             "report": health.report(),
+            "ops": operations.report(),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/instances/health.html", context)

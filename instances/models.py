@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -16,15 +17,22 @@ from providers.types import InstanceRef
 from tenants.models import Tenant
 
 MAX_SEND_RATE_PER_MINUTE = 40 * 60
+SECRET_HASH_FIELDS = ("webhook_secret_hash", "previous_webhook_secret_hash")
 STATUS_LABELS = {"qr_pending": "Waiting for scan", "logged_out": "Logged out"}
 STATUS_CHOICES = [
     (s.value, STATUS_LABELS.get(s.value, s.value.capitalize())) for s in ConnectionStatus
 ]
 
 
-def hash_token(token: str) -> str:
-    """The stored, indexable form of a webhook URL token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def hash_secret(value: str) -> str:
+    """The stored form of a webhook URL token or secret: what the webhook hot path compares."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+LIVE = models.Q(deletion_requested_at__isnull=True)
+
+
+hash_token = hash_secret
 
 
 class NumberQuerySet(models.QuerySet["Number"]):
@@ -52,6 +60,9 @@ class Number(models.Model):
     webhook_secret = encrypt(models.CharField(max_length=100))
     # The secret being rotated out, still accepted until the provider has the new one.
     previous_webhook_secret = encrypt(models.CharField(max_length=100, blank=True))
+    # What webhooks compare (no decryption on the hot path); save() keeps them in step.
+    webhook_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_webhook_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     status = models.CharField(
         max_length=20, choices=STATUS_CHOICES, default=ConnectionStatus.PROVISIONING
@@ -92,23 +103,51 @@ class Number(models.Model):
             models.Index(fields=["provider"]),
             models.Index(fields=["tenant", "status"]),
             models.Index(fields=["phone_number"]),
+            # The API's pager order over live numbers (NewestFirstCursorPagination).
+            models.Index(
+                fields=["tenant", "-created_at", "-id"],
+                condition=LIVE,
+                name="number_live_tenant_newest",
+            ),
+            # Beat tasks' filters: only the few rows each one looks at.
+            models.Index(
+                fields=["provider", "last_state_check_at"],
+                condition=LIVE & models.Q(status=ConnectionStatus.CONNECTED),
+                name="number_reconcile_due",
+            ),
+            models.Index(
+                fields=["connect_started_at"],
+                condition=LIVE & models.Q(status=ConnectionStatus.QR_PENDING),
+                name="number_scan_pending",
+            ),
+            models.Index(
+                fields=["deletion_requested_at"],
+                condition=models.Q(deletion_requested_at__isnull=False),
+                name="number_deletion_pending",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.instance_name})"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        """New numbers get their webhook token and secret."""
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """New numbers get their webhook token and secret; the secrets' hashes follow them."""
         if not self.webhook_token:
             self.set_webhook_token(secrets.token_urlsafe(24))
         if not self.webhook_secret:
             self.webhook_secret = secrets.token_urlsafe(32)
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        self.webhook_secret_hash = hash_secret(self.webhook_secret)
+        previous = self.previous_webhook_secret
+        self.previous_webhook_secret_hash = hash_secret(previous) if previous else ""
+        fields = kwargs.get("update_fields")
+        if fields is not None and {"webhook_secret", "previous_webhook_secret"} & set(fields):
+            kwargs["update_fields"] = {*fields, *SECRET_HASH_FIELDS}
+        super().save(*args, **kwargs)
 
     def set_webhook_token(self, token: str) -> None:
         """Set the URL token with its lookup hash."""
         self.webhook_token = token
-        self.webhook_token_hash = hash_token(token)
+        self.webhook_token_hash = hash_secret(token)
 
     @property
     def ref(self) -> InstanceRef:
@@ -143,6 +182,7 @@ class ConnectionEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["number", "-at", "-id"], name="connevent_number_newest")]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status} ({self.reason or 'no reason'})"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,9 +21,10 @@ from providers.events import StateReason as R
 from providers.registry import all_credential_fields, credential_fields, get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
-from webhooks import outbound
+from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
+from whatsapp_saas import metrics
 
-from . import notify, routing
+from . import notify
 from .models import ConnectionEvent, Number
 
 logger = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ def change_status(
         locked = Number.objects.select_for_update().get(pk=number.pk)
         previous, now = locked.status, timezone.now()
         changed = (previous, locked.status_reason) != (status, reason)
+        scan_started = locked.connect_started_at
         for name, value in {**fields, **stamps(locked, status, now)}.items():
             setattr(locked, name, value)
         locked.status, locked.status_reason = status, reason
@@ -80,16 +84,12 @@ def change_status(
             )
         locked.save()
         if changed and status != previous:
-            outbound.emit(
-                locked.tenant_id,
-                outbound.NUMBER_STATUS,
-                {
-                    "number": str(locked.pk),
-                    "status": status,
-                    "reason": reason,
-                    "phone_number": locked.phone_number,
-                },
+            transaction.on_commit(
+                partial(
+                    metrics.status_changed, locked.provider, previous, status, reason, scan_started
+                )
             )
+            emit(DomainEvent(NUMBER_STATUS, locked.tenant_id, copy.copy(locked)))
         if changed and status in NEEDS_ADMIN and previous not in NEEDS_ADMIN:
             transaction.on_commit(lambda: notify.email_admins(locked, status))
     number.__dict__.update(locked.__dict__)
@@ -195,7 +195,7 @@ def provision(number: Number, source: str = Source.API) -> Number:
     except ProviderError as exc:
         logger.warning("provisioning %s failed: %s", number.instance_name, exc)
         return change_status(number, S.ERROR, "provider_error", source, last_error=str(exc)[:500])
-    number = change_status(
+    return change_status(
         number,
         initial_status(created.state),
         created.state.reason,
@@ -204,8 +204,6 @@ def provision(number: Number, source: str = Source.API) -> Number:
         last_error="",
         provider_token=created.ref.token or number.provider_token,
     )
-    routing.warm(number)
-    return number
 
 
 def provider_ref(number: Number) -> InstanceRef:
@@ -243,9 +241,7 @@ def connect(
     result = gateway_for(number).connect(
         number.ref, pairing_number=phone_number if method == "pairing_code" else ""
     )
-    number = show_connect_result(number, result, source)
-    routing.warm(number)
-    return number
+    return show_connect_result(number, result, source)
 
 
 def provisioned(number: Number) -> bool:
@@ -302,7 +298,7 @@ def apply_state(
             return number
         Number.objects.filter(pk=number.pk).update(last_provider_event_at=occurred_at)
         number.last_provider_event_at = occurred_at
-    status, reason = state.status, state.reason
+    status, reason = state.status, str(state.reason)
     if (
         number.status == S.PAUSED
         and number.status_reason == R.SEND_FAILURES
@@ -325,6 +321,9 @@ def apply_state(
             phone_number=jid_digits(phone) or number.phone_number,
             profile_name=profile_name or number.profile_name,
         )
+    if unchanged(number, status, str(reason), fields):
+        # The common answer of a reconcile: one UPDATE instead of a locked read and a full save.
+        return touch_checked(number)
     return change_status(number, status, str(reason), source, **fields)
 
 
@@ -337,6 +336,18 @@ def qr_went_stale(number: Number) -> bool:
     """Whether the scan's QR stopped being renewed (the provider gave the scan up)."""
     shown = number.qr_updated_at
     return shown is not None and timezone.now() - shown > QR_STALE_AFTER
+
+
+def unchanged(number: Number, status: str, reason: str, fields: dict[str, Any]) -> bool:
+    """The state applies nothing new: same status and reason, no field (or stamp) to change."""
+    if (number.status, number.status_reason) != (status, reason):
+        return False
+    changes = {**fields, **stamps(number, S(status), timezone.now())}
+    return all(
+        getattr(number, name) == value
+        for name, value in changes.items()
+        if name != "last_state_check_at"
+    )
 
 
 def connected_reason(number: Number) -> str:
@@ -362,6 +373,30 @@ def check_state(number: Number, source: str = Source.POLL) -> Number:
         info = gateway.get_instance(number.ref)
         phone, profile_name = (info.phone, info.profile_name) if info else ("", "")
     return apply_state(number, state, source, phone=phone, profile_name=profile_name)
+
+
+# ------------------------------------------------------------------ send health
+
+
+def send_succeeded(number: Number) -> None:
+    """A send went out: the count of failures in a row starts again."""
+    Number.objects.filter(pk=number.pk, consecutive_send_failures__gt=0).update(
+        consecutive_send_failures=0
+    )
+
+
+def send_failed(number: Number) -> None:
+    """One more failed send in a row; at PAUSE_AFTER_FAILURES the number is paused, admins told."""
+    with transaction.atomic():
+        locked = Number.objects.select_for_update().get(pk=number.pk)
+        locked.consecutive_send_failures += 1
+        pause = locked.consecutive_send_failures >= settings.PAUSE_AFTER_FAILURES
+        # Counting starts again, so an operator's resume gets a fresh allowance.
+        locked.consecutive_send_failures = 0 if pause else locked.consecutive_send_failures
+        locked.save(update_fields=["consecutive_send_failures"])
+        if pause and locked.status != S.PAUSED:
+            change_status(locked, S.PAUSED, R.SEND_FAILURES, Source.API)
+            transaction.on_commit(lambda: notify.email_admins(locked, S.PAUSED))
 
 
 # ------------------------------------------------------------------ disconnect, reconnect, delete
@@ -390,7 +425,8 @@ def reconnect(number: Number, source: str = Source.API) -> Number:
     try:
         gateway.restart(number.ref)
     except ProviderOperationFailedError:
-        # Evolution refuses to restart an instance that is not connected (reference 1.2): link it anew.
+        # Evolution refuses to restart an instance that is not connected (reference 1.2):
+        # link it anew.
         return connect(number, source=source)
     change_status(number, S.CONNECTING, R.RESTART_REQUIRED, source, restarted_at=timezone.now())
     number = apply_state(number, gateway.get_state(number.ref), source)
@@ -400,7 +436,7 @@ def reconnect(number: Number, source: str = Source.API) -> Number:
 
 
 def delete_number(number: Number, source: str = Source.API) -> bool:
-    """Hide the number at once, then remove it at the provider, in our database and cache.
+    """Hide the number at once (webhooks stop finding it), then remove it at the provider and here.
 
     Returns False when the provider could not be reached: the number stays marked for deletion
     and `instances.tasks.finish_deletions` completes the job later.
@@ -408,7 +444,6 @@ def delete_number(number: Number, source: str = Source.API) -> bool:
     Number.objects.filter(pk=number.pk, deletion_requested_at__isnull=True).update(
         deletion_requested_at=timezone.now()
     )
-    routing.drop(number)
     try:
         gateway_for(number).delete_instance(number.ref)
     except ProviderNotFoundError:
@@ -430,9 +465,7 @@ def rotate_webhook_secret(number: Number) -> Number:
         locked.previous_webhook_secret = locked.webhook_secret
         locked.webhook_secret = secrets.token_urlsafe(32)
         locked.save(update_fields=["previous_webhook_secret", "webhook_secret", "updated_at"])
-    routing.drop(locked)
     gateway_for(locked).set_webhook(locked.ref, webhook_config(locked))
-    routing.warm(locked)
     number.__dict__.update(locked.__dict__)
     return locked
 

@@ -29,10 +29,11 @@ def sync_provider(provider: str) -> SyncReport:
     get_spec(provider)
     theirs = {item.ref.external_id for item in get_gateway(provider).list_instances()}
     ours = {
-        n.ref.external_id: n
+        n.provider_instance_id or n.instance_name: n
         for n in Number.objects.live()
         .filter(provider=provider)
         .exclude(status__in=[S.PROVISIONING, S.ERROR])
+        .only("id", "instance_name", "provider_instance_id")
     }
     missing = sorted(set(ours) - theirs)
     for name in missing:
@@ -45,7 +46,10 @@ def sync_provider(provider: str) -> SyncReport:
 
 def known_names(provider: str) -> set[str]:
     """Every instance we know, in any state (being provisioned or deleted too): never "unknown"."""
-    return {n.ref.external_id for n in Number.objects.filter(provider=provider)}
+    rows = Number.objects.filter(provider=provider).values_list(
+        "provider_instance_id", "instance_name"
+    )
+    return {instance_id or name for instance_id, name in rows}
 
 
 def ensure_webhook(number: Number) -> bool:

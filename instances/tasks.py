@@ -7,7 +7,6 @@ numbers, not with all numbers.
 from __future__ import annotations
 
 import logging
-import math
 from datetime import timedelta
 
 from celery import shared_task
@@ -17,16 +16,14 @@ from django.utils import timezone
 from providers.errors import ProviderError, ProviderNotSupportedError
 from providers.events import ConnectionStatus as S
 from providers.events import StateReason as R
-from providers.registry import PROVIDERS
+from providers.registry import PROVIDERS, get_gateway
 
-from . import health, services, sync
+from . import health, reconcile, services, sync
 from .models import ConnectionEvent, Number
 
 logger = logging.getLogger(__name__)
 Source = ConnectionEvent.Source
 
-RECONCILE_EVERY = timedelta(minutes=5)
-RECONCILE_RUNS_PER_PERIOD = 5
 STUCK_CONNECTING = timedelta(minutes=2)
 RETRY = {
     "autoretry_for": (ProviderError,),
@@ -46,14 +43,23 @@ def pending_numbers() -> QuerySet[Number]:
 def poll_pending_numbers() -> int:
     """Every 3 s: expire scans older than 5 minutes, poll the rest; returns provider calls made."""
     cutoff = timezone.now() - services.CONNECT_WINDOW
+    expired = 0
     for number in pending_numbers().filter(connect_started_at__lt=cutoff):
         services.change_status(number, S.DISCONNECTED, R.QR_EXPIRED, Source.POLL)
+        expired += 1
     calls = 0
     for number in pending_numbers().filter(
         Q(connect_started_at__gte=cutoff) | Q(connect_started_at__isnull=True)
     ):
         calls += 1
         check_quietly(number)
+    # A routine tick with nothing to do stays at DEBUG: it runs 20 times a minute.
+    logger.log(
+        logging.INFO if expired else logging.DEBUG,
+        "scan poll: %d expired, %d polled",
+        expired,
+        calls,
+    )
     return calls
 
 
@@ -66,18 +72,21 @@ def check_quietly(number: Number) -> None:
 
 
 @shared_task(ignore_result=True)
-def reconcile_connected_numbers() -> int:
-    """Every minute, a fifth of the connected numbers not checked for 5 minutes: spread evenly."""
-    connected = Number.objects.live().filter(status=S.CONNECTED)
-    due = connected.filter(
-        Q(last_state_check_at__isnull=True)
-        | Q(last_state_check_at__lt=timezone.now() - RECONCILE_EVERY)
-    )
-    batch = math.ceil(connected.count() / RECONCILE_RUNS_PER_PERIOD)
-    numbers = list(due.order_by("last_state_check_at")[:batch])
-    for number in numbers:
-        check_quietly(number)
-    return len(numbers)
+def reconcile_connected_numbers() -> dict[str, int]:
+    """Every minute: each provider's connected numbers against its live states (see reconcile).
+
+    Returns the numbers whose live state was read, per provider.
+    """
+    checked = {}
+    for name in PROVIDERS:
+        gateway = get_gateway(name)
+        if gateway.lists_connection_states:
+            checked[name] = reconcile.from_listing(name, gateway)
+        else:
+            checked[name] = reconcile.one_by_one(name)
+    # Routine: status changes it finds are recorded as ConnectionEvents, not log lines.
+    logger.debug("reconcile: checked %s", checked)
+    return checked
 
 
 @shared_task(ignore_result=True)

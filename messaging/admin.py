@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from whatsapp_saas.admin_actions import apply_each
+from whatsapp_saas.netguard import URLNotAllowed, check_url
 
 from . import campaigns
 from .models import Campaign, Conversation, Message, SendAttempt
@@ -146,6 +147,14 @@ class CampaignForm(forms.ModelForm):
                 choices=[(t, t) for t in ("text", "image", "video", "document", "audio")]
             )
         }
+
+    def clean_media_url(self) -> str:
+        """A public http(s) URL: the provider fetches it (DESIGN.md "Media")."""
+        url: str = self.cleaned_data.get("media_url") or ""
+        try:
+            return check_url(url).url if url else url
+        except URLNotAllowed as exc:
+            raise forms.ValidationError(str(exc), code=URLNotAllowed.code) from exc
 
     def clean(self) -> dict[str, Any]:
         """Collect recipients from both inputs; refuse values that are not phone numbers."""

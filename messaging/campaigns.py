@@ -1,8 +1,9 @@
 """Campaigns: one message to many recipients, queued through the normal send pipeline, paced.
 
 Each recipient's message is scheduled `delay_seconds` after the previous one (`not_before`); the
-send task still takes a token from the number's rate limiter, so the slower of the two wins.
-Pausing stops new sends at once (the send task leaves a paused campaign's messages queued).
+number's lane still takes a slot from its rate limiter, so the slower of the two wins, and keeps
+the delay a true minimum after an outage. Pausing stops new sends at once (a lane skips a paused
+campaign's messages).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from instances.models import Number
 from providers.base import e164_digits
 from tenants.models import Tenant
 
-from . import events
+from . import wakeup
 from .models import Campaign, Message
+from .outbox import CANCELLED, fail_unsent, queue_message
 
 PHONE_HEADERS = {"phone", "number", "to", "telefone", "whatsapp", "mobile"}
 Status = Campaign.Status
@@ -70,7 +72,7 @@ def create_campaign(
     delay_seconds: float = 2.0,
     created_by: Any = None,
 ) -> Campaign:
-    """A draft campaign of the tenant's number; invalid recipients are refused, duplicates merged."""
+    """A draft campaign of the tenant's number; invalid recipients refused, duplicates merged."""
     if number.tenant_id != tenant.pk:
         raise CampaignError("The number does not belong to this workspace.")
     phones, invalid = parse_recipients(recipients)
@@ -102,7 +104,6 @@ def create_campaign(
 
 def start_campaign(campaign: Campaign) -> int:
     """Start (or resume) sending; returns how many messages were newly queued."""
-    from .outbox import queue_message
 
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -132,7 +133,9 @@ def start_campaign(campaign: Campaign) -> int:
                 campaign=locked,
                 client_message_id=f"campaign:{locked.pk}:{phone}",
                 not_before=now + step * i,
+                wake=False,
             )
+        wakeup.wake_on_commit(locked.number_id)
     campaign.refresh_from_db()
     return len(todo)
 
@@ -155,14 +158,8 @@ def cancel_campaign(campaign: Campaign) -> int:
         ).update(status=Status.CANCELLED, finished_at=timezone.now())
         if not changed:
             raise CampaignError("This campaign has already ended.")
-        now = timezone.now()
-        failed = campaign.messages.filter(status=Message.Status.QUEUED).update(
-            status=Message.Status.FAILED,
-            failed_at=now,
-            error_code="campaign_cancelled",
-            error_message="The campaign was cancelled.",
-        )
-        events.status_changed(campaign.messages.filter(status=Message.Status.FAILED, failed_at=now))
+        # A message at the provider right now is left to its lane (sent, or failed after).
+        failed = fail_unsent(campaign.messages.all(), CANCELLED)
     campaign.refresh_from_db()
     return failed
 

@@ -74,8 +74,7 @@ def wake(media_id: int) -> None:
     """Queue the fetch of one file (on `events`, beside the webhook processing)."""
     from .media_tasks import fetch_media
 
-    # Explicitly on `events` until settings route messaging.media_tasks.fetch_media there.
-    fetch_media.apply_async((media_id,), queue="events")
+    fetch_media.delay(media_id)
 
 
 def wake_due(limit: int = 500) -> int:

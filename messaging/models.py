@@ -1,4 +1,4 @@
-"""Contacts, conversations, messages, send attempts and receipts that arrive before their message."""
+"""Contacts, conversations, messages and their send attempts, lanes, echoes and early receipts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tenants.models import Tenant
 
 
 class Contact(models.Model):
-    """Someone a tenant's numbers talk with: a phone (E.164 digits) with its JID and LID, or a group."""
+    """Someone a tenant's numbers talk with: a phone (E.164 digits) with JID and LID, or a group."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="contacts")
@@ -67,7 +67,17 @@ class Conversation(models.Model):
                 fields=["number", "contact"], name="conversation_unique_per_number_contact"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "-last_message_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-last_message_at"]),
+            # The API's pager order (NewestFirstCursorPagination).
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="conversation_tenant_newest"
+            ),
+            # ?number= in the same order (the tenant-wide one would scan past other numbers).
+            models.Index(
+                fields=["number", "-created_at", "-id"], name="conversation_number_newest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} ↔ {self.contact}"
@@ -154,6 +164,8 @@ class Message(models.Model):
     request_fingerprint = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while an attempt may be at the provider: such a message is resolved before any resend.
+    in_flight_since = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
@@ -194,7 +206,35 @@ class Message(models.Model):
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["conversation", "-created_at"]),
             models.Index(fields=["number", "status"]),
-            models.Index(fields=["status", "next_attempt_at"]),
+            # The lane's queue: a number's queued messages in order, and per chat.
+            models.Index(
+                fields=["number", "created_at"],
+                condition=Q(status="queued"),
+                name="message_lane_order",
+            ),
+            models.Index(
+                fields=["number", "recipient", "created_at"],
+                condition=Q(status="queued"),
+                name="message_lane_chat",
+            ),
+            # GET /messages/?to= and ?number=, in the pager's order.
+            models.Index(
+                fields=["tenant", "recipient", "-created_at", "-id"],
+                name="message_tenant_recipient",
+            ),
+            models.Index(fields=["number", "-created_at", "-id"], name="message_number_newest"),
+            # The outbox: only queued rows (a small share of all messages) are looked up by time.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="message_queued_due",
+            ),
+            # Receives per minute on the health page.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(direction="inbound"),
+                name="message_inbound_created",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -209,26 +249,88 @@ class Message(models.Model):
 
 
 class SendAttempt(models.Model):
-    """One try at handing an outbound message to the provider."""
+    """One try at handing an outbound message to the provider, committed before the call."""
 
     class Outcome(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
         SENT = "sent", "Sent"
         RETRY = "retry", "Will retry"
         FAILED = "failed", "Failed"
+        # Still in flight after the grace period and the provider shows no such message.
+        UNCONFIRMED = "unconfirmed", "Not found at the provider"
+
+    class Resolution(models.TextChoices):
+        ANSWER = "answer", "Provider's answer"
+        ECHO = "echo", "Send echo"
+        HISTORY = "history", "Provider's history"
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="send_attempts")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    # providers.base.body_fingerprint of what was sent: how an echo or history entry is matched.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    resolved_by = models.CharField(max_length=8, choices=Resolution.choices, blank=True)
     provider_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
 
     class Meta:
         ordering = ["started_at", "id"]
+        # Sends per minute and the success rate on the health page.
+        indexes = [models.Index(fields=["started_at"], name="sendattempt_started")]
 
     def __str__(self) -> str:
         return f"attempt {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome or 'running'}"
+
+
+class SendLane(models.Model):
+    """A number's lane: the one worker holding its lease is the number's only sender.
+
+    `due_at` is when the lane next has something it may do (null: idle until a message wakes it);
+    `not_before` holds it back for a pause that applies to every message (no send slot, 429, an
+    open circuit), which even a fresh message's wake-up respects.
+    """
+
+    number = models.OneToOneField(
+        Number, primary_key=True, on_delete=models.CASCADE, related_name="send_lane"
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"])]
+
+    def __str__(self) -> str:
+        return f"lane of {self.number_id}"
+
+
+class SentEcho(models.Model):
+    """A provider's echo of an API send we had no message for yet (its answer not recorded).
+
+    A lane resolving an in-flight message matches it by chat and body fingerprint.
+    """
+
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="sent_echoes")
+    provider_message_id = models.CharField(max_length=128)
+    # Recipient digits, as Message.recipient.
+    chat = models.CharField(max_length=120)
+    fingerprint = models.CharField(max_length=64)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number", "provider_message_id"], name="sent_echo_once_per_number"
+            )
+        ]
+        indexes = [models.Index(fields=["number", "chat", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"echo {self.provider_message_id}"
 
 
 class PendingReceipt(models.Model):

@@ -1,9 +1,10 @@
-"""The outbox: queue outbound messages, enqueue their send on commit, sweep what was missed.
+"""The outbox: queue outbound messages, wake their number's lane on commit, read the queue.
 
 The message row is the outbox (DESIGN.md section 4): it is committed `queued` before any task
-exists, and `next_attempt_at` says when it may be tried. A periodic sweep re-enqueues due messages
-whose task was lost, whose worker died (its lease ran out) or whose number came back, so nothing
-depends on a Celery message surviving.
+exists, and `next_attempt_at` says when it may be tried. The number's lane (lanes.py) sends its
+queue in order; a periodic sweep expires what waited too long and wakes lanes whose wake-up was
+lost, whose worker died (its lease ran out) or whose number came back, so nothing depends on a
+Celery message surviving.
 """
 
 from __future__ import annotations
@@ -13,26 +14,36 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from instances.models import Number
 from providers.events import ConnectionStatus as S
-from providers.http import get_redis
 
-from . import events, services
-from .models import Campaign, Contact, Message
+from . import events, services, wakeup
+from .models import Campaign, Contact, Message, SendLane
+from .wakeup import Key
 
 logger = logging.getLogger(__name__)
 
 # Numbers in these states take no new messages; any other state queues them until it connects.
 REFUSED = {S.BANNED, S.LOGGED_OUT}
-# Tasks further ahead than this are not held by workers (broker visibility); the sweep sends them.
-ETA_HORIZON = timedelta(seconds=60)
-# The sweep runs every 15 s (whatsapp_saas/celery.py); it enqueues what falls due before the next.
-SWEEP_WINDOW = timedelta(seconds=20)
+# The sweep runs every 5 s (whatsapp_saas/celery.py); it wakes lanes due before the next one.
+SWEEP_WINDOW = timedelta(seconds=6)
 SWEEP_BATCH = 2000
-ENQUEUED_KEY = "wa:send:enqueued:{}"
+EXPIRED = ("expired", "The message could not be sent before it expired.")
+CANCELLED = ("campaign_cancelled", "The campaign was cancelled.")
 
 
 class QueueRefused(Exception):
@@ -64,8 +75,9 @@ def queue_message(
     fingerprint: str = "",
     campaign: Campaign | None = None,
     not_before: datetime | None = None,
+    wake: bool = True,
 ) -> Message:
-    """Create an outbound message `queued` (thread and contact reused) and send it after commit.
+    """Create an outbound message `queued` (thread and contact reused); wake its lane on commit.
 
     A `client_message_id` already used with the same `fingerprint` returns the first message and
     creates nothing; with another fingerprint it raises IdempotencyConflict. Numbers that are
@@ -98,7 +110,8 @@ def queue_message(
         if first is None:
             raise
         return first
-    transaction.on_commit(lambda: schedule(message.pk, due))
+    if wake:
+        wakeup.wake_on_commit(number.pk)
     return message
 
 
@@ -125,7 +138,7 @@ def create(number: Number, to: str, due: datetime, **fields: object) -> Message:
     return message
 
 
-def replay(tenant_id: object, client_message_id: str, fingerprint: str) -> Message | None:
+def replay(tenant_id: Key, client_message_id: str, fingerprint: str) -> Message | None:
     """The message first queued under this client id, if its body matched; None if unused."""
     first = Message.objects.filter(tenant_id=tenant_id, client_message_id=client_message_id).first()
     if first is not None and first.request_fingerprint != fingerprint:
@@ -164,109 +177,143 @@ def retry_failed(message: Message) -> bool:
     )
     if retried:
         events.status_changed([message])
-        transaction.on_commit(lambda: schedule(message.pk, now))
+        wakeup.wake_on_commit(message.number_id)
     return bool(retried)
 
 
-# ------------------------------------------------------------------ enqueueing
+# ------------------------------------------------------------------ the queue a lane sends
 
 
-def lease_time() -> timedelta:
-    """How long a worker is trusted with a message: its claim, or its task not yet run.
+def queued_of(number_id: Key) -> QuerySet[Message]:
+    """The number's messages waiting to be sent (a paused campaign's wait aside)."""
+    return Message.objects.filter(
+        number_id=number_id, status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND
+    ).exclude(campaign__status=Campaign.Status.PAUSED)
 
-    The setting, but never shorter than a provider call can take, so a slow worker finishes
-    before anyone else may claim the message.
+
+def heads(number_id: Key) -> QuerySet[Message]:
+    """Each chat's oldest queued message: only these may go, so every chat stays in order."""
+    earlier = queued_of(number_id).filter(
+        Q(created_at__lt=OuterRef("created_at"))
+        | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")),
+        recipient=OuterRef("recipient"),
+    )
+    return queued_of(number_id).filter(~Exists(earlier))
+
+
+def front(number_id: Key, now: datetime) -> Message | None:
+    """The head to work next, with its campaign: the oldest due one, else the one due soonest.
+
+    None when nothing is queued. One query, as the lane asks before every message.
     """
-    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT + 5
-    return timedelta(seconds=max(settings.SEND_LEASE_SECONDS, call))
+    later = Q(next_attempt_at__gt=now)
+    return (
+        heads(number_id)
+        .select_related("campaign")
+        .order_by(
+            Case(When(later, then=Value(1)), default=Value(0), output_field=IntegerField()),
+            Case(When(later, then=F("next_attempt_at")), default=F("created_at")),
+            "pk",
+        )
+        .first()
+    )
 
 
-def schedule(message_id: object, at: datetime) -> None:
-    """Enqueue the send task for `at`; further than the horizon, the sweep enqueues it later."""
-    delay = (at - timezone.now()).total_seconds()
-    if delay > ETA_HORIZON.total_seconds():
-        return
-    enqueue(str(message_id), max(delay, 0.0))
-    mark_enqueued({str(message_id): max(delay, 0.0)}, only_new=False)
+def due_at(message: Message, now: datetime) -> datetime:
+    """When a queued message may be tried (now, if it already may)."""
+    return max(message.next_attempt_at or now, now)
 
 
-def enqueue(message_id: str, countdown: float) -> None:
-    """Hand the send to Celery (a small pad so a timely task never finds its message not yet due)."""
-    from .tasks import send_message
+def respace(campaign: Campaign, start: datetime) -> int:
+    """Space the campaign's waiting messages `delay_seconds` apart from `start`, in their order."""
+    step = timedelta(seconds=campaign.delay_seconds)
+    waiting = (
+        campaign.messages.filter(status=Message.Status.QUEUED, in_flight_since__isnull=True)
+        .order_by("next_attempt_at", "created_at")
+        .only("pk", "next_attempt_at")
+    )
+    changed = []
+    for i, message in enumerate(waiting):
+        at = start + step * i
+        if message.next_attempt_at is None or message.next_attempt_at < at:
+            message.next_attempt_at = at
+            changed.append(message)
+    Message.objects.bulk_update(changed, ["next_attempt_at"])
+    return len(changed)
 
-    send_message.apply_async((message_id,), countdown=countdown + 0.01 if countdown else None)
 
+def fail_unsent(messages: QuerySet[Message], reason: tuple[str, str]) -> int:
+    """Fail these messages if still queued and never possibly at the provider; emit their status.
 
-def mark_enqueued(countdowns: dict[str, float], *, only_new: bool) -> list[str]:
-    """Remember enqueues until due + lease time; with `only_new`, return the ids not marked."""
-    pipe = get_redis(settings.REDIS_URL).pipeline(transaction=False)
-    for message_id, countdown in countdowns.items():
-        ttl = int(countdown + lease_time().total_seconds()) + 1
-        pipe.set(ENQUEUED_KEY.format(message_id), 1, ex=ttl, nx=only_new)
-    return [message_id for message_id, fresh in zip(countdowns, pipe.execute()) if fresh]
+    A message with an attempt in flight is left to its lane, which finds out first whether the
+    provider has it. Rows another transaction holds are skipped (their lane decides).
+    """
+    code, text = reason
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            messages.filter(status=Message.Status.QUEUED, in_flight_since__isnull=True)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)
+        )
+        failed = Message.objects.filter(pk__in=ids).update(
+            status=Message.Status.FAILED,
+            failed_at=now,
+            next_attempt_at=None,
+            error_code=code,
+            error_message=text,
+            updated_at=now,
+        )
+        if failed:
+            events.status_changed(Message.objects.filter(pk__in=ids))
+    return failed
 
 
 # ------------------------------------------------------------------ the periodic sweep
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Expire overdue messages, fail those of cancelled campaigns, enqueue what is (nearly) due."""
+    """Expire overdue messages, fail those of cancelled campaigns, wake lanes with work."""
     now = now or timezone.now()
-    expired = (
-        unleased(now)
-        .filter(expires_at__lt=now)
-        .update(
-            status=Message.Status.FAILED,
-            failed_at=now,
-            next_attempt_at=None,
-            error_code="expired",
-            error_message="The message could not be sent before it expired.",
-            updated_at=now,
-        )
+    waiting = Message.objects.filter(
+        status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND
     )
-    cancelled = (
-        unleased(now)
-        .filter(campaign__status=Campaign.Status.CANCELLED)
-        .update(
-            status=Message.Status.FAILED,
-            failed_at=now,
-            next_attempt_at=None,
-            error_code="campaign_cancelled",
-            error_message="The campaign was cancelled.",
-            updated_at=now,
-        )
+    expired = fail_unsent(waiting.filter(expires_at__lt=now), EXPIRED)
+    cancelled = fail_unsent(waiting.filter(campaign__status=Campaign.Status.CANCELLED), CANCELLED)
+    return {"expired": expired, "cancelled": cancelled, "woken": wake_lanes(now)}
+
+
+def wake_lanes(now: datetime) -> int:
+    """Wake, once per sweep window, lanes that no worker holds and that have work soon."""
+    horizon = now + SWEEP_WINDOW
+    free = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
+    due: dict[Key, datetime] = {
+        number_id: at or now
+        for number_id, at in SendLane.objects.filter(free, due_at__lte=horizon).values_list(
+            "number_id", "due_at"
+        )[:SWEEP_BATCH]
+    }
+    # Idle lanes (or none yet) with due messages: a lost wake-up, or a number that came back.
+    busy = SendLane.objects.filter(number_id=OuterRef("number_id")).filter(
+        Q(due_at__isnull=False) | Q(leased_until__gt=now)
     )
-    if expired or cancelled:
-        # failed_at == now singles out the rows this sweep failed.
-        events.status_changed(Message.objects.filter(status=Message.Status.FAILED, failed_at=now))
-    return {"expired": expired, "cancelled": cancelled, "enqueued": enqueue_due(now)}
-
-
-def unleased(now: datetime) -> QuerySet[Message]:
-    """Queued outbound messages no worker holds (a claim pushes next_attempt_at past now)."""
-    return Message.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        status=Message.Status.QUEUED,
-        direction=Message.Direction.OUTBOUND,
-    )
-
-
-def enqueue_due(now: datetime) -> int:
-    """Enqueue, once per grace period, messages due soon on connected numbers of live campaigns."""
-    due = (
+    idle = (
         Message.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + SWEEP_WINDOW),
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=horizon),
             status=Message.Status.QUEUED,
             direction=Message.Direction.OUTBOUND,
             number__status=S.CONNECTED,
             number__deletion_requested_at__isnull=True,
         )
         .exclude(campaign__status=Campaign.Status.PAUSED)
-        .order_by("next_attempt_at")
-        .values_list("pk", "next_attempt_at")[:SWEEP_BATCH]
+        .filter(~Exists(busy))
+        .values("number_id")
+        .annotate(due=Min("next_attempt_at"))
+        .values_list("number_id", "due")[:SWEEP_BATCH]
     )
-    countdowns = {str(pk): max(((at or now) - now).total_seconds(), 0.0) for pk, at in due}
-    fresh = mark_enqueued(countdowns, only_new=True) if countdowns else []
-    for message_id in fresh:
-        enqueue(message_id, countdowns[message_id])
-    return len(fresh)
+    for number, at in idle:
+        due.setdefault(number, at or now)
+    return sum(
+        wakeup.wake(lane, max((at - now).total_seconds(), 0.0), once=True)
+        for lane, at in due.items()
+    )

@@ -30,6 +30,18 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 10
 return {1, 0}
 """
 
+_PEEK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+return math.max(tat - tonumber(ARGV[1]) - now, 0)
+"""
+
+
+def spacing(per_minute: int) -> float:
+    """Seconds between two slots at `per_minute`, never less than the hard cap allows."""
+    return 60 / min(max(per_minute, 1), HARD_CAP_PER_SECOND * 60)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -46,20 +58,25 @@ class RateLimiter:
         self.client = client
         self.prefix = prefix
         self.script = client.register_script(_GCRA)
+        self.peek_script = client.register_script(_PEEK)
 
     def acquire(self, key: str, per_minute: int, burst: int = DEFAULT_BURST) -> Decision:
         """Take one send slot for `key` at `per_minute` (capped at 40/s) with a small burst."""
-        rate = min(max(per_minute, 1), HARD_CAP_PER_SECOND * 60)
-        return self.acquire_every(key, 60 / rate, burst)
+        return self.acquire_every(key, spacing(per_minute), burst)
 
     def acquire_every(self, key: str, interval: float, burst: int = 1) -> Decision:
-        """Take one slot for `key`, slots being at least `interval` seconds apart (after a burst)."""
+        """Take one slot for `key`, slots at least `interval` seconds apart (after a burst)."""
         interval_us = max(int(interval * 1_000_000), 1)
         tolerance_us = interval_us * (max(burst, 1) - 1)
         allowed, wait_us = self.script(
             keys=[f"{self.prefix}:{key}"], args=[interval_us, tolerance_us]
         )
         return Decision(bool(allowed), int(wait_us) / 1_000_000)
+
+    def wait(self, key: str, interval: float, burst: int = 1) -> float:
+        """Seconds until `acquire_every` would allow `key`, taking nothing."""
+        tolerance_us = max(int(interval * 1_000_000), 1) * (max(burst, 1) - 1)
+        return int(self.peek_script(keys=[f"{self.prefix}:{key}"], args=[tolerance_us])) / 1e6
 
     def reset(self, key: str) -> None:
         """Forget a key's history (a number deleted or its rate changed)."""

@@ -1,43 +1,43 @@
-"""Send one queued message: claim it, pace it, call the provider, record the try, classify errors.
+"""One step of a lane: decide what to do with the number's next message, send it, classify errors.
 
-A claim is a lease: one conditional UPDATE moves `next_attempt_at` of a due, queued message to
-now + lease, and every later write is fenced on that exact value, so two workers never send the
-same message and a worker that dies after claiming leaves a message the sweep takes again once
-the lease has run out. The lease outlasts the provider call (timeouts + 5 s), so a slow worker
-still finishes before anyone else may claim.
+The lane (lanes.py) holds the number and calls `step` for its oldest due message; a step either
+settles the message, leaves it for later, or tells the lane to pause (no send slot, a 429, an open
+circuit). Errors say whether a retry can help: 400/401/403/422 and "not on WhatsApp" fail at once,
+404 fails and marks the number disconnected, 408/5xx/timeouts retry with the one backoff, 429
+waits for its Retry-After.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import requests
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
 from django.utils import timezone
+from urllib3.exceptions import NewConnectionError
 
-from instances import notify
+from instances import services as numbers
 from instances.models import ConnectionEvent, Number
-from instances.services import change_status, gateway_for
 from providers.errors import (
     ProviderAuthenticationError,
     ProviderCircuitOpenError,
+    ProviderConnectionError,
     ProviderError,
     ProviderInvalidRequestError,
     ProviderNotFoundError,
     ProviderQuotaExceededError,
     ProviderRateLimitedError,
+    ProviderTimeoutError,
     RecipientNotOnWhatsAppError,
 )
 from providers.events import ConnectionStatus as S
-from providers.events import StateReason as R
 from providers.types import MediaKind, MediaMessage, SendResult, TextMessage
+from whatsapp_saas.workqueue import Lease, backoff
 
-from . import events, outbox, pacing, services
-from .models import Campaign, Message, SendAttempt
+from . import inflight, outbox, pacing, recording
+from .models import Campaign, Message, SendAttempt, SendLane
 
 logger = logging.getLogger(__name__)
 Outcome = SendAttempt.Outcome
@@ -51,140 +51,74 @@ PERMANENT: tuple[tuple[type[ProviderError], str], ...] = (
     (ProviderInvalidRequestError, "invalid_request"),
 )
 DEFAULT_RETRY_AFTER = 5.0
-# Wakes just after the earlier message of the same chat is due again.
-ORDER_PAD = timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True)
-class Claim:
-    """A message this worker holds until `lease` (also the fencing value of every write)."""
+class Step:
+    """What happened to the message, and how long the whole lane must wait (0: go on)."""
 
-    message: Message
-    lease: datetime
-    due: datetime
-
-
-def claim(message_id: str) -> Claim | None:
-    """Take a due, queued outbound message with one conditional UPDATE; None if not ours."""
-    now = timezone.now()
-    message = (
-        Message.objects.select_related("number", "campaign")
-        .filter(pk=message_id, status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
-        .first()
-    )
-    if message is None or (message.next_attempt_at and message.next_attempt_at > now):
-        return None
-    due, lease = message.next_attempt_at or now, now + outbox.lease_time()
-    taken = Message.objects.filter(
-        pk=message.pk, status=Message.Status.QUEUED, next_attempt_at=message.next_attempt_at
-    ).update(next_attempt_at=lease)
-    if not taken:
-        return None
-    message.next_attempt_at = lease
-    return Claim(message, lease, due)
+    outcome: str
+    pause: float = 0.0
 
 
-def held(c: Claim) -> QuerySet[Message]:
-    """The rows this claim still owns: queued with our lease (the fence of every write)."""
-    return Message.objects.filter(
-        pk=c.message.pk, status=Message.Status.QUEUED, next_attempt_at=c.lease
-    )
-
-
-def send(message_id: str) -> str:
-    """Run one send of a message; returns what happened (for logs and tests)."""
-    c = claim(message_id)
-    if c is None:
-        return "skipped"
-    message, number = c.message, c.message.number
+def step(lease: Lease[SendLane], number: Number, message: Message) -> Step:
+    """Resolve, fail, pace or send the lane's next message."""
+    if message.in_flight_since is not None:
+        resolved = inflight.resolve(lease, number, message)
+        if resolved != "unsent":
+            return Step(resolved)
+        message.in_flight_since = None
     if message.expires_at and message.expires_at <= timezone.now():
-        return fail_unsent(c, "expired", "The message could not be sent before it expired.")
+        return Step(fail(lease, message, outbox.EXPIRED))
     campaign = message.campaign
     if campaign is not None and campaign.status == Campaign.Status.CANCELLED:
-        return fail_unsent(c, "campaign_cancelled", "The campaign was cancelled.")
-    if campaign is not None and campaign.status == Campaign.Status.PAUSED:
-        return release(c, c.due, "campaign_paused")
-    if number.status != S.CONNECTED or number.deletion_requested_at is not None:
-        # The sweep enqueues it again once the number is connected.
-        return release(c, c.due, "number_not_connected")
-    earlier = earlier_unsent(message)
-    if earlier is not None:
-        # One chat stays in order: wait until the older message to this contact has gone.
-        return release(
-            c, max(earlier, timezone.now()) + ORDER_PAD, "waiting_for_earlier", enqueue=True
-        )
-    wait = pacing.campaign_wait(campaign) if campaign is not None else 0.0
+        return Step(fail(lease, message, outbox.CANCELLED))
+    if message.attempts >= settings.SEND_MAX_ATTEMPTS and (
+        transient_tries(message) >= settings.SEND_MAX_ATTEMPTS
+    ):
+        # Tries whose outcome stayed unknown (worker died, timeouts) count as well.
+        return Step(fail(lease, message, ("provider_unavailable", "The provider did not answer.")))
+    if campaign is not None and (wait := pacing.campaign_wait(campaign)) > 0:
+        # After an outage the campaign's messages are all due: spread them out again.
+        with lease.fenced():
+            outbox.respace(campaign, timezone.now() + timedelta(seconds=wait))
+        return Step("campaign_paced")
+    wait = pacing.take_slot(number)
     if wait > 0:
-        return release(c, timezone.now() + timedelta(seconds=wait), "campaign_paced", enqueue=True)
-    wait = pacing.wait_for_slot(number)
-    if wait > 0:
-        return release(c, timezone.now() + timedelta(seconds=wait), "paced", enqueue=True)
-    return attempt(c)
+        return Step("paced", pause=wait)
+    return attempt(lease, number, message)
 
 
-def earlier_unsent(message: Message) -> datetime | None:
-    """When the oldest still-queued earlier message to the same contact is next due, if any."""
-    earlier = (
-        Message.objects.filter(
-            number_id=message.number_id,
-            recipient=message.recipient,
-            direction=Message.Direction.OUTBOUND,
-            status=Message.Status.QUEUED,
-            created_at__lt=message.created_at,
-        )
-        .exclude(campaign__status=Campaign.Status.PAUSED)
-        .order_by("created_at")
-        .values("next_attempt_at")
-        .first()
-    )
-    if earlier is None:
-        return None
-    return earlier["next_attempt_at"] or timezone.now()
-
-
-def release(c: Claim, at: datetime, outcome: str, *, enqueue: bool = False) -> str:
-    """Give the message back unsent, due at `at`; optionally enqueue it for then."""
-    if held(c).update(next_attempt_at=at) and enqueue:
-        transaction.on_commit(lambda: outbox.schedule(c.message.pk, at))
-    return outcome
-
-
-def fail_unsent(c: Claim, code: str, text: str) -> str:
-    """Fail a message that was never handed to the provider."""
-    now = timezone.now()
-    with transaction.atomic():
-        if held(c).update(
-            status=Message.Status.FAILED,
-            failed_at=now,
-            next_attempt_at=None,
-            error_code=code,
-            error_message=text,
-            updated_at=now,
-        ):
-            events.status_changed([c.message])
+def fail(lease: Lease[SendLane], message: Message, reason: tuple[str, str]) -> str:
+    """Fail a message that never reached the provider."""
+    with lease.fenced():
+        outbox.fail_unsent(Message.objects.filter(pk=message.pk), reason)
     return Outcome.FAILED
 
 
-# ------------------------------------------------------------------ one try at the provider
-
-
-def attempt(c: Claim) -> str:
-    """Call the provider once and record the try with its outcome."""
-    started = timezone.now()
+def attempt(lease: Lease[SendLane], number: Number, message: Message) -> Step:
+    """Commit the attempt in flight, call the provider once, record what it said."""
+    started = recording.start(lease, message, inflight.fingerprint_of(message))
+    if started is None:
+        return Step("skipped")
+    if message.campaign is not None:
+        pacing.campaign_sent(message.campaign)
     try:
-        result = call_provider(c.message)
+        result = call_provider(message)
     except ProviderCircuitOpenError as exc:
         # No request left this process: not a try, so no attempt and no failure on the number.
         wait = exc.retry_after or DEFAULT_RETRY_AFTER
-        return release(c, timezone.now() + timedelta(seconds=wait), "circuit_open", enqueue=True)
+        recording.withdraw(message, started, timezone.now() + timedelta(seconds=wait))
+        return Step("circuit_open", pause=wait)
     except ProviderError as exc:
-        return record_error(c, started, exc)
-    return record_sent(c, started, result)
+        return record_error(number, message, started, exc)
+    outcome = recording.sent(message, started, result.provider_message_id, "answer")
+    return Step(outcome)
 
 
 def call_provider(message: Message) -> SendResult:
     """Send through the number's gateway (registry, circuit breaker and timeouts included)."""
-    gateway, ref = gateway_for(message.number), message.number.ref
+    gateway, ref = numbers.gateway_for(message.number), message.number.ref
     if message.type == Message.Type.TEXT:
         return gateway.send_text(ref, TextMessage(to=message.recipient, text=message.text))
     return gateway.send_media(
@@ -200,96 +134,23 @@ def call_provider(message: Message) -> SendResult:
     )
 
 
-def record_sent(c: Claim, started: datetime, result: SendResult) -> str:
-    """Store the provider id and `sent`, apply receipts that came first, reset the failure count."""
-    now, message = timezone.now(), c.message
-    fields = {
-        "status": Message.Status.SENT,
-        "provider_message_id": result.provider_message_id,
-        "sent_at": now,
-        "next_attempt_at": None,
-        "attempts": F("attempts") + 1,
-        "updated_at": now,
-    }
-    with transaction.atomic():
-        SendAttempt.objects.create(
-            message=message, started_at=started, finished_at=now, outcome=Outcome.SENT
-        )
-        if store_sent(c, fields) or cancelled_in_flight(c).update(
-            **fields, error_code="", error_message="", failed_at=None
-        ):
-            events.status_changed([message])
-        else:
-            logger.warning("message %s was sent after its lease ran out", message.pk)
-    message.provider_message_id = result.provider_message_id
-    services.apply_pending_receipts(message)
-    Number.objects.filter(pk=message.number_id, consecutive_send_failures__gt=0).update(
-        consecutive_send_failures=0
-    )
-    return Outcome.SENT
-
-
-def cancelled_in_flight(c: Claim) -> QuerySet[Message]:
-    """The row if its campaign was cancelled while this claim was at the provider: it did go out."""
-    return Message.objects.filter(
-        pk=c.message.pk,
-        status=Message.Status.FAILED,
-        error_code="campaign_cancelled",
-        next_attempt_at=c.lease,
-    )
-
-
-def store_sent(c: Claim, fields: dict[str, object]) -> int:
-    """Write the sent state; a row recorded from the provider's own echo of it gives way."""
-    try:
-        with transaction.atomic():
-            return held(c).update(**fields)
-    except IntegrityError:
-        # A webhook recorded this very message (as typed on the phone) before we stored the id.
-        Message.objects.filter(
-            number_id=c.message.number_id,
-            attempts=0,
-            provider_message_id=fields["provider_message_id"],
-        ).exclude(pk=c.message.pk).delete()
-        return held(c).update(**fields)
-
-
-def record_error(c: Claim, started: datetime, exc: ProviderError) -> str:
+def record_error(
+    number: Number, message: Message, started: SendAttempt, exc: ProviderError
+) -> Step:
     """Retry, wait or fail the message as the error says; count the failure on the number."""
-    code, delay = classify(c.message, exc)
-    now, message = timezone.now(), c.message
-    outcome = Outcome.FAILED if delay is None else Outcome.RETRY
-    with transaction.atomic():
-        SendAttempt.objects.create(
-            message=message,
-            started_at=started,
-            finished_at=now,
-            outcome=outcome,
-            provider_status_code=exc.status,
-            error_code=code,
-            error_message=str(exc)[:2000],
-        )
-        if delay is None:
-            if held(c).update(
-                status=Message.Status.FAILED,
-                failed_at=now,
-                next_attempt_at=None,
-                error_code=code,
-                error_message=str(exc)[:2000],
-                attempts=F("attempts") + 1,
-                updated_at=now,
-            ):
-                events.status_changed([message])
-        else:
-            at = now + timedelta(seconds=delay)
-            if held(c).update(next_attempt_at=at, attempts=F("attempts") + 1, updated_at=now):
-                transaction.on_commit(lambda: outbox.schedule(message.pk, at))
+    code, delay = classify(message, exc)
+    if delay is None:
+        outcome = recording.failed(message, started, exc, code)
+    else:
+        at = timezone.now() + timedelta(seconds=delay)
+        outcome = recording.retry(message, started, exc, code, at, maybe_sent=maybe_sent(exc))
     logger.info("send of %s: %s (%s)", message.pk, outcome, code)
     if isinstance(exc, ProviderNotFoundError):
-        change_status(message.number, S.DISCONNECTED, "not_found", ConnectionEvent.Source.API)
-    if not isinstance(exc, ProviderRateLimitedError):
-        count_failure(message.number)
-    return outcome
+        numbers.change_status(number, S.DISCONNECTED, "not_found", ConnectionEvent.Source.API)
+    if isinstance(exc, ProviderRateLimitedError):
+        return Step(outcome, pause=delay or DEFAULT_RETRY_AFTER)
+    numbers.send_failed(number)
+    return Step(outcome)
 
 
 def classify(message: Message, exc: ProviderError) -> tuple[str, float | None]:
@@ -301,37 +162,30 @@ def classify(message: Message, exc: ProviderError) -> tuple[str, float | None]:
         return "rate_limited", max(exc.retry_after or DEFAULT_RETRY_AFTER, 0.1)
     if not exc.retryable:
         return "provider_error", None
-    tries = transient_tries(message) + 1
-    if tries >= settings.SEND_MAX_ATTEMPTS:
+    tries = transient_tries(message)
+    if tries >= settings.SEND_MAX_ATTEMPTS and not maybe_sent(exc):
         return "provider_unavailable", None
-    return "provider_unavailable", max(backoff(tries), exc.retry_after or 0.0)
+    delay = backoff(tries, settings.SEND_RETRY_BASE_SECONDS, settings.SEND_RETRY_MAX_SECONDS)
+    return "provider_unavailable", max(delay, exc.retry_after or 0.0)
 
 
 def transient_tries(message: Message) -> int:
-    """Earlier tries that count towards the limit (a 429 only asked us to wait)."""
-    return message.send_attempts.exclude(error_code="rate_limited").count()
+    """Tries since the message was last queued that count towards the limit (not 429 waits)."""
+    tries = Message.objects.filter(pk=message.pk).values_list("attempts", flat=True).first() or 0
+    latest = message.send_attempts.order_by("-started_at", "-pk").values_list("error_code")[:tries]
+    return sum(1 for (code,) in latest if code != "rate_limited")
 
 
-def backoff(tries: int) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random, capped."""
-    ceiling = min(
-        settings.SEND_RETRY_MAX_SECONDS, settings.SEND_RETRY_BASE_SECONDS * 2 ** (tries - 1)
-    )
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+def maybe_sent(exc: ProviderError) -> bool:
+    """Whether the request may have been performed although no answer came (read timeout, drop).
 
-
-# ------------------------------------------------------------------ the number's health
-
-
-def count_failure(number: Number) -> None:
-    """One more consecutive failure; at the limit the number is paused and its admins told."""
-    with transaction.atomic():
-        locked = Number.objects.select_for_update().get(pk=number.pk)
-        locked.consecutive_send_failures += 1
-        pause = locked.consecutive_send_failures >= settings.PAUSE_AFTER_FAILURES
-        # Counting starts again, so an operator's resume gets a fresh allowance.
-        locked.consecutive_send_failures = 0 if pause else locked.consecutive_send_failures
-        locked.save(update_fields=["consecutive_send_failures"])
-        if pause and locked.status != S.PAUSED:
-            change_status(locked, S.PAUSED, R.SEND_FAILURES, ConnectionEvent.Source.API)
-            transaction.on_commit(lambda: notify.email_admins(locked, S.PAUSED))
+    A connect timeout or a refused connection never reached the provider; anything with an HTTP
+    status is the provider's own answer.
+    """
+    if not isinstance(exc, ProviderTimeoutError | ProviderConnectionError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    reason = getattr(cause.args[0], "reason", None) if cause and cause.args else None
+    return not isinstance(reason, NewConnectionError) and not isinstance(cause, NewConnectionError)

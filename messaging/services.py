@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -22,8 +23,8 @@ from providers.events import (
     status_can_advance,
 )
 
-from . import changes, events, identities, media
-from .models import Contact, Conversation, Message, PendingReceipt
+from . import changes, events, identities, media, wakeup
+from .models import Contact, Conversation, Message, PendingReceipt, SentEcho
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,12 @@ def keep_pending(
 def apply_pending_receipts(message: Message) -> int:
     """Apply the receipts that arrived before this message had its provider id; call it then."""
     if not message.provider_message_id or message.direction != Message.Direction.OUTBOUND:
+        return 0
+    waiting = PendingReceipt.objects.filter(
+        number_id=message.number_id, provider_message_id=message.provider_message_id
+    )
+    if not waiting.exists():
+        # The usual case on the send path: one cheap query, no row lock.
         return 0
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
@@ -300,21 +307,62 @@ def touch_conversation(conversation: Conversation, message: Message, *, unread: 
 
 
 def record_sent_echo(number: Number, event: MessageSent) -> Message | None:
-    """The provider's echo of an API send: apply its status to our message, or ignore it."""
+    """The provider's echo of an API send: apply its status to our message, or keep the echo.
+
+    An echo for an id we do not know yet belongs to a send whose answer is still on its way, or
+    was lost with its worker: it is kept so the number's lane can match it (inflight.py).
+    """
     message = find(number, event.message_id)
-    if message is None or message.direction != Message.Direction.OUTBOUND:
-        # Not ours yet (the send's answer may still be on its way), or sent by another tool.
-        logger.debug("sent echo for an unknown message on %s", number.instance_name)
+    if message is None:
+        keep_echo(number, event)
+        return None
+    if message.direction != Message.Direction.OUTBOUND:
         return None
     if event.status not in (MessageStatus.UNKNOWN, MessageStatus.QUEUED):
         return apply_status(number, event.message_id, event.status, at=event.occurred_at)
     return message
 
 
+def keep_echo(number: Number, event: MessageSent) -> None:
+    """Keep an echo no message has claimed; pull a waiting in-flight message forward to it."""
+    chat = jid_digits(event.chat_id)
+    if not (event.message_id and event.fingerprint and chat):
+        logger.debug("sent echo without id, chat or fingerprint on %s", number.instance_name)
+        return
+    now = timezone.now()
+    SentEcho.objects.bulk_create(
+        [
+            SentEcho(
+                number=number,
+                provider_message_id=event.message_id,
+                chat=chat,
+                fingerprint=event.fingerprint,
+                received_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    waiting = Message.objects.filter(
+        number=number,
+        status=Message.Status.QUEUED,
+        recipient=chat,
+        in_flight_since__isnull=False,
+        next_attempt_at__gt=now,
+    )
+    if waiting.update(next_attempt_at=now):
+        wakeup.wake_on_commit(number.pk)
+
+
+def drop_stale_echoes(max_age: timedelta = PENDING_RECEIPT_TTL) -> int:
+    """Forget echoes no lane needed."""
+    deleted, _ = SentEcho.objects.filter(received_at__lt=timezone.now() - max_age).delete()
+    return deleted
+
+
 # ------------------------------------------------------------------ contacts and conversations
 
 
-def contact_for(tenant_id: object, event: MessageReceived) -> Contact:
+def contact_for(tenant_id: uuid.UUID | str, event: MessageReceived) -> Contact:
     """Find or create the chat's contact: by phone, then LID, then group JID; learn new ids."""
     phone, lid = identity(event)
     name = "" if event.from_me or event.is_group else event.push_name

@@ -1,34 +1,41 @@
-"""Celery tasks of the send pipeline: one send per message, and the periodic outbox sweep."""
+"""Celery tasks of the send pipeline: run a number's lane, and the periodic outbox sweep."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import DatabaseError
 
-from . import outbox, sending
+from . import lanes, outbox
+from .models import Message
+
+# After its own lane, a worker helps with other due lanes for about this long.
+HELP_SECONDS = 20.0
 
 
-@shared_task(
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
-)
+@shared_task(ignore_result=True)
+def run_lane(number_id: str) -> str:
+    """Send the number's due messages if its lane is free; then work other due lanes a while.
+
+    Losing this task loses nothing: the lane row is the job and the sweep wakes it again. A
+    duplicate finds the lane taken and returns at once.
+
+    :param number_id: the Number's primary key.
+    """
+    stopped = lanes.run(number_id).stopped
+    lanes.run_due(HELP_SECONDS)
+    return stopped
+
+
+@shared_task(ignore_result=True)
 def send_message(message_id: str) -> str:
-    """Claim and send one queued message; a duplicate or early run changes nothing.
-
-    Provider errors are retried by rescheduling the message row (backoff in the database), not by
-    Celery; a database error before the claim retries the task, after it the lease runs out and
-    the sweep takes the message again.
+    """Kept for tasks queued before lanes existed: wakes the message's lane.
 
     :param message_id: the Message's primary key.
     """
-    return sending.send(message_id)
+    number_id = Message.objects.filter(pk=message_id).values_list("number_id", flat=True).first()
+    return lanes.run(number_id).stopped if number_id else "skipped"
 
 
 @shared_task(ignore_result=True)
 def sweep_outbox() -> dict[str, int]:
-    """Every 15 s: expire overdue messages and enqueue due ones whose task was lost or late."""
+    """Every 5 s: expire overdue messages and wake lanes whose wake-up was lost or late."""
     return outbox.sweep()

@@ -56,6 +56,9 @@ class ProviderGateway(ABC):
     queues_sends: ClassVar[bool] = False
     # What an operator or API client gives when adding a number (GreenAPI: id and token).
     credentials: ClassVar[tuple[CredentialField, ...]] = ()
+    # True when one list_instances() call carries every instance's connection state, so the
+    # reconcile task makes one call per provider host instead of one per number.
+    lists_connection_states: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

@@ -177,6 +177,7 @@ class EventType(StrEnum):
     INSTANCE_REMOVED = "instance_removed"
     QUOTA_EXCEEDED = "quota_exceeded"
     UNKNOWN = "unknown"
+    INVALID = "invalid"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,6 +251,8 @@ class MessageStatusChanged(ProviderEvent):
     reason: str = ""
     chat_id: str = ""
     provider_status: str = ""
+    # The provider's words on a failure (GreenAPI `description`), kept with the message's error.
+    detail: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,6 +319,15 @@ class UnknownEvent(ProviderEvent):
 
     type: ClassVar[EventType] = EventType.UNKNOWN
     name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvalidEvent(ProviderEvent):
+    """A payload its provider cannot have sent (a field of a wrong type or size): never applied."""
+
+    type: ClassVar[EventType] = EventType.INVALID
+    name: str = ""
+    reason: str = ""
 
 
 def as_int(value: Any) -> int | None:

@@ -80,6 +80,8 @@ class EvolutionGateway(ProviderGateway):
     """Evolution API v2: global `apikey` for create/delete/list, the instance token for the rest."""
 
     name = "evolution"
+    # fetchInstances answers every instance's connectionStatus in one call (reference 1.3).
+    lists_connection_states = True
 
     def classify(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError | None:
         """Evolution errors, including HTTP 200 with `error: true` (reference 1.2)."""

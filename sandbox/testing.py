@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -202,20 +203,32 @@ class ReceivedWebhook:
 class WebhookReceiver:
     """A tiny HTTP server on 127.0.0.1 that records every POST and answers 200 (or queued statuses)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         self.received: list[ReceivedWebhook] = []
         self.statuses: list[int] = []
+        self.host = host
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._scheme = "https" if tls else "http"
+        if tls is not None:
+            # Handshakes happen in the handler threads, so one slow client never blocks the rest.
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), name="webhook-receiver", daemon=True
         )
 
     @property
+    def port(self) -> int:
+        """The port it listens on (127.0.0.1)."""
+        return int(self._server.server_address[1])
+
+    @property
     def url(self) -> str:
         """Return the URL to configure as a webhook."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        return f"{self._scheme}://{self.host}:{self.port}/hook"
 
     def __enter__(self) -> WebhookReceiver:
         self._thread.start()

@@ -1,4 +1,4 @@
-"""Operators' browser of provider webhook events and of our deliveries to tenants' endpoints."""
+"""Operators' browser of provider webhook events, with reprocess."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from . import outbound, processing
-from .models import Delivery, Endpoint, WebhookEvent
+from . import processing
+from .models import WebhookEvent
 
 SECRET_KEYS = re.compile(r"(?i)(api_?key|token|secret|password|authorization|jwt|hash)")
 LONG_VALUE = 200
@@ -97,67 +97,3 @@ class WebhookEventAdmin(admin.ModelAdmin):
         """Queue them for processing again (processing is idempotent)."""
         count = processing.reprocess(queryset.values_list("pk", flat=True))
         messages.success(request, f"{count} event(s) queued for processing.")
-
-
-@admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
-    """Tenants' endpoints; the secret is never shown."""
-
-    list_display = ["url", "tenant", "is_active", "event_types", "created_at"]
-    list_filter = ["is_active", "tenant"]
-    search_fields = ["url"]
-    fields = ["tenant", "url", "event_types", "is_active", "created_at"]
-    readonly_fields = ["created_at"]
-
-    def save_model(self, request: HttpRequest, obj: Endpoint, form: Any, change: bool) -> None:
-        """Refuse plain-HTTP URLs here too."""
-        outbound.validate_url(obj.url)
-        super().save_model(request, obj, form, change)
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    """Every event sent to an endpoint, read-only, with a redeliver action."""
-
-    list_display = [
-        "created_at",
-        "event_type",
-        "endpoint",
-        "status",
-        "attempts",
-        "last_response_code",
-        "next_attempt_at",
-        "delivered_at",
-    ]
-    list_filter = ["status", "event_type"]
-    list_select_related = ["endpoint"]
-    date_hierarchy = "created_at"
-    actions = ["redeliver"]
-    fields = [
-        "id",
-        "endpoint",
-        "event_type",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_response_code",
-        "last_error",
-        "created_at",
-        "delivered_at",
-        "payload",
-    ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        """Deliveries come from events only."""
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Read-only."""
-        return False
-
-    @admin.action(description="Redeliver the selected deliveries")
-    def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        """Send them again from a fresh attempt count."""
-        count = outbound.redeliver(queryset)
-        messages.success(request, f"{count} delivery(ies) queued again.")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+
+from instances.models import hash_secret
 
 SIGNATURE_HEADER = "X-Webhook-Signature"
 
 
-def secret_matches(presented: str, secrets: Iterable[str]) -> bool:
-    """Constant-time comparison with every accepted secret (two during a rotation)."""
-    candidates = [s for s in secrets if s]
+def secret_matches(presented: str, hashes: Iterable[str]) -> bool:
+    """Constant-time comparison of the presented secret's hash with every stored hash."""
+    digest = hash_secret(presented)
     # Compare against all of them, so the time taken does not say which one matched.
-    results = [hmac.compare_digest(presented.encode(), s.encode()) for s in candidates]
+    results = [hmac.compare_digest(digest, stored) for stored in hashes if stored]
     return bool(presented) and any(results)
 
 
@@ -24,13 +26,23 @@ def parse_signature(header: str) -> tuple[int, list[str]] | None:
     signatures: list[str] = []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and ascii_digits(value):
             stamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and is_hex_digest(value):
             signatures.append(value.lower())
     if stamp is None or not signatures:
         return None
     return stamp, signatures
+
+
+def ascii_digits(value: str) -> bool:
+    """1 to 12 ASCII digits: str.isdigit() also takes "²" and "٣", which int() then refuses."""
+    return 0 < len(value) <= 12 and value.isascii() and value.isdigit()
+
+
+def is_hex_digest(value: str) -> bool:
+    """A SHA-256 hex digest; hmac.compare_digest raises TypeError on non-ASCII text."""
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 def sign(secret: str, body: bytes, stamp: int) -> str:
@@ -60,13 +72,21 @@ def signature_problem(
 
 
 def authentication_problem(
-    presented: str, headers: Mapping[str, str], body: bytes, secrets: Iterable[str], *, window: int
+    presented: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    hashes: Iterable[str],
+    secrets: Callable[[], Iterable[str]],
+    *,
+    window: int,
 ) -> str:
-    """Why a delivery is refused ("" when authentic): the provider secret, then any signature."""
-    secrets = list(secrets)
-    if not secret_matches(presented, secrets):
+    """Why a delivery is refused ("" when authentic): the provider secret, then any signature.
+
+    `secrets` gives the plain secrets; it is called only for a signed body (an HMAC needs its key).
+    """
+    if not secret_matches(presented, hashes):
         return "missing secret" if not presented else "wrong secret"
     signature = headers.get(SIGNATURE_HEADER, "")
     if signature:
-        return signature_problem(signature, body, secrets, window=window)
+        return signature_problem(signature, body, secrets(), window=window)
     return ""

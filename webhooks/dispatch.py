@@ -52,13 +52,12 @@ def on_message(number: Number, event: MessageReceived) -> None:
 
 def on_receipt(number: Number, event: MessageStatusChanged) -> None:
     """A delivery, read or failure receipt."""
-    detail = str(event.raw.get("description") or "") if isinstance(event.raw, dict) else ""
     messaging.apply_status(
         number,
         event.message_id,
         event.status,
         reason=event.reason,
-        detail=detail,
+        detail=event.detail,
         at=event.occurred_at,
     )
 

@@ -1,25 +1,30 @@
-"""Take one delivery: route by URL token, authenticate, parse, check the instance, store once."""
+"""Take one delivery: route by URL token, authenticate, parse, check the instance, store once.
+
+The acknowledgement does the least that keeps the event (DESIGN.md "Webhooks in"): one indexed
+lookup (or the route cache), hashes compared in constant time, one INSERT … ON CONFLICT, and a
+wake-up that is a flag, not a broker call. Redis is never touched here.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import partial
+from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from instances import routing
 from instances.models import Number
+from whatsapp_saas import safejson
 
-from . import scrub
+from . import routes, scrub, wake
 from .auth import SIGNATURE_HEADER, authentication_problem
-from .models import WebhookEvent
+from .models import WebhookEvent, db_column
 from .normalizers import get_normalizer
 
 security = logging.getLogger("security")
@@ -27,15 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Never the secret-bearing ones (X-Webhook-Token, Authorization): these are kept for inspection.
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Request-ID", "X-Forwarded-For", SIGNATURE_HEADER)
-NUMBER_FIELDS = (
-    "id",
-    "tenant_id",
-    "provider",
-    "instance_name",
-    "provider_instance_id",
-    "webhook_secret",
-    "previous_webhook_secret",
-)
+# Any answer but 200 stalls GreenAPI's queue for the instance for up to 24 h (reference 2.5).
+ALWAYS_200 = frozenset({"greenapi"})
 
 
 @dataclass(frozen=True)
@@ -51,92 +49,103 @@ def receive(
     provider: str, token: str, body: bytes, headers: Mapping[str, str], remote: str = ""
 ) -> Verdict:
     """Everything between the raw request and the answer; processing happens later, in a task."""
-    number = number_for(token)
     log = {"provider": provider, "remote_addr": remote}
-    if number is None:
+    route = routes.route_for(token)
+    problem = check(route, provider, body, headers) if route else ""
+    if problem:
+        # A cached route may predate a rotation: ask the database before refusing.
+        route = routes.route_for(token, fresh=True)
+        problem = check(route, provider, body, headers) if route else ""
+    if route is None:
         # 200, so a provider pointed at a deleted number does not retry into a storm (DESIGN.md 4).
         security.warning("webhook for an unknown token", extra=log)
         return Verdict(200, "unknown_token")
-    log["number_id"] = str(number.pk)
-    if number.provider != provider:
-        return refuse("token of another provider", log, provider)
-    normalizer = get_normalizer(provider)
-    problem = authentication_problem(
-        normalizer.presented_secret(headers),
+    log["number_id"] = str(route.number_id)
+    if problem:
+        return refuse(provider, problem, log)
+    verdict = accept(route, body, headers, log)
+    if verdict is None:
+        # The number was deleted between the lookup and the insert.
+        routes.forget(token)
+        security.warning("webhook for an unknown token", extra=log)
+        return Verdict(200, "unknown_token")
+    return verdict
+
+
+def check(route: routes.Route, provider: str, body: bytes, headers: Mapping[str, str]) -> str:
+    """Why the delivery is not this number's ("" when it is): provider, secret, signature."""
+    if route.provider != provider:
+        return "token of another provider"
+    return authentication_problem(
+        get_normalizer(provider).presented_secret(headers),
         headers,
         body,
-        [number.webhook_secret, number.previous_webhook_secret],
+        route.secret_hashes,
+        lambda: plain_secrets(route),
         window=settings.WEBHOOK_SIGNATURE_WINDOW_SECONDS,
     )
-    if problem:
-        return refuse(problem, log, provider)
-    payload = parse(body)
-    if payload is None:
-        event_id, _ = store(
-            number,
-            body,
-            headers,
-            name="",
-            status=WebhookEvent.Status.FAILED,
-            key=f"{number.pk}:malformed:{hashlib.sha256(body).hexdigest()}",
-            error="The body is not a JSON object.",
-        )
-        logger.warning("malformed webhook body from %s kept as event %s", provider, event_id)
-        return Verdict(400, "malformed", event_id)
-    if normalizer.instance_of(payload) not in own_instance_ids(number):
-        return refuse("instance in the payload is not the token's", log, provider)
-    key = normalizer.dedupe_key(payload, body)
-    event_id, duplicate = store(
-        number,
-        scrub.stored_body(payload, body),
-        headers,
-        name=normalizer.event_name(payload),
-        key=key,
+
+
+def plain_secrets(route: routes.Route) -> list[str]:
+    """The number's secrets, decrypted: only for a sender that signs its bodies."""
+    row = Number.objects.filter(pk=route.number_id).values_list(
+        "webhook_secret", "previous_webhook_secret"
     )
+    return [secret for pair in row for secret in pair if secret]
+
+
+def accept(
+    route: routes.Route, body: bytes, headers: Mapping[str, str], log: dict[str, str]
+) -> Verdict | None:
+    """Parse, check the payload's instance, store; None when the number no longer exists."""
+    normalizer = get_normalizer(route.provider)
+    payload = parse(body)
+    try:
+        if payload is None:
+            event_id, _ = store(
+                route,
+                body,
+                headers,
+                name="",
+                status=WebhookEvent.Status.FAILED,
+                key=f"{route.number_id}:malformed:{hashlib.sha256(body).hexdigest()}",
+                error="The body is not a JSON object.",
+            )
+            logger.warning("malformed webhook body kept as event %s", event_id)
+            return Verdict(400, "malformed", event_id)
+        if normalizer.instance_of(payload) not in route.instance_ids:
+            return refuse(route.provider, "instance in the payload is not the token's", log)
+        key = normalizer.dedupe_key(payload, body)
+        event_id, duplicate = store(
+            route,
+            # Without `apikey` and other secrets, once the dedupe key has seen them (scrub.py).
+            scrub.stored_body(payload, body),
+            headers,
+            name=normalizer.event_name(payload),
+            key=key,
+        )
+    except IntegrityError:
+        return None
     return Verdict(200, "duplicate" if duplicate else "accepted", event_id)
 
 
-def number_for(token: str) -> Number | None:
-    """The live number of a URL token (Redis routing cache first), with its secrets."""
-    route = routing.resolve_token(token)
-    if route is None:
-        return None
-    return Number.objects.live().filter(pk=route["number_id"]).only(*NUMBER_FIELDS).first()
-
-
-# Providers that must get a 200 even when refused: any other answer makes GreenAPI resend every
-# 60 s and holds the rest of that instance's queue for up to 24 h (Corrections and additions).
-QUIET_REFUSALS = frozenset({"greenapi"})
-
-
-def refuse(reason: str, log: dict[str, str], provider: str = "") -> Verdict:
-    """A refusal with a security log line; nothing is stored or applied.
-
-    Evolution hears 403 (it gives up on it); GreenAPI hears 200 with the outcome `refused`,
-    which the webhook counters count apart from accepted deliveries.
-    """
+def refuse(provider: str, reason: str, log: dict[str, str]) -> Verdict:
+    """A security log line and nothing stored; 403, or 200 for providers that stall on errors."""
     security.warning("webhook refused: %s", reason, extra=log)
-    if provider in QUIET_REFUSALS:
-        return Verdict(200, "refused")
-    return Verdict(403, "forbidden")
+    return Verdict(200 if provider in ALWAYS_200 else 403, "forbidden")
 
 
 def parse(body: bytes) -> Mapping[str, Any] | None:
-    """The body as a JSON object, or None."""
+    """The body as a JSON object (nesting-limited, see whatsapp_saas.safejson), or None."""
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = safejson.loads(body)
+    except safejson.MalformedJSON:
         return None
     return payload if isinstance(payload, Mapping) else None
 
 
-def own_instance_ids(number: Number) -> set[str]:
-    """The names a payload may give this number: Evolution's instance name, GreenAPI's id."""
-    return {name for name in (number.instance_name, number.provider_instance_id) if name}
-
-
 def store(
-    number: Number,
+    route: routes.Route,
     body: bytes,
     headers: Mapping[str, str],
     *,
@@ -145,12 +154,12 @@ def store(
     status: str = WebhookEvent.Status.RECEIVED,
     error: str = "",
 ) -> tuple[int, bool]:
-    """Insert the event once and enqueue it on commit; a repeat only counts (event id, duplicate)."""
+    """Insert the event once and wake processing after commit; a repeat only counts."""
     event_id, duplicates = insert_or_count(
         {
-            "provider": number.provider,
-            "number_id": number.pk,
-            "tenant_id": number.tenant_id,
+            "provider": route.provider,
+            "number_id": route.number_id,
+            "tenant_id": route.tenant_id,
             "body": body,
             "headers": {h: headers[h] for h in KEPT_HEADERS if h in headers},
             "event_name": name[:64],
@@ -164,9 +173,20 @@ def store(
         }
     )
     if duplicates == 0 and status == WebhookEvent.Status.RECEIVED:
-        # robust: a broker hiccup must not fail the delivery; the redrive task catches up.
-        transaction.on_commit(partial(enqueue, event_id), robust=True)
+        transaction.on_commit(wake.wake, robust=True)
     return event_id, duplicates > 0
+
+
+@cache
+def insert_sql(names: tuple[str, ...]) -> str:
+    """INSERT … ON CONFLICT (provider, dedupe_key) DO UPDATE duplicates + 1 RETURNING id, count."""
+    table = connection.ops.quote_name(WebhookEvent._meta.db_table)
+    columns = ", ".join(db_column(WebhookEvent, name) for name in names)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))}) "  # noqa: S608 - names from the model
+        "ON CONFLICT (provider, dedupe_key) "
+        f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING id, duplicates"
+    )
 
 
 def insert_or_count(values: dict[str, Any]) -> tuple[int, int]:
@@ -177,26 +197,13 @@ def insert_or_count(values: dict[str, Any]) -> tuple[int, int]:
     unique constraint stays the one judge of "seen before".
     """
     meta = WebhookEvent._meta
-    fields = [meta.get_field(name) for name in values]
-    table = connection.ops.quote_name(meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-        "ON CONFLICT (provider, dedupe_key) "
-        f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING id, duplicates"
-    )
     params = [
-        f.get_db_prep_save(value, connection)
-        for f, value in zip(fields, values.values(), strict=True)
+        meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        for name, value in values.items()
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    # Inside a caller's transaction (tests, scripts) a failed insert must not poison it.
+    nested = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with nested, connection.cursor() as cursor:
+        cursor.execute(insert_sql(tuple(values)), params)
         event_id, duplicates = cursor.fetchone()
     return int(event_id), int(duplicates)
-
-
-def enqueue(event_id: int) -> None:
-    """Queue the processing of one stored event."""
-    from .tasks import process_webhook_event
-
-    process_webhook_event.delay(event_id)

@@ -6,59 +6,82 @@ import logging
 import traceback
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from providers.events import EventType, InvalidEvent
+from whatsapp_saas.workqueue import Lease, WorkQueue, backoff
+
 from .dispatch import dispatch
-from .ingest import enqueue
 from .models import WebhookEvent
 from .normalizers import get_normalizer
+from .wake import enqueue
 
 logger = logging.getLogger(__name__)
 S = WebhookEvent.Status
 
-# A claim older than this belongs to a worker that died (longer than CELERY_TASK_TIME_LIMIT).
-LEASE = timedelta(minutes=10)
 # Events still `received` after this lost their task (crash between store and enqueue).
 STUCK_AFTER = timedelta(minutes=1)
 MAX_REDRIVES = 10
+# A failed event is tried again after the work queue's backoff from this, up to this.
+RETRY_BASE, RETRY_MAX = 2.0, 300.0
 PURGE_BATCH = 5000
+
+
+def lease_time() -> timedelta:
+    """A claim outlives the task's hard time limit: once it runs out, the worker is gone."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
+
+
+EVENTS = WorkQueue(
+    WebhookEvent,
+    lease=lease_time,
+    # A `processing` row is claimable only once its lease ran out (the worker died).
+    ready=Q(status__in=[S.RECEIVED, S.FAILED, S.PROCESSING]),
+    due=None,
+    order=("received_at",),
+)
 
 
 class Unprocessable(Exception):
     """An event no retry can help: kept as failed for an operator."""
 
 
-def claim(event_id: int) -> bool:
-    """Take the event for this worker with one conditional UPDATE; False when someone else has it."""
-    now = timezone.now()
-    claimable = Q(status__in=[S.RECEIVED, S.FAILED]) | Q(
-        status=S.PROCESSING, claimed_at__lt=now - LEASE
+class Invalid(Unprocessable):
+    """A payload its provider cannot have sent: kept as invalid, never applied nor retried."""
+
+
+def claim(event_id: int) -> Lease[WebhookEvent] | None:
+    """Lease the event for this worker (work queue); None when it is not claimable."""
+    return EVENTS.take(
+        event_id, status=S.PROCESSING, claimed_at=timezone.now(), attempts=F("attempts") + 1
     )
-    taken = WebhookEvent.objects.filter(claimable, pk=event_id).update(
-        status=S.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return taken == 1
 
 
 def process(event_id: int) -> str:
     """Process one event once; returns its new status, or "skipped" when it was not claimable."""
-    if not claim(event_id):
+    lease = claim(event_id)
+    if lease is None:
         return "skipped"
-    event = WebhookEvent.objects.select_related("number").get(pk=event_id)
+    event = lease.rows().select_related("number").get()
     try:
         with transaction.atomic():
             status, event_type = handle(event)
+    except Invalid as exc:
+        finish(lease, S.INVALID, event_type=EventType.INVALID, error=str(exc))
+        return S.INVALID
     except Unprocessable as exc:
-        finish(event_id, S.FAILED, error=str(exc))
+        finish(lease, S.FAILED, error=str(exc))
         return S.FAILED
     except Exception:
-        # Visible in the admin; the task retries what a retry can fix (database errors).
-        finish(event_id, S.FAILED, error=traceback.format_exc(limit=8)[-4000:])
+        # Visible in the admin, and tried again after a backoff (the redrive picks it up).
+        finish(lease, S.FAILED, error=traceback.format_exc(limit=8)[-4000:], retry=event.attempts)
         raise
-    finish(event_id, status, event_type=event_type)
+    finish(lease, status, event_type=event_type)
     return status
 
 
@@ -68,6 +91,9 @@ def handle(event: WebhookEvent) -> tuple[str, str]:
     if not isinstance(payload, Mapping):
         raise Unprocessable("The body is not a JSON object.")
     events = get_normalizer(event.provider).normalize(payload)
+    invalid = [e.reason for e in events if isinstance(e, InvalidEvent)]
+    if invalid:
+        raise Invalid(invalid[0])
     event_type = str(events[0].type) if events else ""
     number = event.number
     if number is None or number.deletion_requested_at is not None:
@@ -75,17 +101,30 @@ def handle(event: WebhookEvent) -> tuple[str, str]:
     return (S.PROCESSED if dispatch(number, events) else S.IGNORED), event_type
 
 
-def finish(event_id: int, status: str, *, event_type: str = "", error: str = "") -> None:
-    """Record the outcome; if even that fails, the lease lets the event be taken again."""
-    fields: dict[str, object] = {"status": status, "error": error}
+def finish(
+    lease: Lease[WebhookEvent],
+    status: str,
+    *,
+    event_type: str = "",
+    error: str = "",
+    retry: int | None = None,
+) -> None:
+    """Record the outcome, fenced; if even that fails, the lease lets the event be taken again.
+
+    `retry` (the attempts so far) schedules another try of a failure a retry may fix.
+    """
+    now = timezone.now()
+    fields: dict[str, object] = {"status": status, "error": error, "next_attempt_at": None}
     if event_type:
         fields["event_type"] = event_type
     if status != S.FAILED:
-        fields["processed_at"] = timezone.now()
+        fields["processed_at"] = now
+    if retry is not None and retry < MAX_REDRIVES:
+        fields["next_attempt_at"] = now + timedelta(seconds=backoff(retry, RETRY_BASE, RETRY_MAX))
     try:
-        WebhookEvent.objects.filter(pk=event_id).update(**fields)
+        lease.finish(**fields)
     except DatabaseError:
-        logger.exception("could not record the outcome of webhook event %s", event_id)
+        logger.exception("could not record the outcome of webhook event %s", lease.ids)
 
 
 def reprocess(event_ids: Iterable[int]) -> int:
@@ -96,19 +135,23 @@ def reprocess(event_ids: Iterable[int]) -> int:
         .values_list("pk", flat=True)
     )
     with transaction.atomic():
-        WebhookEvent.objects.filter(pk__in=ids).update(status=S.RECEIVED, error="")
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            status=S.RECEIVED, error="", next_attempt_at=None
+        )
         for event_id in ids:
-            transaction.on_commit(lambda event_id=event_id: enqueue(event_id), robust=True)
+            transaction.on_commit(partial(enqueue, event_id), robust=True)
     return len(ids)
 
 
 def redrive(limit: int = 500) -> int:
-    """Enqueue events whose task was lost: still `received`, or claimed by a worker that died."""
+    """Enqueue events whose task was lost or worker died, and failures due for another try."""
     now = timezone.now()
     stuck = (
-        WebhookEvent.objects.filter(
+        EVENTS.claimable(now)
+        .filter(
             Q(status=S.RECEIVED, received_at__lt=now - STUCK_AFTER)
-            | Q(status=S.PROCESSING, claimed_at__lt=now - LEASE),
+            | Q(status=S.PROCESSING)
+            | Q(status=S.FAILED, next_attempt_at__lte=now),
             attempts__lt=MAX_REDRIVES,
         )
         .order_by("received_at")

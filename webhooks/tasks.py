@@ -1,6 +1,9 @@
-"""Celery tasks: process one stored event; periodically redrive lost ones and purge old ones."""
+"""Tasks of the `events` queue: process what was stored; redrive lost events; purge old ones."""
 
 from __future__ import annotations
+
+import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -8,22 +11,46 @@ from django.db import DatabaseError
 
 from messaging import services as messaging
 
-from . import outbound, processing
+from . import processing, wake
+from .models import WebhookEvent
+
+logger = logging.getLogger(__name__)
 
 # Reference R6: dedupe keys must outlive provider retries (Meta retries for 7 days).
 MIN_RETENTION_DAYS = 7
+DRAIN_BATCH = 100
+DRAIN_SECONDS = 20.0
 
 
-@shared_task(
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-    ignore_result=True,
-)
+@shared_task(name=wake.PROCESS_PENDING, ignore_result=True)
+def process_pending() -> int:
+    """Woken by ingest: process `received` events, oldest first, then wake again if time ran out.
+
+    An event whose processing hit a database error goes to its own retried task.
+    """
+    deadline, done = time.monotonic() + DRAIN_SECONDS, 0
+    while time.monotonic() < deadline:
+        pending = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED)
+        ids = list(pending.order_by("received_at", "id").values_list("pk", flat=True)[:DRAIN_BATCH])
+        if not ids:
+            return done
+        for event_id in ids:
+            try:
+                done += processing.process(event_id) != "skipped"
+            except DatabaseError:
+                logger.exception("webhook event %s: database error, retried on its own", event_id)
+                wake.enqueue(event_id)
+            except Exception:
+                logger.exception("webhook event %s failed", event_id)
+    wake.wake()
+    return done
+
+
+@shared_task(name=wake.PROCESS_ONE, ignore_result=True)
 def process_webhook_event(event_id: int) -> str:
     """Claim, normalize and dispatch one event; running it again for the same id changes nothing.
+
+    A failure is kept on the row and tried again by the redrive after the work queue's backoff.
 
     :param event_id: the WebhookEvent's primary key.
     """
@@ -32,7 +59,7 @@ def process_webhook_event(event_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def redrive_webhook_events() -> int:
-    """Every minute: re-enqueue events whose task was lost; apply receipts that found their message."""
+    """Every minute: re-enqueue lost or due events; apply receipts that found their message."""
     count = processing.redrive()
     messaging.apply_waiting_receipts()
     return count
@@ -40,28 +67,9 @@ def redrive_webhook_events() -> int:
 
 @shared_task(ignore_result=True)
 def purge_webhook_events() -> int:
-    """Daily: delete events and finished deliveries past WEBHOOK_RETENTION_DAYS, stale receipts."""
+    """Daily: delete events past WEBHOOK_RETENTION_DAYS and stale receipts."""
     days = max(settings.WEBHOOK_RETENTION_DAYS, MIN_RETENTION_DAYS)
     deleted = processing.purge(days)
-    outbound.purge(days)
     messaging.drop_stale_receipts()
+    messaging.drop_stale_echoes()
     return deleted
-
-
-@shared_task(
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-    ignore_result=True,
-)
-def deliver(delivery_id: str) -> str:
-    """Post one outbound delivery to a tenant's endpoint; retries are scheduled by the delivery."""
-    return outbound.deliver(delivery_id)
-
-
-@shared_task(ignore_result=True)
-def sweep_webhook_deliveries() -> int:
-    """Every minute: re-enqueue due pending deliveries whose task was lost."""
-    return outbound.sweep()

@@ -19,8 +19,9 @@ _PHONE = re.compile(
 _SECRETS = [
     # Our API keys: wa_<public prefix>_<secret>.
     (re.compile(r"\b(wa_[0-9a-f]{8}_)[A-Za-z0-9_\-]+"), r"\1****"),
-    # Capability URLs: /webhooks/<provider>/<token>/.
-    (re.compile(r"(/webhooks/[\w\-]+/)[^/\s?\"']+"), r"\1****"),
+    # Capability URLs /webhooks/<provider>/<token>/: all that follows the provider, or all that
+    # follows /webhooks/ when the path is malformed (`/webhooks//<token>/` in a 404 line).
+    (re.compile(r"(/webhooks/(?:[a-z]{2,20}/(?=[^/\s]))?)[^\s\"']+"), r"\1****"),
     # GreenAPI puts the instance token in the path: /waInstance{id}/{method}/{token}.
     (re.compile(r"(/waInstance\d+/\w+/)[^/\s?\"']+"), r"\1****"),
     # Secrets in query strings, headers, JSON and key=value pairs.

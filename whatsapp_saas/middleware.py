@@ -1,19 +1,24 @@
-"""Request id and the API error envelope for errors raised outside DRF views."""
+"""Request id, one access line and metrics per request, the API error envelope, 503 in outages."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from . import health
+from . import health, metrics, outage
 from .api.errors import error_json
 from .logging import request_id_var
 
 logger = logging.getLogger(__name__)
+access = logging.getLogger("whatsapp_saas.access")
+# Browsers fetch these with every page: their lines go to DEBUG, so a page view is one line.
+QUIET_ROUTES = frozenset({"favicon", "static"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
 
 
@@ -50,7 +55,10 @@ class ApiErrorMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """Log an unexpected error with its detail; answer the client generically."""
+        """An outage is a 503 (API and pages); under /api/ anything else is a logged 500."""
+        if outage.is_outage(exception):
+            outage.log(exception)
+            return outage.response_for(request)
         if not request.path.startswith("/api/"):
             return None
         logger.exception("unhandled error", exc_info=exception)
@@ -58,9 +66,13 @@ class ApiErrorMiddleware:
 
 
 class HealthProbeMiddleware:
-    """Answer /healthz and /readyz before host validation: probes call 127.0.0.1, not a public host."""
+    """Answer probes and scrapes before host validation: they use internal addresses (web:8000)."""
 
-    PROBES = {"/healthz": health.healthz, "/readyz": health.readyz}
+    PROBES = {
+        "/healthz": health.healthz,
+        "/readyz": health.readyz,
+        "/metrics": metrics.metrics_view,
+    }
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -68,3 +80,45 @@ class HealthProbeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         probe = self.PROBES.get(request.path)
         return probe(request) if probe else self.get_response(request)
+
+
+class AccessMiddleware:
+    """One access line per request (no query string: it may carry a phone) and its metrics."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        response = self.get_response(request)
+        seconds = time.monotonic() - started
+        route = route_of(request)
+        metrics.http_request(request.method or "", route, response.status_code, seconds)
+        status = response.status_code
+        level = logging.WARNING if status >= 500 else logging.INFO
+        access.log(
+            logging.DEBUG if route in QUIET_ROUTES and status < 500 else level,
+            "%s %s %s %.0f ms",
+            request.method,
+            request.path,
+            status,
+            seconds * 1000,
+            extra={
+                "http_method": request.method,
+                "http_path": request.path,
+                "http_status": status,
+                "route": route,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
+        return response
+
+
+def route_of(request: HttpRequest) -> str:
+    """The URL pattern's name (bounded, unlike paths with ids), "static" or "unmatched"."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.view_name or match.route or "unnamed"
+    if request.path.startswith(settings.STATIC_URL):
+        return "static"
+    return "unmatched"

@@ -29,6 +29,14 @@ from .serializers import (
     NumberStatusSerializer,
 )
 
+LIST_DEFERRED = (
+    "provider_token",
+    "webhook_token",
+    "webhook_secret",
+    "previous_webhook_secret",
+    "qr_code",
+    "last_error",
+)
 STATUS_CODES = {"conflict": 409, "quota_exceeded": 409, "provider_unavailable": 503}
 
 
@@ -66,6 +74,9 @@ class NumberViewSet(
 
     def get_base_queryset(self) -> QuerySet[Number]:
         """Live numbers only; a number being deleted is already gone for the tenant."""
+        if self.action == "list":
+            # Never shown in a list: secrets cost a decryption each, a QR code kilobytes.
+            return Number.objects.live().defer(*LIST_DEFERRED)
         return Number.objects.live()
 
     @extend_schema(request=NumberCreateSerializer, responses={201: NumberSerializer})

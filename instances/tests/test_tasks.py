@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from instances import health, services, tasks
@@ -54,29 +57,94 @@ def test_polling_turns_a_scanned_number_connected(make_number, sandbox):
     assert number.status == "connected"
 
 
-def test_reconcile_checks_only_connected_numbers_not_checked_for_five_minutes(
-    connected_number, make_number, provider_calls
-):
-    make_number("idle")
+def connect_many(
+    make_number: Any, sandbox: Any, count: int, provider: str = "evolution"
+) -> list[Number]:
+    """`count` numbers linked at the sandbox and connected in our database."""
+    numbers = []
+    for i in range(count):
+        number = services.connect(make_number(f"n{i}", provider=provider))
+        key = number.instance_name if provider == "evolution" else number.provider_instance_id
+        sandbox.scan(provider, key)
+        numbers.append(services.check_state(number))
+    return numbers
+
+
+def test_reconcile_lists_evolution_instances_in_one_call_however_many_are_connected(
+    tenant: Any, make_number: Any, sandbox: Any, provider_calls: Any
+) -> None:
+    tenant.max_numbers = 10
+    tenant.save()
+    connect_many(make_number, sandbox, 6)
     provider_calls.calls.clear()
-    assert tasks.reconcile_connected_numbers() == 0
-    assert provider_calls.calls == []
-    Number.objects.filter(pk=connected_number.pk).update(
-        last_state_check_at=timezone.now() - timedelta(minutes=6)
+    assert tasks.reconcile_connected_numbers() == {"evolution": 0, "greenapi": 0}
+    assert [(m, url.split("?")[0].rsplit("/", 1)[-1]) for m, url in provider_calls.calls] == [
+        ("GET", "fetchInstances")
+    ]
+    assert set(Number.objects.values_list("status", flat=True)) == {"connected"}
+
+
+def test_reconcile_queries_do_not_grow_with_connected_numbers(
+    tenant: Any, make_number: Any, sandbox: Any
+) -> None:
+    tenant.max_numbers = 10
+    tenant.save()
+    connect_many(make_number, sandbox, 2)
+    with CaptureQueriesContext(connection) as few:
+        tasks.reconcile_connected_numbers()
+    for i in range(2, 8):
+        number = services.connect(make_number(f"m{i}"))
+        sandbox.scan("evolution", number.instance_name)
+        services.check_state(number)
+    with CaptureQueriesContext(connection) as many:
+        tasks.reconcile_connected_numbers()
+    assert len(many) == len(few)
+
+
+def test_reconcile_applies_a_disconnect_the_listing_shows_after_reading_the_live_state(
+    tenant: Any, make_number: Any, sandbox: Any, provider_calls: Any
+) -> None:
+    tenant.max_numbers = 10
+    tenant.save()
+    kept, lost = connect_many(make_number, sandbox, 2)
+    # The provider's webhook for this close goes nowhere (PUBLIC_BASE_URL is port 9 in tests).
+    sandbox.control(
+        "POST",
+        f"/evolution/instances/{lost.instance_name}/disconnect",
+        {"reason": "logged_out", "recover": False},
     )
-    assert tasks.reconcile_connected_numbers() == 1
+    provider_calls.calls.clear()
+    assert tasks.reconcile_connected_numbers()["evolution"] == 1
+    paths = [url.split("?")[0].rsplit("/", 2)[-2:] for _, url in provider_calls.calls]
+    assert paths == [["instance", "fetchInstances"], ["connectionState", lost.instance_name]]
+    lost.refresh_from_db()
+    kept.refresh_from_db()
+    assert lost.status != "connected" and kept.status == "connected"
+    assert lost.connection_events.filter(from_status="connected", source="poll").exists()
+
+
+def test_reconcile_makes_no_per_number_calls_when_the_listing_fails(
+    tenant: Any, make_number: Any, sandbox: Any, provider_calls: Any
+) -> None:
+    tenant.max_numbers = 10
+    tenant.save()
+    connect_many(make_number, sandbox, 3)
+    sandbox.faults(error_rate=1.0, error_status=400, path_contains="fetchInstances", count=1)
+    provider_calls.calls.clear()
+    assert tasks.reconcile_connected_numbers() == {"evolution": 0, "greenapi": 0}
     assert len(provider_calls.calls) == 1
 
 
-def test_reconcile_spreads_the_connected_numbers_over_five_runs(tenant, make_number, sandbox):
+def test_reconcile_checks_greenapi_numbers_one_by_one_a_fifth_per_run(
+    tenant: Any, make_number: Any, sandbox: Any
+) -> None:
     tenant.max_numbers = 10
     tenant.save()
-    numbers = [services.connect(make_number(f"n{i}")) for i in range(10)]
-    for n in numbers:
-        sandbox.scan("evolution", n.instance_name)
-        services.check_state(n)
+    connect_many(make_number, sandbox, 10, provider="greenapi")
+    assert tasks.reconcile_connected_numbers()["greenapi"] == 0
     Number.objects.update(last_state_check_at=timezone.now() - timedelta(minutes=6))
-    assert [tasks.reconcile_connected_numbers() for _ in range(6)] == [2, 2, 2, 2, 2, 0]
+    runs = [tasks.reconcile_connected_numbers()["greenapi"] for _ in range(6)]
+    assert runs == [2, 2, 2, 2, 2, 0]
 
 
 def test_a_number_stuck_connecting_is_restarted_once(make_number, provider_calls):

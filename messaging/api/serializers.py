@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,6 +12,7 @@ from rest_framework import serializers
 from instances.api.serializers import clean_phone
 from messaging import media
 from messaging.models import Contact, Conversation, MediaFile, Message
+from whatsapp_saas.api.validators import public_url
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096
@@ -144,12 +144,8 @@ class SendSerializer(serializers.Serializer):
         return clean_phone(value)
 
     def validate_media_url(self, value: str) -> str:
-        """An absolute http(s) URL, when given."""
-        if value and (
-            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
-        ):
-            raise serializers.ValidationError("Enter an http or https URL.")
-        return value
+        """A public http(s) URL, when given: the provider fetches it (DESIGN.md "Media")."""
+        return public_url(value) if value else value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Text messages carry text; media messages carry a media URL (and maybe a caption)."""

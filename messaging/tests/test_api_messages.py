@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from instances.models import Number
-from messaging import outbox, sending
+from messaging import lanes, wakeup
 from messaging.models import Message
 
 from .fixtures import sent_at_provider
@@ -45,10 +45,10 @@ FIELDS = {
 
 
 @pytest.fixture
-def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Message ids handed to Celery."""
+def woken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Numbers whose lane was woken (instead of a broker)."""
     calls: list[str] = []
-    monkeypatch.setattr(outbox, "enqueue", lambda message_id, countdown: calls.append(message_id))
+    monkeypatch.setattr(wakeup, "wake", lambda number_id, *a, **k: calls.append(str(number_id)))
     return calls
 
 
@@ -63,8 +63,8 @@ def body(sender: Number, **fields: Any) -> dict[str, Any]:
     }
 
 
-def test_a_text_is_accepted_queued_and_enqueued_after_commit(
-    api, evolution_number, enqueued, django_capture_on_commit_callbacks
+def test_a_text_is_accepted_queued_and_its_lane_woken_after_commit(
+    api, evolution_number, woken, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(URL, body(evolution_number), format="json")
@@ -79,7 +79,9 @@ def test_a_text_is_accepted_queued_and_enqueued_after_commit(
     )
     assert data["error"] is None and data["attempts"] == 0
     message = Message.objects.get()
-    assert enqueued == [str(message.pk)] and data["conversation"] == str(message.conversation_id)
+    assert woken == [str(evolution_number.pk)] and data["conversation"] == str(
+        message.conversation_id
+    )
     assert message.conversation.contact.phone == "5511988881234"
     assert message.expires_at - message.created_at > timezone.timedelta(hours=23)
 
@@ -150,8 +152,7 @@ def test_a_replay_with_the_same_key_and_body_returns_the_first_message_and_sends
         again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
     )
     assert first.json()["client_message_id"] == "order-42"
-    for message_id in Message.objects.values_list("pk", flat=True):
-        sending.send(str(message_id))
+    lanes.run(linked.pk)
     assert Message.objects.count() == 1 and len(sent_at_provider(sandbox)) == 1
 
 

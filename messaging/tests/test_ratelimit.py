@@ -10,7 +10,7 @@ import time
 import redis
 from django.conf import settings
 
-from messaging.ratelimit import HARD_CAP_PER_SECOND, RateLimiter
+from messaging.ratelimit import HARD_CAP_PER_SECOND, RateLimiter, spacing
 
 WORKER = textwrap.dedent("""
     import sys, time, redis
@@ -45,11 +45,19 @@ def test_numbers_are_paced_independently():
 
 
 def test_the_rate_is_capped_at_forty_per_second():
+    assert spacing(10**6) == spacing(HARD_CAP_PER_SECOND * 60) == 1 / HARD_CAP_PER_SECOND
     rl = limiter()
-    allowed = sum(rl.acquire("fast", per_minute=10**6, burst=1).allowed for _ in range(200))
-    assert allowed <= 2
-    decision = rl.acquire("fast", per_minute=10**6, burst=1)
-    assert decision.retry_after <= 1 / HARD_CAP_PER_SECOND
+    # 200 tries in one pipeline, between two readings of the Redis clock the limiter itself uses:
+    # however slow this machine is, at most 1 + 40/s of the time between them may be allowed.
+    pipe = rl.client.pipeline(transaction=False)
+    pipe.time()
+    for _ in range(200):
+        rl.script(keys=["whatsapp:rate:fast"], args=[int(spacing(10**6) * 1e6), 0], client=pipe)
+    pipe.time()
+    first, *answers, last = pipe.execute()
+    elapsed = (last[0] - first[0]) + (last[1] - first[1]) / 1e6
+    allowed = sum(int(ok) for ok, _ in answers)
+    assert 1 <= allowed <= 1 + elapsed * HARD_CAP_PER_SECOND
 
 
 def test_two_worker_processes_together_never_exceed_the_rate():
@@ -77,5 +85,5 @@ def test_two_worker_processes_together_never_exceed_the_rate():
     per_second = rate_per_minute / 60
     assert len(stamps) <= per_second * (stamps[-1] - stamps[0]) + 2
     assert len(stamps) >= per_second * seconds * 0.8
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     assert min(gaps) >= (1 / per_second) * 0.9

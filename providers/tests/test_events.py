@@ -14,6 +14,7 @@ from providers.events import (
     EventType,
     InstanceRemoved,
     MessageChanged,
+    InvalidEvent,
     MessageReceived,
     MessageSent,
     MessageStatus,
@@ -223,6 +224,7 @@ def test_events_keep_their_raw_payload_and_type() -> None:
         InstanceRemoved(provider="evolution", instance="acme", raw=raw),
         QuotaExceeded(provider="greenapi", instance="1101", raw=raw, quota="correspondents"),
         UnknownEvent(provider="evolution", instance="acme", raw=raw, name="something.new"),
+        InvalidEvent(provider="evolution", instance="acme", raw=raw, reason="data: a list"),
     ]
     assert [event.type for event in events] == list(EventType)
     assert all(event.raw is raw for event in events)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from providers.events import EventType, ProviderEvent, UnknownEvent
+from providers.events import EventType, InvalidEvent, ProviderEvent, UnknownEvent
+
+from .fields import InvalidPayload
 
 Payload = Mapping[str, Any]
 MAX_KEY_LENGTH = 200
@@ -50,19 +51,25 @@ class WebhookNormalizer(ABC):
         return key_from(*parts)
 
     def normalize(self, payload: Payload) -> list[ProviderEvent]:
-        """The normalized events of one payload; unknown names become one UnknownEvent."""
+        """The normalized events of one payload; unknown names become one UnknownEvent, and a
+        payload with a field of the wrong type or size one InvalidEvent."""
         name = self.event_name(payload)
         handler = self.HANDLERS.get(name)
+        instance = self.instance_of(payload)
         if handler is None:
+            return [UnknownEvent(provider=self.provider, instance=instance, raw=payload, name=name)]
+        try:
+            return handler(self, payload)
+        except InvalidPayload as exc:
             return [
-                UnknownEvent(
+                InvalidEvent(
                     provider=self.provider,
-                    instance=self.instance_of(payload),
+                    instance=instance,
                     raw=payload,
                     name=name,
+                    reason=str(exc),
                 )
             ]
-        return handler(self, payload)
 
 
 def key_from(*parts: Any) -> str:
@@ -71,6 +78,10 @@ def key_from(*parts: Any) -> str:
     if len(key) <= MAX_KEY_LENGTH:
         return key
     return f"{key[:60]}…{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+# Lenient readers for what ingest needs before a payload is validated (event name, instance,
+# dedupe key): they never raise. Handlers read fields with the strict readers of fields.py.
 
 
 def obj(value: Any) -> Mapping[str, Any]:
@@ -83,32 +94,3 @@ def text(value: Any) -> str:
     if isinstance(value, bool) or value is None or isinstance(value, (Mapping, list)):
         return ""
     return str(value)
-
-
-def epoch(value: Any) -> datetime | None:
-    """A UTC time from epoch seconds (int or digit string); None otherwise."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(value, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def dig(payload: Payload, path: str) -> Any:
-    """The value at a dotted path (`key.id`), or None."""
-    value: Any = payload
-    for part in path.split("."):
-        value = obj(value).get(part)
-    return value
-
-
-def picked(payload: Payload, paths: Mapping[str, str]) -> dict[str, Any]:
-    """{name: value at path}; strings stay strings ("" when absent), numbers stay numbers."""
-    values = {name: dig(payload, path) for name, path in paths.items()}
-    return {
-        name: v if isinstance(v, (int, float)) and not isinstance(v, bool) else text(v)
-        for name, v in values.items()
-    }

@@ -27,12 +27,29 @@ from providers.events import (
 )
 from providers.evolution import WEBHOOK_SECRET_HEADER
 from providers.evolution_messages import message_fingerprint
-from providers.evolution_states import (
-    evolution_connection_state,
-    evolution_message_status,
-)
+from providers.evolution_states import evolution_connection_state, evolution_message_status
 
-from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
+from .base import Payload, WebhookNormalizer, obj, text
+from .fields import (
+    MAX_FILE_NAME,
+    MAX_ID,
+    MAX_MIME,
+    MAX_NAME,
+    MAX_PAIRING_CODE,
+    MAX_QR,
+    MAX_TEXT,
+    MAX_URL,
+    MAX_WORD,
+    Fields,
+    child,
+    code,
+    details,
+    flag,
+    jid,
+    stamp,
+    string,
+    word_or_code,
+)
 
 # Baileys message keys → our kind; Evolution already folds extendedTextMessage into
 # `conversation` and documentWithCaptionMessage into documentMessage (reference 1.6).
@@ -85,6 +102,7 @@ class EvolutionNormalizer(WebhookNormalizer):
             EventType.CALL_RECEIVED,
             EventType.INSTANCE_REMOVED,
             EventType.UNKNOWN,
+            EventType.INVALID,
         }
     )
 
@@ -134,36 +152,37 @@ class EvolutionNormalizer(WebhookNormalizer):
         if name == "messages.delete":
             return (instance, name, text(obj(data.get("key") or data).get("id")))
         if name == "call":
-            call = call_of(data, payload)
+            value = payload.get("data")
+            call = obj(value[0] if isinstance(value, list) and value else value)
             return (instance, name, text(call.get("id")), text(call.get("status")))
         return None
 
     def connection_update(self, payload: Payload) -> list[ProviderEvent]:
         """State with its Baileys close code; `open` carries the account's JID and name."""
-        data = obj(payload.get("data"))
-        state = text(data.get("state"))
-        mapping = evolution_connection_state(state, data.get("statusReason"))
+        data = child(payload, "data")
+        state = string(data, "state", MAX_WORD)
+        mapping = evolution_connection_state(state, code(data, "statusReason"))
         return [
             ConnectionChanged(
                 **self._emitted(payload),
                 status=mapping.status,
                 reason=mapping.reason,
                 provider_state=state,
-                phone=jid_digits(text(data.get("wuid"))),
-                profile_name=text(data.get("profileName")),
+                phone=jid_digits(jid(data, "wuid")),
+                profile_name=string(data, "profileName", MAX_NAME),
             )
         ]
 
     def status_instance(self, payload: Payload) -> list[ProviderEvent]:
         """Sent on an unrecoverable close with the close code (reference 1.6)."""
-        data = obj(payload.get("data"))
-        mapping = evolution_connection_state("close", data.get("disconnectionReasonCode"))
+        data = child(payload, "data")
+        mapping = evolution_connection_state("close", code(data, "disconnectionReasonCode"))
         return [
             ConnectionChanged(
                 **self._emitted(payload),
                 status=mapping.status,
                 reason=mapping.reason,
-                provider_state=text(data.get("status")),
+                provider_state=string(data, "status", MAX_WORD),
             )
         ]
 
@@ -177,9 +196,8 @@ class EvolutionNormalizer(WebhookNormalizer):
 
     def qrcode_updated(self, payload: Payload) -> list[ProviderEvent]:
         """A new QR (and pairing code); past QRCODE_LIMIT, a limit message instead (ref 1.6)."""
-        data = obj(payload.get("data"))
-        qrcode = obj(data.get("qrcode"))
-        image = text(qrcode.get("base64"))
+        qrcode = child(child(payload, "data"), "qrcode")
+        image = string(qrcode, "base64", MAX_QR)
         if not image:
             # The limit message; the `refused` connection.update that follows says the same.
             return [
@@ -193,120 +211,122 @@ class EvolutionNormalizer(WebhookNormalizer):
         return [
             QrUpdated(
                 **self._common(payload),
-                qr=QrCode.from_image(image, payload=text(qrcode.get("code"))),
-                pairing_code=text(qrcode.get("pairingCode")),
+                qr=QrCode.from_image(image, payload=string(qrcode, "code", MAX_QR)),
+                pairing_code=string(qrcode, "pairingCode", MAX_PAIRING_CODE),
             )
         ]
 
     def messages_upsert(self, payload: Payload) -> list[ProviderEvent]:
         """An inbound message, one typed on the business phone (`fromMe`), or a reaction."""
-        data = obj(payload.get("data"))
-        key = obj(data.get("key"))
-        chat = text(key.get("remoteJid"))
+        data = child(payload, "data")
+        key = child(data, "key")
+        chat = jid(key, "remoteJid")
         if not chat or chat == STATUS_BROADCAST or chat.endswith(NEWSLETTER_SUFFIX):
             return []
         is_group = chat.endswith("@g.us")
         sender = group_sender(key) if is_group else chat
-        message = obj(data.get("message"))
-        body = content(message, text(data.get("messageType")))
+        message = child(data, "message")
+        message_type = string(data, "messageType", MAX_WORD)
+        body = content(message, message_type)
         if body["message_type"] is MessageKind.REACTION:
-            return [
-                self._reaction(payload, data, chat, sender, obj(message.get("reactionMessage")))
-            ]
+            return [self._reaction(payload, data, chat, sender, child(message, "reactionMessage"))]
         return [
             MessageReceived(
                 **self._common(payload, data),
-                message_id=text(key.get("id")),
+                message_id=string(key, "id", MAX_ID),
                 chat_id=chat,
                 chat_alt=chat_alt(key),
                 sender=sender,
-                from_me=bool(key.get("fromMe")),
-                push_name=text(data.get("pushName")),
+                from_me=flag(key, "fromMe"),
+                push_name=string(data, "pushName", MAX_NAME),
                 is_group=is_group,
                 **body,
                 fingerprint=message_fingerprint(data),
-                reply_to=quoted_id(data, message, text(data.get("messageType"))),
+                reply_to=quoted_id(data, message, message_type),
                 media_source=media_source(key, message, body),
             )
         ]
 
     def _reaction(
-        self, payload: Payload, data: Payload, chat: str, sender: str, reaction: Payload
+        self, payload: Payload, data: Fields, chat: str, sender: str, reaction: Fields
     ) -> MessageChanged:
         """A reaction changes its target's `reactions`; an empty text takes it back."""
         return MessageChanged(
             **self._common(payload, data),
             change=ChangeKind.REACTED,
-            message_id=text(obj(reaction.get("key")).get("id")),
+            message_id=string(child(reaction, "key"), "id", MAX_ID),
             chat_id=chat,
             sender=sender,
-            from_me=bool(obj(data.get("key")).get("fromMe")),
-            text=text(reaction.get("text")),
+            from_me=flag(child(data, "key"), "fromMe"),
+            text=string(reaction, "text", MAX_WORD),
         )
 
     def messages_edited(self, payload: Payload) -> list[ProviderEvent]:
         """The protocolMessage of an edit, or of a revoke (type REVOKE), of an earlier message."""
-        data = obj(payload.get("data"))
-        key = obj(data.get("key"))
-        revoked = data.get("type") in REVOKE_TYPES
-        edited = obj(data.get("editedMessage"))
+        data = child(payload, "data")
+        key = child(data, "key")
+        revoked = word_or_code(data, "type") in REVOKE_TYPES
+        edited = child(data, "editedMessage")
         new = content(edited, next(iter(edited), "")) if edited else {"text": "", "caption": ""}
         # The edit's own time orders edits that overtake each other (milliseconds, as text).
-        millis = text(data.get("timestampMs"))
-        stamp = {"messageTimestamp": int(millis) // 1000} if millis.isdigit() else {}
+        millis = word_or_code(data, "timestampMs")
+        timed = {"messageTimestamp": int(millis) // 1000} if millis.isdigit() else {}
         return [
             MessageChanged(
-                **self._common(payload, stamp),
+                **self._common(payload, timed),
                 change=ChangeKind.DELETED if revoked else ChangeKind.EDITED,
-                message_id=text(key.get("id")),
-                chat_id=text(key.get("remoteJid")),
-                from_me=bool(key.get("fromMe")),
+                message_id=string(key, "id", MAX_ID),
+                chat_id=jid(key, "remoteJid"),
+                from_me=flag(key, "fromMe"),
                 text="" if revoked else (new["text"] or new["caption"]),
             )
         ]
 
     def messages_delete(self, payload: Payload) -> list[ProviderEvent]:
         """A deletion; `data` is the message key (2.3.6 adds `status: DELETED`)."""
-        data = obj(payload.get("data"))
-        key = obj(data.get("key")) or data
+        data = child(payload, "data")
+        key = child(data, "key") if "key" in data else data
         return [
             MessageChanged(
                 **self._common(payload),
                 change=ChangeKind.DELETED,
-                message_id=text(key.get("id")),
-                chat_id=text(key.get("remoteJid")),
-                from_me=bool(key.get("fromMe")),
+                message_id=string(key, "id", MAX_ID),
+                chat_id=jid(key, "remoteJid"),
+                from_me=flag(key, "fromMe"),
             )
         ]
 
     def call(self, payload: Payload) -> list[ProviderEvent]:
         """A Baileys call event (offer, ringing, timeout, reject, accept, terminate)."""
-        call = call_of(obj(payload.get("data")), payload)
-        chat = text(call.get("chatId") or call.get("from"))
-        if not chat or call.get("isGroup") is True:
+        call = call_of(payload)
+        chat = jid(call, "chatId") or jid(call, "from")
+        if not chat or flag(call, "isGroup"):
             return []
         return [
             CallReceived(
-                **self._common(payload, {"messageTimestamp": call.get("date")}),
-                call_id=text(call.get("id")),
+                **{
+                    **self._common(payload),
+                    "occurred_at": iso_time(string(call, "date", MAX_WORD)),
+                },
+                call_id=string(call, "id", MAX_ID),
                 chat_id=chat,
-                chat_alt=text(call.get("callerPn")),
-                status=text(call.get("status")),
-                is_video=call.get("isVideo") is True,
+                chat_alt=jid(call, "callerPn"),
+                status=string(call, "status", MAX_WORD),
+                is_video=flag(call, "isVideo"),
             )
         ]
 
     def send_message(self, payload: Payload) -> list[ProviderEvent]:
         """The echo of a send through the API: same object as the send answer (reference 1.7)."""
-        data = obj(payload.get("data"))
-        key = obj(data.get("key"))
-        body = content(obj(data.get("message")), text(data.get("messageType")))
+        data = child(payload, "data")
+        key = child(data, "key")
+        body = content(child(data, "message"), string(data, "messageType", MAX_WORD))
         return [
             MessageSent(
                 **self._common(payload, data),
-                message_id=text(key.get("id")),
-                chat_id=text(key.get("remoteJid")),
-                status=evolution_message_status(data.get("status")).status,
+                message_id=string(key, "id", MAX_ID),
+                chat_id=jid(key, "remoteJid"),
+                status=evolution_message_status(word_or_code(data, "status")).status,
                 text=body["text"] or body["caption"],
                 fingerprint=message_fingerprint(data),
             )
@@ -314,18 +334,18 @@ class EvolutionNormalizer(WebhookNormalizer):
 
     def messages_update(self, payload: Payload) -> list[ProviderEvent]:
         """A receipt; only our own messages' receipts matter (`fromMe`)."""
-        data = obj(payload.get("data"))
-        if not data.get("fromMe"):
+        data = child(payload, "data")
+        if not flag(data, "fromMe"):
             return []
-        provider_status = text(data.get("status"))
+        provider_status = word_or_code(data, "status")
         mapping = evolution_message_status(provider_status)
         return [
             MessageStatusChanged(
                 **self._common(payload),
-                message_id=text(data.get("keyId")),
+                message_id=string(data, "keyId", MAX_ID),
                 status=mapping.status,
                 reason=mapping.reason,
-                chat_id=text(data.get("remoteJid")),
+                chat_id=jid(data, "remoteJid"),
                 provider_status=provider_status,
             )
         ]
@@ -341,14 +361,11 @@ class EvolutionNormalizer(WebhookNormalizer):
 
     def _common(self, payload: Payload, data: Payload | None = None) -> dict[str, Any]:
         """Fields every event has; times from `messageTimestamp`, never `date_time` (R15)."""
-        stamp = (data or {}).get("messageTimestamp")
-        if isinstance(stamp, Mapping):
-            stamp = stamp.get("low")  # some Baileys builds serialize a protobuf Long
         return {
             "provider": self.provider,
             "instance": self.instance_of(payload),
             "raw": payload,
-            "occurred_at": epoch(stamp),
+            "occurred_at": stamp(data, "messageTimestamp") if data is not None else None,
         }
 
     HANDLERS: ClassVar[Mapping[str, Any]] = {
@@ -366,73 +383,70 @@ class EvolutionNormalizer(WebhookNormalizer):
     }
 
 
-def content(message: Payload, message_type: str) -> dict[str, Any]:
+def content(message: Fields, message_type: str) -> dict[str, Any]:
     """Kind, text, media and details of a Baileys message object."""
     name = (
         message_type
         if message_type in message
         else next((k for k in CONTENT_KINDS if k in message), message_type)
     )
-    body = obj(message.get(name))
+    # Every Baileys content is an object except `conversation`, which is the text itself.
+    body = child(message, name) if name != "conversation" else Fields({})
     if name == "documentWithCaptionMessage":
-        body = obj(obj(body.get("message")).get("documentMessage"))
+        body = child(child(body, "message"), "documentMessage")
     kind = CONTENT_KINDS.get(name, MessageKind.UNSUPPORTED)
     return {
         "message_type": kind,
-        "text": text(message.get("conversation")) or text(body.get("text")),
+        "text": string(message, "conversation", MAX_TEXT) or string(body, "text", MAX_TEXT),
         # `mediaUrl` exists only with S3 storage; the WhatsApp `url` is encrypted (reference 1.6).
-        "media_url": text(message.get("mediaUrl")),
-        "caption": text(body.get("caption")),
-        "file_name": text(body.get("fileName")),
-        "mime_type": text(body.get("mimetype")),
-        "extra": picked(body, DETAILS.get(kind, {})),
+        "media_url": string(message, "mediaUrl", MAX_URL),
+        "caption": string(body, "caption", MAX_TEXT),
+        "file_name": string(body, "fileName", MAX_FILE_NAME),
+        "mime_type": string(body, "mimetype", MAX_MIME),
+        "extra": details(body, DETAILS.get(kind, {})),
     }
 
 
 PHONE_SUFFIXES = ("@s.whatsapp.net", "@c.us")
 
 
-def chat_alt(key: Payload) -> str:
+def chat_alt(key: Fields) -> str:
     """The chat's other identity: `remoteJidAlt` (2.3.3+: the phone of a lid-addressed chat, the
     LID of a phone-addressed one), or `senderPn` / `previousRemoteJid` of 2.3.1–2.3.2."""
     for name in ("remoteJidAlt", "senderPn", "previousRemoteJid"):
-        value = text(key.get(name))
-        if value and value != text(key.get("remoteJid")):
+        value = jid(key, name)
+        if value and value != jid(key, "remoteJid"):
             return value
     return ""
 
 
-def group_sender(key: Payload) -> str:
+def group_sender(key: Fields) -> str:
     """A group member: the phone JID whenever any field carries it, else the LID.
 
     Baileys 7 puts the *other* identity in `participantAlt`: the LID when the group is
     phone-addressed, the phone when it is lid-addressed (reference 1.6); 2.3.1–2.3.2 used
     `participantPn`.
     """
-    names = ("participant", "participantAlt", "participantPn")
-    jids = [text(key.get(name)) for name in names]
+    jids = [jid(key, name) for name in ("participant", "participantAlt", "participantPn")]
     return next((j for j in jids if j.endswith(PHONE_SUFFIXES)), next((j for j in jids if j), ""))
 
 
-def quoted_id(data: Payload, message: Payload, message_type: str) -> str:
+def quoted_id(data: Fields, message: Fields, message_type: str) -> str:
     """The id of the message a reply quotes: 2.3.6 lifts `contextInfo` beside `message`."""
-    context = obj(data.get("contextInfo")) or obj(obj(message.get(message_type)).get("contextInfo"))
-    return (
-        text(context.get("stanzaId"))
-        if context.get("quotedMessage") or context.get("stanzaId")
-        else ""
-    )
+    context = child(data, "contextInfo")
+    if not context and isinstance(message.get(message_type), Mapping):
+        context = child(child(message, message_type), "contextInfo")
+    return string(context, "stanzaId", MAX_ID)
 
 
-def media_source(key: Payload, message: Payload, body: Mapping[str, Any]) -> dict[str, Any]:
+def media_source(key: Fields, message: Fields, body: Mapping[str, Any]) -> dict[str, Any]:
     """What getBase64FromMediaMessage needs: the message as received (key + message)."""
     if body["message_type"] not in MEDIA_KINDS:
         return {}
-    kind_body = next((obj(v) for k, v in message.items() if k in CONTENT_KINDS), {})
-    size = kind_body.get("fileLength")
-    declared = int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None
+    name = next((k for k in message if k in CONTENT_KINDS), "")
+    size = word_or_code(child(message, name), "fileLength") if name else ""
     source: dict[str, Any] = {"message": {"key": dict(key), "message": dict(message)}}
-    return source | ({"size": declared} if declared is not None else {})
+    return source | ({"size": int(size)} if size.isdigit() else {})
 
 
 def iso_time(value: str) -> datetime | None:
@@ -444,9 +458,9 @@ def iso_time(value: str) -> datetime | None:
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def call_of(data: Payload, payload: Payload) -> Payload:
+def call_of(payload: Payload) -> Fields:
     """The call object: Evolution sends Baileys' call event (sometimes a one-element list)."""
     value = payload.get("data")
-    if isinstance(value, list) and value:
-        return obj(value[0])
-    return data
+    if isinstance(value, list):
+        return child({"data": value[0] if value else None}, "data")
+    return child(payload, "data")

@@ -27,7 +27,22 @@ from providers.greenapi_states import (
     greenapi_message_status,
 )
 
-from .base import Payload, WebhookNormalizer, epoch, obj, picked, text
+from .base import Payload, WebhookNormalizer, obj, text
+from .fields import (
+    MAX_DETAIL,
+    MAX_FILE_NAME,
+    MAX_ID,
+    MAX_MIME,
+    MAX_NAME,
+    MAX_TEXT,
+    MAX_URL,
+    MAX_WORD,
+    child,
+    details,
+    jid,
+    stamp,
+    string,
+)
 
 # typeMessage → our kind (GreenAPI docs, notifications-format/incoming-message).
 KINDS: dict[str, MessageKind] = {
@@ -85,6 +100,7 @@ class GreenApiNormalizer(WebhookNormalizer):
             EventType.CALL_RECEIVED,
             EventType.QUOTA_EXCEEDED,
             EventType.UNKNOWN,
+            EventType.INVALID,
         }
     )
 
@@ -125,9 +141,9 @@ class GreenApiNormalizer(WebhookNormalizer):
 
     def state_instance_changed(self, payload: Payload) -> list[ProviderEvent]:
         """The instance state; `instanceData.wid` is the linked account once authorized."""
-        state = text(payload.get("stateInstance"))
+        state = string(payload, "stateInstance", MAX_WORD)
         mapping = greenapi_connection_state(state)
-        phone = jid_digits(text(obj(payload.get("instanceData")).get("wid")))
+        phone = jid_digits(jid(child(payload, "instanceData"), "wid"))
         return [
             ConnectionChanged(
                 **self._common(payload),
@@ -144,11 +160,11 @@ class GreenApiNormalizer(WebhookNormalizer):
         Edits, deletions and reactions come in the same notifications and change the message
         they name (`stanzaId`) instead of being messages (Corrections and additions).
         """
-        sender = obj(payload.get("senderData"))
-        chat = text(sender.get("chatId"))
+        sender = child(payload, "senderData")
+        chat = jid(sender, "chatId")
         is_group = chat.endswith("@g.us")
-        data = obj(payload.get("messageData"))
-        who = text(sender.get("sender")) if is_group else chat
+        data = child(payload, "messageData")
+        who = jid(sender, "sender") if is_group else chat
         from_me = self.event_name(payload) == "outgoingMessageReceived"
         change = self._change(payload, data, chat, who, from_me)
         if change is not None:
@@ -157,15 +173,15 @@ class GreenApiNormalizer(WebhookNormalizer):
         return [
             MessageReceived(
                 **self._common(payload),
-                message_id=text(payload.get("idMessage")),
+                message_id=string(payload, "idMessage", MAX_ID),
                 chat_id=chat,
                 sender=who,
                 from_me=from_me,
-                push_name=text(sender.get("senderName")),
+                push_name=string(sender, "senderName", MAX_NAME),
                 is_group=is_group,
                 **body,
                 fingerprint=notification_fingerprint(data),
-                reply_to=text(obj(data.get("quotedMessage")).get("stanzaId")),
+                reply_to=string(child(data, "quotedMessage"), "stanzaId", MAX_ID),
                 media_source=(
                     {"downloadUrl": body["media_url"]}
                     if body["message_type"] in MEDIA_KINDS and body["media_url"]
@@ -178,53 +194,55 @@ class GreenApiNormalizer(WebhookNormalizer):
         self, payload: Payload, data: Payload, chat: str, sender: str, from_me: bool
     ) -> MessageChanged | None:
         """The edit, deletion or reaction a message notification carries, if it is one."""
-        kind = text(data.get("typeMessage"))
+        kind = string(data, "typeMessage", MAX_WORD)
         if kind not in CHANGES:
             return None
         change, holder, text_path = CHANGES[kind]
+        new_text = string(child(data, text_path[0]), text_path[1], MAX_TEXT) if text_path else ""
         return MessageChanged(
             **self._common(payload),
             change=change,
-            message_id=text(obj(data.get(holder)).get("stanzaId")),
+            message_id=string(child(data, holder), "stanzaId", MAX_ID),
             chat_id=chat,
             sender=sender,
             from_me=from_me,
-            text=text(obj(data.get(text_path[0])).get(text_path[1])) if text_path else "",
+            text=new_text,
         )
 
     def incoming_call(self, payload: Payload) -> list[ProviderEvent]:
         """A call: `offer` first, then pickUp, hangUp, missed or declined (GreenAPI docs)."""
-        chat = text(payload.get("from"))
+        chat = jid(payload, "from")
         if not chat or chat.endswith("@g.us"):
             return []
         return [
             CallReceived(
                 **self._common(payload),
-                call_id=text(payload.get("idMessage")),
+                call_id=string(payload, "idMessage", MAX_ID),
                 chat_id=chat,
-                status=text(payload.get("status")),
+                status=string(payload, "status", MAX_WORD),
             )
         ]
 
     def quota_exceeded(self, payload: Payload) -> list[ProviderEvent]:
         """The plan's quota is spent (Developer plan, `quotaData`, reference 2.4)."""
-        quota = obj(payload.get("quotaData"))
+        quota = child(payload, "quotaData")
         return [
             QuotaExceeded(
                 **self._common(payload),
-                quota=text(quota.get("method")),
-                detail=text(quota.get("description")) or text(quota.get("status")),
+                quota=string(quota, "method", MAX_WORD),
+                detail=string(quota, "description", MAX_DETAIL)
+                or string(quota, "status", MAX_WORD),
             )
         ]
 
     def api_message_sent(self, payload: Payload) -> list[ProviderEvent]:
         """The echo of a send through the API; statuses follow in outgoingMessageStatus."""
-        body = content(obj(payload.get("messageData")))
+        body = content(child(payload, "messageData"))
         return [
             MessageSent(
                 **self._common(payload),
-                message_id=text(payload.get("idMessage")),
-                chat_id=text(obj(payload.get("senderData")).get("chatId")),
+                message_id=string(payload, "idMessage", MAX_ID),
+                chat_id=jid(child(payload, "senderData"), "chatId"),
                 text=body["text"] or body["caption"],
                 fingerprint=notification_fingerprint(obj(payload.get("messageData"))),
             )
@@ -232,16 +250,17 @@ class GreenApiNormalizer(WebhookNormalizer):
 
     def outgoing_message_status(self, payload: Payload) -> list[ProviderEvent]:
         """A receipt: sent, delivered, read, or one of the failures (reference 2.4)."""
-        provider_status = text(payload.get("status"))
+        provider_status = string(payload, "status", MAX_WORD)
         mapping = greenapi_message_status(provider_status)
         return [
             MessageStatusChanged(
                 **self._common(payload),
-                message_id=text(payload.get("idMessage")),
+                message_id=string(payload, "idMessage", MAX_ID),
                 status=mapping.status,
                 reason=mapping.reason,
-                chat_id=text(payload.get("chatId")),
+                chat_id=jid(payload, "chatId"),
                 provider_status=provider_status,
+                detail=string(payload, "description", MAX_DETAIL),
             )
         ]
 
@@ -251,7 +270,7 @@ class GreenApiNormalizer(WebhookNormalizer):
             "provider": self.provider,
             "instance": self.instance_of(payload),
             "raw": payload,
-            "occurred_at": epoch(payload.get("timestamp")),
+            "occurred_at": stamp(payload, "timestamp"),
         }
 
     HANDLERS: ClassVar[Mapping[str, Any]] = {
@@ -267,16 +286,15 @@ class GreenApiNormalizer(WebhookNormalizer):
 
 def content(data: Payload) -> dict[str, Any]:
     """Kind, text, media and details of a `messageData` object."""
-    kind = KINDS.get(text(data.get("typeMessage")), MessageKind.UNSUPPORTED)
-    extended = obj(data.get("extendedTextMessageData"))
-    files = obj(data.get("fileMessageData"))
+    kind = KINDS.get(string(data, "typeMessage", MAX_WORD), MessageKind.UNSUPPORTED)
+    files = child(data, "fileMessageData")
     return {
         "message_type": kind,
-        "text": text(obj(data.get("textMessageData")).get("textMessage"))
-        or text(extended.get("text")),
-        "media_url": text(files.get("downloadUrl")),
-        "caption": text(files.get("caption")),
-        "file_name": text(files.get("fileName")),
-        "mime_type": text(files.get("mimeType")),
-        "extra": picked(data, DETAILS.get(kind, {})),
+        "text": string(child(data, "textMessageData"), "textMessage", MAX_TEXT)
+        or string(child(data, "extendedTextMessageData"), "text", MAX_TEXT),
+        "media_url": string(files, "downloadUrl", MAX_URL),
+        "caption": string(files, "caption", MAX_TEXT),
+        "file_name": string(files, "fileName", MAX_FILE_NAME),
+        "mime_type": string(files, "mimeType", MAX_MIME),
+        "extra": details(data, DETAILS.get(kind, {})),
     }

@@ -11,7 +11,6 @@ from celery import current_app
 from django.test import Client
 
 from instances.models import Number
-from messaging.models import Contact, Conversation, Message
 from webhooks.fixtures import (
     addressed_to,
     fixture_names,
@@ -82,20 +81,3 @@ def eager_tasks() -> Iterator[None]:
     conf.task_always_eager, conf.task_eager_propagates = True, True
     yield
     conf.task_always_eager, conf.task_eager_propagates = saved
-
-
-@pytest.fixture
-def our_message(evolution_number: Number) -> Message:
-    """Our outbound message 3EB08EE8… to the customer, already sent."""
-    contact = Contact.objects.create(tenant=evolution_number.tenant, phone="5511888888888")
-    conversation = Conversation.objects.create(
-        tenant=evolution_number.tenant, number=evolution_number, contact=contact
-    )
-    return Message.objects.create(
-        tenant=evolution_number.tenant,
-        number=evolution_number,
-        conversation=conversation,
-        direction="outbound",
-        status="sent",
-        provider_message_id="3EB08EE80DB4E276AFE85B",
-    )

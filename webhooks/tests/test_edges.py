@@ -8,10 +8,11 @@ import pytest
 from django.core import mail
 
 from messaging.models import Conversation, Message
+from notifications.models import Delivery, Endpoint
 from tenants.models import Membership
 from tenants.services import find_or_create_user
 from webhooks import tasks
-from webhooks.models import Delivery, Endpoint, WebhookEvent
+from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,8 @@ def test_tenants_hear_of_a_change_as_message_updated(
         url="https://hooks.example.com/in",
         event_types=["message.updated"],
     )
-    apply(evolution_number, "messages_upsert__text", "messages_edited__edit")
+    with django_capture_on_commit_callbacks(execute=True):
+        apply(evolution_number, "messages_upsert__text", "messages_edited__edit")
     [update] = Delivery.objects.filter(event_type="message.updated")
     assert update.payload["data"]["text"] == "Hi, edited"
 

@@ -10,6 +10,7 @@ from providers.events import (
     ConnectionChanged,
     InstanceRemoved,
     MessageChanged,
+    InvalidEvent,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
@@ -82,6 +83,16 @@ EXPECTED: dict[str, Expected] = {
         (
             ConnectionChanged,
             {"status": "connected", "reason": "", "phone": "5511999999999", "profile_name": "Acme"},
+        )
+    ],
+    # Not a recording: what an authenticated sender cannot have meant (issue 14).
+    "connection_update__invalid_state_list": [
+        (
+            InvalidEvent,
+            {
+                "name": "connection.update",
+                "reason": "data.state: expected text of at most 64 characters, got a list",
+            },
         )
     ],
     "connection_update__close_logged_out": [

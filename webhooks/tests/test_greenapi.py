@@ -9,6 +9,7 @@ from providers.events import (
     CallReceived,
     ConnectionChanged,
     MessageChanged,
+    InvalidEvent,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
@@ -189,6 +190,16 @@ EXPECTED: dict[str, Expected] = {
     "stateInstanceChanged__yellow_card": state("paused", "spam_suspected", "yellowCard"),
     "quotaExceeded__correspondents": [(QuotaExceeded, {"quota": "correspondents"})],
     "deviceInfo__android": [(UnknownEvent, {"name": "deviceInfo"})],
+    # Not a recording: what an authenticated sender cannot have meant (issue 14).
+    "stateInstanceChanged__invalid_state_object": [
+        (
+            InvalidEvent,
+            {
+                "name": "stateInstanceChanged",
+                "reason": "stateInstance: expected text of at most 64 characters, got an object",
+            },
+        )
+    ],
 }
 
 

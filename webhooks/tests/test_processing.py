@@ -139,9 +139,8 @@ def test_an_event_claimed_by_a_worker_that_died_is_taken_again_after_the_lease(
     event = stored(evolution_number, "messages_upsert__text")
     assert processing.claim(event.pk)
     assert tasks.process_webhook_event(event.pk) == "skipped"  # still leased to the dead worker
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        claimed_at=timezone.now() - processing.LEASE - timedelta(seconds=1)
-    )
+    assert tasks.redrive_webhook_events() == 0
+    WebhookEvent.objects.filter(pk=event.pk).update(leased_until=timezone.now())
     assert tasks.redrive_webhook_events() == 1
     event.refresh_from_db()
     assert event.status == "processed" and event.attempts == 2
@@ -173,3 +172,33 @@ def test_a_lid_chat_is_recorded_under_the_phone_of_remote_jid_alt(stored, evolut
     run(stored(evolution_number, "messages_upsert__lid"))
     contact = Contact.objects.get()
     assert (contact.phone, contact.lid) == ("5511888888888", "123456789012345@lid")
+
+
+def test_a_failure_a_retry_may_fix_is_tried_again_after_a_backoff(
+    stored, evolution_number, eager_tasks, monkeypatch
+):
+    event = stored(evolution_number, "messages_upsert__text")
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr("webhooks.dispatch.HANDLERS", {"message_received": broken})
+    with pytest.raises(RuntimeError):
+        tasks.process_webhook_event(event.pk)
+    event.refresh_from_db()
+    wait = (event.next_attempt_at - timezone.now()).total_seconds()
+    assert event.status == "failed" and 0.5 < wait <= 2.0  # the first step of the backoff
+    assert tasks.redrive_webhook_events() == 0  # not due yet
+    monkeypatch.undo()
+    WebhookEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    assert tasks.redrive_webhook_events() == 1
+    event.refresh_from_db()
+    assert (event.status, event.attempts, event.next_attempt_at) == ("processed", 2, None)
+
+
+def test_an_event_no_retry_can_help_stays_failed(stored, evolution_number, eager_tasks):
+    event = stored(evolution_number, "messages_upsert__text")
+    WebhookEvent.objects.filter(pk=event.pk).update(body=b"[1, 2]")  # not a JSON object
+    assert tasks.process_webhook_event(event.pk) == "failed"
+    event.refresh_from_db()
+    assert event.next_attempt_at is None and tasks.redrive_webhook_events() == 0

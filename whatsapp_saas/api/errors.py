@@ -11,6 +11,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .. import outage
+
 logger = logging.getLogger(__name__)
 
 CODES = {
@@ -27,6 +29,9 @@ CODES = {
     500: "server_error",
     503: "provider_unavailable",
 }
+# Field error codes of the contract (API.md): when every bad field fails with one of them, the
+# envelope carries it instead of `validation_error`, so clients can branch on it.
+FIELD_CODES = frozenset({"url_not_allowed"})
 MESSAGES = {
     400: "The request is invalid; see details.",
     404: "Not found.",
@@ -72,6 +77,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every error, expected or not, leaves in the envelope."""
     if isinstance(exc, RequestDataTooBig):
         exc = ApiError(413, "payload_too_large", MESSAGES[413])
+    if outage.is_outage(exc):
+        outage.log(exc)
+        return Response(
+            envelope(503, outage.CODE, outage.MESSAGE, outage.details()),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, ApiError):
         return Response(
             envelope(exc.status_code, exc.error_code, str(exc.detail), exc.details),
@@ -85,23 +97,40 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
+def validation_code(codes: Any) -> str:
+    """The one contract code shared by every field error, else `validation_error`."""
+    found: set[str] = set()
+    pending = [codes]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            found.add(str(item))
+    return found.pop() if len(found) == 1 and found <= FIELD_CODES else "validation_error"
+
+
 def describe(exc: Exception) -> tuple[str | None, str | None, dict[str, Any] | None]:
     """The code, message and details for an exception DRF already knows."""
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        return "validation_error", MESSAGES[400], details
+        return validation_code(exc.get_codes()), MESSAGES[400], details
     if isinstance(exc, exceptions.Throttled):
+        wait = getattr(exc, "wait", None) or 1
         return (
             "throttled",
-            f"Too many requests; retry in {exc.wait or 1:.0f} seconds.",
-            {"retry_after": int(exc.wait or 1)},
+            f"Too many requests; retry in {wait:.0f} seconds.",
+            {"retry_after": int(wait)},
         )
     if isinstance(exc, Http404):
         return "not_found", MESSAGES[404], None
     if isinstance(exc, PermissionDenied):
         return "permission_denied", None, None
     if isinstance(exc, exceptions.APIException):
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else None
         if isinstance(exc, exceptions.NotAuthenticated):
             code = "not_authenticated"
         return code, str(exc.detail), None

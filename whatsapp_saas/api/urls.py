@@ -6,11 +6,13 @@ from rest_framework.routers import DefaultRouter
 from instances.api.views import NumberViewSet, ProviderHealthView
 from messaging.api.campaigns import CampaignViewSet
 from messaging.api.views import ConversationViewSet, MessageViewSet
+from notifications.api import EndpointViewSet
 from tenants.api import ApiKeyViewSet
-from webhooks.api import EndpointViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+# No `.json` suffix routes: not in the contract, and custom actions do not take `format`.
+router.include_format_suffixes = False
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("numbers", NumberViewSet, basename="number")
 router.register("messages", MessageViewSet, basename="message")

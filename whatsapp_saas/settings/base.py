@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -42,16 +44,19 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tenants",
     "providers",
     "instances",
     "messaging",
     "webhooks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
     "whatsapp_saas.middleware.HealthProbeMiddleware",
     "whatsapp_saas.middleware.RequestIdMiddleware",
+    "whatsapp_saas.middleware.AccessMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +66,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whatsapp_saas.middleware.ApiErrorMiddleware",
+    "tenants.throttling.RateLimitHeadersMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "whatsapp_saas.urls"
@@ -109,6 +117,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in lockout (tenants/lockout.py): LOGIN_FAILURE_LIMIT wrong passwords for one account from
+# one address lock it there for LOGIN_LOCKOUT_MINUTES, on the tenant login and the admin login.
+AUTHENTICATION_BACKENDS = [
+    "tenants.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenants.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "tenants.lockout.client_ip"
+# Proxies in front that append to X-Forwarded-For (1 behind one TLS proxy); 0 trusts no header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"
 LOGOUT_REDIRECT_URL = "login"
@@ -155,11 +177,24 @@ STORAGES = {
     },
 }
 
-# smtp+tls://user:password@host:587, or consolemail:// (the default) to print emails.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# smtp+tls://user:password@host:587, or consolemail:// (the default): each email one INFO log line.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+if _email["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    _email["EMAIL_BACKEND"] = "whatsapp_saas.mail.LogEmailBackend"
+vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@whatsapp-saas.local")
 
+# HTTPS is terminated by a proxy in front, which must set X-Forwarded-Proto (and overwrite any the
+# client sent); see docs/operations.md. Probes (/healthz, /readyz) answer before the redirect.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Prometheus scrapes from inside the network, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Joining browsers' preload list is a decision per domain, hard to undo: off unless asked for.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -170,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["whatsapp_saas.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "whatsapp_saas.api.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
@@ -211,11 +246,50 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
-# A task whose worker dies is redelivered after this many seconds (must exceed the time limit).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 CELERY_TIMEZONE = "UTC"
 # Task modules outside <app>/tasks.py, which autodiscovery does not find.
 CELERY_IMPORTS = ["messaging.campaign_tasks", "messaging.media_tasks"]
+
+# One queue per kind of work, each served by its own workers (DESIGN.md section 4 "Work"), so a
+# backlog of one never delays another. First match wins; exact names before patterns.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("send", "events", "notify", "maintenance")]
+CELERY_TASK_ROUTES = {
+    "messaging.tasks.sweep_outbox": "maintenance",
+    "messaging.tasks.*": "send",
+    "messaging.campaign_tasks.*": "maintenance",
+    # Fetching inbound media is part of processing inbound events; its sweeps are chores.
+    "messaging.media_tasks.fetch_media": "events",
+    "messaging.media_tasks.*": "maintenance",
+    "webhooks.tasks.process_*": "events",
+    "webhooks.tasks.*": "maintenance",
+    "notifications.tasks.sweep_deliveries": "maintenance",
+    "notifications.tasks.purge_deliveries": "maintenance",
+    "notifications.tasks.*": "notify",
+    "instances.tasks.*": "maintenance",
+}
+# A task nobody routed still runs (on the chores' workers); test_queues.py fails until it is.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+
+# Surviving Redis restarts (docs/operations.md "When Redis or PostgreSQL restarts"): retry the
+# broker forever, at start-up too, with bounded socket waits so a dead server is noticed.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A task running when the broker goes finishes: its outcome is in the database, fenced on its
+# lease, so cancelling it (and guessing whether a provider call happened) would only add risk.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A reserved message comes back to the queue after this long; it must exceed the longest
+    # countdown we schedule (webhook deliveries back off up to 1 h + 20 %), or every wait would be
+    # redelivered each period. Work of a dead worker does not wait for it: the sweeps re-drive
+    # the rows within a minute.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
+    "socket_connect_timeout": 5,
+    "socket_timeout": 30,
+    "socket_keepalive": True,
+    "health_check_interval": 25,
+}
 
 # ---------------------------------------------------------------- providers
 EVOLUTION_API_URL = env.str("EVOLUTION_API_URL", default="http://127.0.0.1:8081").rstrip("/")
@@ -233,8 +307,10 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # Accepted clock difference for signed deliveries (X-Webhook-Signature t=…); replays older fail.
 WEBHOOK_SIGNATURE_WINDOW_SECONDS = env.int("WEBHOOK_SIGNATURE_WINDOW_SECONDS", default=300)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
-# Plain-HTTP endpoints on 127.0.0.1 (tests only; production endpoints must be HTTPS).
-OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = False
+# Seconds a web process keeps a webhook token's number (ids and secret hashes) in memory; 0 = off.
+WEBHOOK_ROUTE_CACHE_SECONDS = env.float("WEBHOOK_ROUTE_CACHE_SECONDS", default=10.0)
+# CA bundle that tenants' HTTPS endpoints are verified against ("" = certifi's public roots).
+OUTBOUND_WEBHOOKS_CA_BUNDLE = env.str("OUTBOUND_WEBHOOKS_CA_BUNDLE", default="")
 # Internal hosts that outbound media URLs and webhook endpoints may name on purpose
 # ("host" or "host:port"; whatsapp_saas/netguard.py). The local run lists the sandbox; production
 # leaves it empty.
@@ -255,15 +331,26 @@ MEDIA_RETENTION_DAYS = env.int("MEDIA_RETENTION_DAYS", default=90)
 # ---------------------------------------------------------------- sending (messaging/sending.py)
 # A message not handed to the provider within this many hours fails with `expired`.
 MESSAGE_EXPIRY_HOURS = env.int("MESSAGE_EXPIRY_HOURS", default=24)
-# Provider tries per message before a transient error (5xx, timeout) fails it; 429 waits do not count.
+# Tries per message before a transient error (5xx, timeout) fails it; 429 waits do not count.
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
 # Exponential backoff between transient retries: base seconds, doubled per try, capped, jittered.
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
 SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=300.0)
-# How long a worker owns a claimed message; never less than the provider timeouts plus 5 s.
-SEND_LEASE_SECONDS = env.int("SEND_LEASE_SECONDS", default=60)
+# A number's lane (messaging/lanes.py): the lease its worker renews while it sends (a lane whose
+# worker died is taken over once it runs out), and how long one worker may keep a busy lane.
+SEND_LANE_LEASE_SECONDS = env.float("SEND_LANE_LEASE_SECONDS", default=4.0)
+SEND_LANE_BUDGET_SECONDS = env.float("SEND_LANE_BUDGET_SECONDS", default=10.0)
+# A message whose send may have reached the provider (worker died mid-call, timeout) is sent
+# again only if neither the send echo nor the provider's history shows it after this long.
+SEND_IN_FLIGHT_GRACE_SECONDS = env.float("SEND_IN_FLIGHT_GRACE_SECONDS", default=30.0)
 # Consecutive failed sends that pause a number (status paused, reason send_failures).
 PAUSE_AFTER_FAILURES = env.int("PAUSE_AFTER_FAILURES", default=10)
+
+# ---------------------------------------------------------------- metrics
+# GET /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) is the folder every process of one
+# host writes its counters to; see docs/operations.md.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -284,15 +371,28 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
+        "null": {"class": "logging.NullHandler"},
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id", "mask_secrets"],
             "formatter": LOG_FORMAT if LOG_FORMAT in ("json", "text") else "json",
-        }
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (console in DEBUG, runserver's request lines, mail to ADMINS)
+        # would print paths and tracebacks unmasked: everything goes through the root handler.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "security": {"level": "INFO"},
+        # whatsapp_saas.access writes the one line per request; these would repeat it.
+        "django.server": {"handlers": ["null"], "propagate": False},
+        "django.request": {"level": "ERROR"},
+        # Celery's per-task lines ("received", "succeeded") for ticks every few seconds are noise;
+        # failures stay (ERROR), and tasks log what they actually did.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }

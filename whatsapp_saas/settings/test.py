@@ -13,6 +13,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 ALLOWED_HOSTS = ["*"]
+# The test client and live servers speak plain HTTP.
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
 
 # Tests use their own Redis database (15 unless TEST_REDIS_DB says otherwise) of the configured
 # server, so they never flush the data of a local run sharing it; conftest.py flushes it per test.
@@ -26,4 +29,3 @@ CELERY_BROKER_URL = REDIS_URL
 PUBLIC_BASE_URL = "http://127.0.0.1:9"
 # Live-server tests answer from threads; persistent connections would outlive the test database.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-OUTBOUND_WEBHOOKS_ALLOW_LOCAL_HTTP = True

@@ -28,9 +28,20 @@ def test_invalid_input_is_a_400_naming_the_field(api):
     assert list(error["details"]) == ["to"]
 
 
-def test_malformed_json_is_a_400(api):
-    response = api.post("/api/v1/_test/send/", data="{not json", content_type="application/json")
-    assert_envelope(response, 400, "parse_error")
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", '{"to": NaN}', "[" * 1200 + "]" * 1200, '{"a":' * 65 + "1" + "}" * 65],
+    ids=["not-json", "nan", "1200-deep", "65-deep"],
+)
+def test_malformed_or_deeply_nested_json_is_a_400_malformed_body(api, body):
+    response = api.post("/api/v1/_test/send/", data=body, content_type="application/json")
+    assert_envelope(response, 400, "malformed_body")
+
+
+def test_json_nested_as_deep_as_allowed_is_parsed(api):
+    body = '{"to": "12", "x":' + "[" * 62 + "]" * 62 + "}"
+    response = api.post("/api/v1/_test/send/", data=body, content_type="application/json")
+    assert_envelope(response, 400, "validation_error")
 
 
 def test_a_missing_key_is_a_401():

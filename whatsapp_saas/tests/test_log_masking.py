@@ -1,4 +1,4 @@
-"""Real log output (the configured console handler and formatter) never shows phone numbers or secrets."""
+"""Real log output (the configured handler and formatter) never shows phone numbers or secrets."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_a_logged_phone_number_shows_only_its_last_four_digits(log_output):
 def test_jids_api_keys_tokens_and_url_secrets_are_masked(log_output):
     logging.getLogger("whatsapp_saas.test").info(
         "jid 5511999998888@s.whatsapp.net key wa_0a1b2c3d_S3cr3tS3cr3t "
-        "GET https://api.green-api.com/waInstance1101/sendMessage/d75b3a66374942c5b3c019c698abc2067e151558acbd451f9 "
+        "GET https://api.green-api.com/waInstance1101/sendMessage/"
+        "d75b3a66374942c5b3c019c698abc2067e151558acbd451f9 "
         "apikey=evo-global-key&x=1 Authorization: Bearer abc.def.ghi"
     )
     out = log_output.getvalue()
@@ -83,8 +84,92 @@ def test_a_request_to_a_capability_url_is_logged_without_its_token(log_output):
     out = log_output.getvalue()
     assert "tok-9f8e7d6c5b4a" not in out
     records = [r for r in json_lines(out) if "/webhooks/evolution/" in r["message"]]
-    assert records and records[0]["message"].endswith("/webhooks/evolution/****/")
+    assert len(records) == 1, "one access line per request"
+    assert records[0]["message"].startswith("GET /webhooks/evolution/****/ 405 ")
+    assert records[0]["http_path"] == "/webhooks/evolution/****/"
     assert records[0]["request_id"] == "req-42"
+
+
+MALFORMED = [
+    "/webhooks//{t}/",
+    "/webhooks/{t}/",
+    "/webhooks/{t}",
+    "/webhooks/{p}//{t}/",
+    "/webhooks/{p}/{t}/extra/",
+    "/webhooks/{p}/{t}/{t}/",
+    "/webhooks/{P}/{t}/",
+    "/webhooks/unknown/{t}/",
+    "/webhooks/{p}/{t}/?token={t}",
+    "/webhooks/{p}/{t};x/",
+    "/webhooks/{p}/%2F{t}/",
+    "/webhooks/./{p}/{t}/",
+    "/webhooks/{p}/{t}/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["evolution", "greenapi"])
+def test_no_token_reaches_the_logs_from_any_malformed_webhook_path(log_output, provider):
+    token = "Tk9x-secret_TOKEN-4f3a2b1c0d9e8f7a6b5c"
+    client = Client()
+    statuses = set()
+    for template in MALFORMED:
+        path = template.format(t=token, p=provider, P=provider.upper())
+        for method in ("POST", "GET", "PUT"):
+            response = client.generic(method, path, b"{}", content_type="application/json")
+            statuses.add(response.status_code)
+    out = log_output.getvalue()
+    assert {404, 405} <= statuses and "Not Found" in out and "Method Not Allowed" in out
+    assert token not in out and token[:12] not in out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Not Found: //webhooks/evolution/{t}/",
+        '"POST /webhooks/greenapi/{t}/ HTTP/1.1" 200 11',
+        "Not Found: /webhooks/evolution/{t} trailing words",
+    ],
+)
+def test_paths_the_test_client_cannot_send_are_masked_too(line):
+    token = "Tk9x-secret_TOKEN-4f3a2b1c0d9e8f7a6b5c"
+    assert token not in mask(line.format(t=token))
+
+
+def test_gunicorn_access_lines_are_masked():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from whatsapp_saas.gunicorn_logging import MaskedLogger
+
+    token = "Tk9x-secret_TOKEN-4f3a2b1c0d9e8f7a6b5c"
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/webhooks//{token}/",
+        "PATH_INFO": f"/webhooks//{token}/",
+        "QUERY_STRING": f"token={token}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="404 Not Found", headers=[], sent=0)
+    request = SimpleNamespace(headers=[("AUTHORIZATION", f"Bearer {token}")])
+    atoms = MaskedLogger(Config()).atoms(response, request, environ, timedelta(seconds=0))
+    assert token not in repr(atoms)
+    assert atoms["r"] == "POST /webhooks/**** HTTP/1.1"
+
+
+def test_every_handler_that_writes_logs_masks_them():
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [
+        h
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+        for h in logger.handlers
+        if not isinstance(h, logging.NullHandler) and type(h).__module__ != "_pytest.logging"
+    ]
+    assert handlers
+    assert all(any(isinstance(f, MaskSecretsFilter) for f in h.filters) for h in handlers)
 
 
 @pytest.mark.parametrize(

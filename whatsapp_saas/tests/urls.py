@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from whatsapp_saas.urls import handler500  # noqa: F401  (Django looks it up here)
 from whatsapp_saas.urls import urlpatterns as real_urlpatterns
 
 
@@ -35,11 +37,18 @@ class BrokenView(APIView):
     required_scopes: dict[str, str] = {}
 
     def get(self, request: Request) -> Response:
-        """Raise with a secret in the message, which must reach the log masked and never the client."""
+        """Raise with a secret in the message: the log shows it masked, the client never."""
         raise RuntimeError("boom with apikey=super-secret-value")
 
 
+def touch_session(request: HttpRequest) -> HttpResponse:
+    """A page that changes the session, so SessionMiddleware saves it after the view."""
+    request.session["touched"] = True
+    return HttpResponse("ok")
+
+
 urlpatterns = [
+    path("_test/touch-session/", touch_session),
     path("api/v1/_test/send/", SendLikeView.as_view()),
     path("api/v1/_test/broken/", BrokenView.as_view()),
     *real_urlpatterns,

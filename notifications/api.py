@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,8 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenants.api import TenantScopedMixin
+from whatsapp_saas.api.errors import ApiError
+from whatsapp_saas.netguard import URLNotAllowed
 
-from . import outbound
+from . import services
 from .models import EVENT_TYPES, Delivery, Endpoint, all_event_types
 
 READ, WRITE = "messages:read", "numbers:write"
@@ -22,6 +23,7 @@ READ, WRITE = "messages:read", "numbers:write"
 class EndpointSerializer(serializers.ModelSerializer):
     """An endpoint as listed: never its secret."""
 
+    url = serializers.CharField(max_length=500)
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPES),
         allow_empty=False,
@@ -32,18 +34,6 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = Endpoint
         fields = ["id", "url", "event_types", "is_active", "created_at"]
         read_only_fields = ["id", "created_at"]
-
-    def validate_url(self, url: str) -> str:
-        """HTTPS only (see outbound.validate_url)."""
-        try:
-            outbound.validate_url(url)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from exc
-        return url
-
-    def validate_event_types(self, value: list[str]) -> list[str]:
-        """Each type once, in a stable order."""
-        return [t for t in EVENT_TYPES if t in value]
 
 
 class CreatedEndpointSerializer(EndpointSerializer):
@@ -82,12 +72,19 @@ class EndpointViewSet(
         """Register an endpoint (201) with a generated secret, returned only here."""
         serializer = EndpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = serializer.save(tenant=self.tenant)
+        try:
+            endpoint = services.register_endpoint(self.tenant, **serializer.validated_data)
+        except URLNotAllowed as exc:
+            raise ApiError(400, exc.code, str(exc), {"url": [str(exc)]}) from exc
         return Response(CreatedEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Endpoint) -> None:
+        """Delete through the service."""
+        services.delete_endpoint(instance)
 
     @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: Any = None) -> Response:
         """Queue a `ping` event to this endpoint (202)."""
-        delivery = outbound.ping(self.get_object())
+        delivery = services.ping(self.get_object())
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
