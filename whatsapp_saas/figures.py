@@ -19,7 +19,8 @@ from messaging.models import Message
 from providers.events import ConnectionStatus
 from providers.http import get_breaker
 from providers.registry import PROVIDERS, config_from_settings
-from webhooks.models import Delivery, WebhookEvent
+from notifications.models import Delivery
+from webhooks.models import WebhookEvent
 
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 

@@ -28,7 +28,7 @@ from messaging import campaigns
 from messaging.models import Contact, Conversation, Message
 from tenants.models import SCOPES
 from tenants.throttling import ApiKeyRateThrottle
-from webhooks.models import Endpoint
+from notifications.models import Endpoint
 
 EXAMPLES = int(os.environ.get("SCHEMA_FUZZ_EXAMPLES", "15"))
 RUN = settings(

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tenants.models import Tenant
-from webhooks.models import Delivery, Endpoint
+from notifications.models import Delivery, Endpoint
 from whatsapp_saas.workqueue import LeaseLost, WorkQueue, backoff
 
 LEASE = {"seconds": 30.0}
