@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.text import slugify
 
 from .models import SCOPES, ApiKey, Membership, Tenant
@@ -104,3 +105,10 @@ def tenants_of(user: AbstractBaseUser) -> QuerySet[Tenant]:
     if not user.is_authenticated:
         return Tenant.objects.none()
     return Tenant.objects.filter(memberships__user=user, is_active=True).distinct()
+
+
+def revoke_api_key(key: ApiKey) -> bool:
+    """Revoke a key at once (it answers 401 from now on); False when it was already revoked."""
+    return bool(
+        ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
