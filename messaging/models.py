@@ -58,6 +58,8 @@ class Conversation(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     last_message_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
+    # The newest message a member has seen on screen; unread counts the inbound ones after it.
+    last_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,7 +69,11 @@ class Conversation(models.Model):
                 fields=["number", "contact"], name="conversation_unique_per_number_contact"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "-last_message_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-last_message_at"]),
+            # The inbox's change feed (messaging/feed.py).
+            models.Index(fields=["tenant", "updated_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} ↔ {self.contact}"
@@ -185,6 +191,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["conversation", "-created_at"]),
+            # The open conversation's change feed (messaging/feed.py).
+            models.Index(fields=["conversation", "updated_at"]),
             models.Index(fields=["number", "status"]),
             models.Index(fields=["status", "next_attempt_at"]),
         ]
