@@ -27,9 +27,7 @@ def wrong_type(field: serializers.Field, value: Any) -> str | None:
         return None  # DRF's own `allow_null` check answers for null
     for field_class, types, name in EXPECTED:
         if isinstance(field, field_class):
-            ok = isinstance(value, types) and not (
-                isinstance(value, bool) and bool not in types
-            )
+            ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
             return None if ok else f"Must be {name}."
     return None
 

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whatsapp_saas.middleware.ApiErrorMiddleware",
+    "whatsapp_saas.pages.BrandedNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "whatsapp_saas.urls"
@@ -101,7 +102,9 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions read from Redis first (written through to the database): a live page's refresh
+# then costs no session query (messaging/feed.py); without Redis they come from the database.
+SESSION_ENGINE = "whatsapp_saas.sessions"
 
 # ---------------------------------------------------------------- auth and pages
 AUTH_PASSWORD_VALIDATORS = [
@@ -109,6 +112,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+CSRF_FAILURE_VIEW = "whatsapp_saas.pages.csrf_failure"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"
 LOGOUT_REDIRECT_URL = "login"
