@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.db.models import F, JSONField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import JSONObject
@@ -56,7 +57,7 @@ def changes(rows: list[dict[str, Any]], since: datetime) -> Changes:
     return Changes(rows, cursor, f'"{digest}"')
 
 
-def message_changes(user_id: object, conversation_id: object, since: datetime) -> Changes:
+def message_changes(user_id: int, conversation_id: UUID | str, since: datetime) -> Changes:
     """Messages of a conversation the user may see, changed since the cursor."""
     rows = list(
         Message.objects.filter(
@@ -72,7 +73,7 @@ def message_changes(user_id: object, conversation_id: object, since: datetime) -
 
 
 def conversation_changes(
-    user_id: object, slug: str, since: datetime, number: str = "", q: str = ""
+    user_id: int, slug: str, since: datetime, number: str = "", q: str = ""
 ) -> Changes:
     """Conversations of the workspace changed since the cursor, with their last message."""
     found = inbox(

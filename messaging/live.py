@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from . import feed
 from .presentation import conversation_row, message_row
+from .views import as_uuid
 
 
 def answer(request: HttpRequest, found: feed.Changes, row: Callable[[Any], Any]) -> HttpResponse:
@@ -38,11 +39,13 @@ BAD_CURSOR = {"error": "Pass `since`: the cursor of the page or of the last answ
 @require_GET
 def inbox_feed(request: HttpRequest, slug: str) -> HttpResponse:
     """Conversations of the workspace changed since the cursor (same filters as the page)."""
-    cursor = since(request)
+    cursor, number = since(request), request.GET.get("number", "")
     if cursor is None:
         return JsonResponse(BAD_CURSOR, status=400)
+    if number and as_uuid(number) is None:
+        return JsonResponse({"error": "`number` must be a number's id."}, status=400)
     found = feed.conversation_changes(
-        request.user.pk, slug, cursor, request.GET.get("number", ""), request.GET.get("q", "")
+        int(request.user.pk or 0), slug, cursor, number, request.GET.get("q", "")
     )
     return answer(request, found, conversation_row)
 
@@ -54,5 +57,5 @@ def conversation_feed(request: HttpRequest, conversation_id: str) -> HttpRespons
     cursor = since(request)
     if cursor is None:
         return JsonResponse(BAD_CURSOR, status=400)
-    found = feed.message_changes(request.user.pk, conversation_id, cursor)
+    found = feed.message_changes(int(request.user.pk or 0), conversation_id, cursor)
     return answer(request, found, message_row)

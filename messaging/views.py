@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -37,7 +39,7 @@ class NewChatForm(forms.Form):
 
     def __init__(self, *args: object, numbers: list[Number], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["number"].choices = [(str(n.pk), n.name) for n in numbers]
+        self.fields["number"] = forms.ChoiceField(choices=[(str(n.pk), n.name) for n in numbers])
         self.fields["phone"].widget.attrs.update(placeholder="+55 11 99999-9999", type="tel")
 
     def clean_phone(self) -> str:
@@ -48,11 +50,19 @@ class NewChatForm(forms.Form):
         return digits
 
 
+def as_uuid(value: str) -> uuid.UUID | None:
+    """A UUID from a form or query value, or None."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 def conversation_for_user(request: HttpRequest, conversation_id: str) -> Conversation:
     """A conversation of one of the user's tenants, else 404."""
     return get_object_or_404(
         Conversation.objects.select_related("contact", "number", "tenant").filter(
-            tenant__in=tenants_of(request.user)
+            tenant__in=tenants_of(request.user)  # type: ignore[arg-type]
         ),
         pk=conversation_id,
     )
@@ -99,15 +109,13 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
     history = list(convo.messages.order_by("-created_at")[:HISTORY])[::-1]
     if history:
         services.mark_read(convo, history[-1])
-    for message in history:
-        message.tick, message.tick_label = TICKS.get(message.status, ("", ""))
     return render(
         request,
         "messaging/conversation.html",
         {
             "tenant": convo.tenant,
             "conversation": convo,
-            "history": history,
+            "history": [(m, *TICKS.get(m.status, ("", ""))) for m in history],
             "form": ReplyForm(),
             "cursor": cursor.isoformat(),
         },
@@ -119,9 +127,10 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
 def mark_read(request: HttpRequest, conversation_id: str) -> JsonResponse:
     """The page displayed messages up to `through`: clear the unread count that far."""
     convo = conversation_for_user(request, conversation_id)
-    through = Message.objects.filter(
-        conversation=convo, pk=request.POST.get("through") or None
-    ).first()
+    through_id = as_uuid(request.POST.get("through", ""))
+    through = (
+        Message.objects.filter(conversation=convo, pk=through_id).first() if through_id else None
+    )
     if through is None:
         return JsonResponse(
             {"error": "Name a message of this conversation in `through`."}, status=400
