@@ -21,11 +21,12 @@ from tenants.access import can_manage, membership_of
 
 from . import services
 from .forms import NumberSettingsForm
-from .models import ConnectionEvent, Number
+from .models import STATUS_CHOICES, ConnectionEvent, Number
 from .presentation import BAN_REVIEW_URL, next_step, reason_text
 from .views import number_for_user
 
 HISTORY = 50
+LABELS = dict(STATUS_CHOICES)
 FAILURES = 10
 
 
@@ -34,8 +35,8 @@ def history(number: Number) -> list[dict[str, Any]]:
     return [
         {
             "at": event.at,
-            "from": event.from_status,
-            "to": event.to_status,
+            "from": LABELS.get(event.from_status, "New"),
+            "to": LABELS.get(event.to_status, event.to_status),
             "reason": reason_text(event.reason) if event.reason else "",
             "source": event.get_source_display(),
         }

@@ -28,7 +28,9 @@ HISTORY = 200
 class ReplyForm(forms.Form):
     """A text reply."""
 
-    text = forms.CharField(max_length=4096, widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(
+        max_length=4096, widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Write a reply"})
+    )
 
 
 class NewChatForm(forms.Form):
@@ -96,6 +98,7 @@ def inbox(request: HttpRequest, slug: str) -> HttpResponse:
             "q": q,
             "cursor": cursor.isoformat(),
             "new_chat": new_chat,
+            "section": "inbox",
         },
         status=400 if new_chat.errors else 200,
     )
@@ -118,6 +121,7 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
             "history": [(m, *TICKS.get(m.status, ("", ""))) for m in history],
             "form": ReplyForm(),
             "cursor": cursor.isoformat(),
+            "section": "inbox",
         },
     )
 

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from instances import health
 from instances.models import Number
-from instances.presentation import BAN_REVIEW_URL
+from instances.presentation import BAN_REVIEW_URL, next_step
 from providers.events import ConnectionStatus as S
 from providers.registry import PROVIDERS
 from tenants.models import Tenant
@@ -50,3 +50,10 @@ def unreachable_providers() -> set[str]:
     except (RedisError, OSError):
         return set()  # without Redis there is no stored check to show; the page still renders
     return {name for name, probe in stored.get("providers", {}).items() if not probe["reachable"]}
+
+
+@register.filter
+def link_label(status: str) -> str:
+    """The connect link's words for a number in this status ("" when it needs no linking)."""
+    step = next_step(status)
+    return step.label if step.action == "link" else ""

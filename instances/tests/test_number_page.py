@@ -17,7 +17,7 @@ def test_the_page_shows_what_a_tenant_needs_to_know(member, connected_number):
     html = member.get(f"/numbers/{connected_number.pk}/").content.decode()
     for fact in ("+55 11 98888-7777", "Evolution API v2", connected_number.instance_name):
         assert fact in html
-    assert "qr_pending → connected" in html and "linked by a scan" in html
+    assert "Waiting for scan → Connected" in html and "linked by a scan" in html
 
 
 def test_a_member_sees_no_action_buttons_and_gets_403_posting_them(member, connected_number):
@@ -43,7 +43,7 @@ def test_an_owner_disconnects_and_reconnects_with_a_new_qr(owner, connected_numb
     connected_number.refresh_from_db()
     assert connected_number.status == "qr_pending" and connected_number.qr_code
     html = owner.get(page).content.decode()
-    assert "connected → disconnected" in html and "disconnected → qr_pending" in html
+    assert "Connected → Disconnected" in html and "Disconnected → Waiting for scan" in html
 
 
 def test_deleting_asks_first_then_frees_the_quota_slot(owner, tenant, make_number):

@@ -42,11 +42,11 @@ def test_disconnect_reconnect_with_a_new_qr_and_delete_each_show_in_the_history(
     assert page.inner_text("#status-badge") == "Connected"
     page.click("#disconnect")
     assert page.inner_text("#status-badge") == "Disconnected"
-    assert history(page)[0] == "connected → disconnected"
+    assert history(page)[0] == "Connected → Disconnected"
     page.click("#reconnect")
     page.wait_for_selector("#qr-box:not([hidden]) img#qr[src^='data:image/png;base64,']")
     page.goto(f"{live_server.url}/numbers/{number.pk}/")
-    assert history(page)[:2] == ["disconnected → qr_pending", "connected → disconnected"]
+    assert history(page)[:2] == ["Disconnected → Waiting for scan", "Connected → Disconnected"]
     page.screenshot(path=str(screenshot_dir / "number_history_1280.png"), full_page=True)
     page.click("#delete")
     assert "cannot be undone" in page.inner_text("main")
