@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test migrate lint clean bench-webhooks bench-send
+.PHONY: help install run test migrate lint clean bench-webhooks bench-send bench-feed
 
 help:
 	@echo "make run    start web, worker, beat and the sandbox provider (http://127.0.0.1:8000)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench-webhooks   webhook ingest benchmark (under a minute, 127.0.0.1 only)"
 	@echo "make bench-send       send pipeline benchmark with real workers (about a minute, 127.0.0.1 only)"
+	@echo "make bench-feed       live page feed: 200 viewers against gunicorn (under a minute, 127.0.0.1 only)"
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -35,6 +36,9 @@ bench-webhooks: $(STAMP)
 
 bench-send: $(STAMP)
 	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/send_throughput.py $(BENCH_ARGS)
+
+bench-feed: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/live_feed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
