@@ -21,7 +21,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook_ingest import free_port, local_only, start_gunicorn  # noqa: E402
+from bench import webhook_ingest  # noqa: E402
+from bench.webhook_ingest import free_port, start_gunicorn  # noqa: E402
 
 BENCH_DB = "wa_bench_feed"
 # Spreads load over time and conversations; nothing secret depends on it.
@@ -41,42 +41,11 @@ SLUG = "bench-feed"
 
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
-    """Settings for this process and gunicorn: our own database and Redis database."""
-    source_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    source_redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = urlsplit(source_db)._replace(path=f"/{BENCH_DB}").geturl()
-    redis_url = urlsplit(source_redis)._replace(path=f"/{args.redis_db}").geturl()
-    local_only(database_url, redis_url)
-    return {
-        "DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.base",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "FIELD_ENCRYPTION_KEY": "bench-field-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "CACHE_KEY_PREFIX": "wa-bench-feed",
-        "LOG_LEVEL": "ERROR",
-        "PYTHONWARNINGS": "ignore",
-        "SESSION_COOKIE_SECURE": "0",
-    }
-
-
-def prepare_database(env: dict[str, str]) -> None:
-    """Create the bench database once; migrate (quick when already done)."""
-    import psycopg
-
-    admin = urlsplit(env["DATABASE_URL"])._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-    )
+    """The webhook bench's settings, on our own database, cache prefix and plain-HTTP cookies."""
+    env = webhook_ingest.environment(args)
+    env["DATABASE_URL"] = urlsplit(env["DATABASE_URL"])._replace(path=f"/{BENCH_DB}").geturl()
+    env.update(CACHE_KEY_PREFIX="wa-bench-feed", SESSION_COOKIE_SECURE="0")
+    return env
 
 
 # ------------------------------------------------------------------ the world
@@ -197,13 +166,9 @@ def one_refresh(number: Any, conversation_id: str, cookie: str) -> dict[str, Any
 
 
 @dataclass
-class Phase:
-    """What one phase saw."""
+class Phase(webhook_ingest.Phase):
+    """What one phase saw, with the header size of a few 304 answers."""
 
-    name: str
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    seconds: float = 0.0
     header_bytes: list[int] = field(default_factory=list)
 
     @property
@@ -313,7 +278,7 @@ def main() -> None:
     args = parser.parse_args()
     env = environment(args)
     os.environ.update(env)
-    prepare_database(env)
+    webhook_ingest.prepare_database(env, BENCH_DB)
     import django
 
     django.setup()

@@ -229,9 +229,7 @@ def make_link(number: Number) -> str:
 def number_from_link(token: str, *, allow_connected: bool = False) -> Number:
     """The number a valid link points to, else 404."""
     try:
-        number_id = signing.TimestampSigner(salt=LINK_SALT).unsign(
-            token, max_age=LINK_MAX_AGE.total_seconds()
-        )
+        number_id = signing.TimestampSigner(salt=LINK_SALT).unsign(token, max_age=LINK_MAX_AGE)
     except signing.BadSignature:
         raise Http404("This link is invalid or has expired.") from None
     number = get_object_or_404(Number.objects.live(), pk=number_id)

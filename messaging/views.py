@@ -64,7 +64,7 @@ def conversation_for_user(request: HttpRequest, conversation_id: str) -> Convers
     """A conversation of one of the user's tenants, else 404."""
     return get_object_or_404(
         Conversation.objects.select_related("contact", "number", "tenant").filter(
-            tenant__in=tenants_of(request.user)  # type: ignore[arg-type]
+            tenant__in=tenants_of(request.user)
         ),
         pk=conversation_id,
     )

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -100,7 +100,7 @@ def issue_api_key(
     )
 
 
-def tenants_of(user: AbstractBaseUser) -> QuerySet[Tenant]:
+def tenants_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
     """The active tenants a user is a member of (staff get no extra reach on the pages)."""
     if not user.is_authenticated:
         return Tenant.objects.none()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from typing import cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -60,7 +62,7 @@ def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
             tenant,
             form.cleaned_data["name"],
             form.cleaned_data["scopes"],
-            created_by=request.user,
+            created_by=cast(AbstractBaseUser, request.user),
             expires_at=form.cleaned_data["expires_on"],
         )
         request.session[NEW_KEY_SESSION] = {"id": str(key.pk), "raw": raw}

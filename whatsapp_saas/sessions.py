@@ -23,10 +23,10 @@ class SessionStore(cached_db.SessionStore):
     def load(self) -> dict[str, Any]:
         """From Redis, else from the database."""
         try:
-            return super().load()  # type: ignore[no-any-return]
+            return super().load()
         except CACHE_ERRORS:
             logger.warning("session cache unavailable; reading the session from the database")
-            return DatabaseStore.load(self)  # type: ignore[no-any-return]
+            return DatabaseStore.load(self)
 
     def exists(self, session_key: str) -> bool:
         """Whether a key is taken, asking the database when Redis does not answer."""

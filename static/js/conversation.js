@@ -5,7 +5,7 @@
   "use strict";
   var chat = document.getElementById("chat");
   if (!chat) { return; }
-  var cursor = chat.dataset.cursor, etag = null, busy = false, unseen = null;
+  var cursor = chat.dataset.cursor, unseen = null;
   var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
 
   function el(tag, cls, text) {
@@ -72,31 +72,20 @@
     }).catch(function () { unseen = id; });
   }
 
-  function refresh() {
-    if (busy) { return; }
-    busy = true;
-    var headers = { "Accept": "application/json" };
-    if (etag) { headers["If-None-Match"] = etag; }
-    var url = chat.dataset.feedUrl + "?" + new URLSearchParams({ since: cursor }).toString();
-    fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
-      .then(function (r) {
-        if (r.status === 200) { etag = r.headers.get("ETag"); return r.json(); }
-        return null;
-      })
-      .then(function (data) {
-        if (!data) { return; }
-        cursor = data.cursor;
-        var stick = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
-        var newest = null;
-        data.rows.forEach(function (m) {
-          if (render(m) && m.direction === "inbound") { newest = m.id; }
-        });
-        if (stick) { chat.scrollTop = chat.scrollHeight; }
-        if (newest) { markRead(newest); }
-      })
-      .catch(function () { /* retried on the next tick */ })
-      .then(function () { busy = false; });
+  function url() {
+    return chat.dataset.feedUrl + "?" + new URLSearchParams({ since: cursor }).toString();
   }
+
+  var refresh = window.liveFeed(url, 1000, function (data) {
+    cursor = data.cursor;
+    var stick = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
+    var newest = null;
+    data.rows.forEach(function (m) {
+      if (render(m) && m.direction === "inbound") { newest = m.id; }
+    });
+    if (stick) { chat.scrollTop = chat.scrollHeight; }
+    if (newest) { markRead(newest); }
+  });
 
   var form = document.getElementById("reply");
   if (form) {
@@ -119,5 +108,4 @@
     if (!document.hidden) { if (unseen) { markRead(unseen); } refresh(); }
   });
   chat.scrollTop = chat.scrollHeight;
-  setInterval(function () { if (!document.hidden) { refresh(); } }, 1000);
 })();

@@ -4,7 +4,7 @@
   "use strict";
   var list = document.getElementById("inbox");
   if (!list) { return; }
-  var cursor = list.dataset.cursor, etag = null, busy = false;
+  var cursor = list.dataset.cursor;
   var template = document.getElementById("convo-template");
 
   function url() {
@@ -40,24 +40,8 @@
     document.getElementById("inbox-empty").hidden = true;
   }
 
-  function refresh() {
-    if (busy) { return; }
-    busy = true;
-    var headers = { "Accept": "application/json" };
-    if (etag) { headers["If-None-Match"] = etag; }
-    fetch(url(), { headers: headers, credentials: "same-origin", cache: "no-store" })
-      .then(function (r) {
-        if (r.status === 200) { etag = r.headers.get("ETag"); return r.json(); }
-        return null;
-      })
-      .then(function (data) {
-        if (!data) { return; }
-        cursor = data.cursor;
-        data.rows.forEach(render);
-      })
-      .catch(function () { /* retried on the next tick */ })
-      .then(function () { busy = false; });
-  }
-
-  setInterval(function () { if (!document.hidden) { refresh(); } }, 2000);
+  window.liveFeed(url, 2000, function (data) {
+    cursor = data.cursor;
+    data.rows.forEach(render);
+  });
 })();
