@@ -27,6 +27,8 @@ from .views import number_for_user
 
 HISTORY = 50
 LABELS = dict(STATUS_CHOICES)
+# Reasons the status's own sentence already says (and no reason at all).
+SAID_BY_STATUS = {"", "waiting_scan", "send_failures"}
 FAILURES = 10
 
 
@@ -81,7 +83,9 @@ def render_detail(
         {
             "tenant": number.tenant,
             "number": number,
-            "reason": reason_text(number.status_reason) if number.status_reason else "",
+            "reason": reason_text(number.status_reason)
+            if number.status_reason not in SAID_BY_STATUS
+            else "",
             "step": next_step(number.status),
             "history": history(number),
             "failures": last_failures(number),

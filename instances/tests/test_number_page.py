@@ -121,3 +121,22 @@ def test_a_wrong_greenapi_token_is_shown_on_the_fields_and_keeps_the_input(owner
     assert html.count("The provider rejected these credentials") == 2
     assert 'value="Vendas"' in html and f'value="{created["idInstance"]}"' in html
     assert not Number.objects.exists()
+
+
+def test_the_last_send_failures_are_listed_with_their_error(member, connected_number):
+    from django.utils import timezone
+
+    from messaging.models import SendAttempt
+    from messaging.outbox import queue_message
+
+    message = queue_message(connected_number, to="5511977770000", type="text", text="x")
+    SendAttempt.objects.create(
+        message=message,
+        started_at=timezone.now(),
+        outcome="retry",
+        provider_status_code=503,
+        error_code="provider_unavailable",
+        error_message="evolution HTTP 503",
+    )
+    html = member.get(f"/numbers/{connected_number.pk}/").content.decode()
+    assert "+55 11 97777-0000" in html and "provider_unavailable: evolution HTTP 503" in html

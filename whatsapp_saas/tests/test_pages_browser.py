@@ -12,7 +12,7 @@ from instances import health, services
 from instances.models import Number
 from messaging import outbox
 from messaging import services as messaging
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, SendAttempt
 from providers.events import MessageReceived
 from tenants.services import create_tenant, issue_api_key
 from whatsapp_saas.tests.live import sign_in
@@ -68,6 +68,15 @@ def acme(sandbox: Any) -> dict[str, Any]:
         phone_number="5511966665555",
     )
     services.change_status(paused, "paused", "send_failures", "task")
+    failing = outbox.queue_message(paused, to="5511955554444", type="text", text="Promoção")
+    SendAttempt.objects.create(
+        message=failing,
+        started_at=timezone.now(),
+        outcome="retry",
+        provider_status_code=502,
+        error_code="provider_unavailable",
+        error_message="greenapi HTTP 502: Bad Gateway",
+    )
     scanning = services.connect(
         services.create_number(tenant, name="Marketing", provider="evolution")
     )
