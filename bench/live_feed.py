@@ -323,7 +323,8 @@ def report(
     for sql in refresh["unchanged"]:
         print(f"    {sql[:110]}")
     print(f"queries per refresh, a message arrived: {len(refresh['changed'])}")
-    print("feed query plan:", " | ".join(line.strip() for line in refresh["plan"][:4]))
+    scans = [line.strip().lstrip("-> ") for line in refresh["plan"] if "Scan" in line]
+    print("feed query plan (its scans):", " | ".join(scans))
     headers = steady_phase.header_bytes or flat_out.header_bytes
     header_size = statistics.median(headers) if headers else 0
     print(
