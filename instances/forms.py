@@ -10,6 +10,7 @@ from providers.base import e164_digits
 from providers.registry import PROVIDER_CHOICES
 
 from .api.serializers import PHONE_HELP
+from .models import MAX_SEND_RATE_PER_MINUTE
 
 
 class NumberForm(forms.Form):
@@ -50,3 +51,16 @@ class PairingForm(forms.Form):
         if digits is None:
             raise forms.ValidationError(PHONE_HELP)
         return digits
+
+
+class NumberSettingsForm(forms.Form):
+    """Rename a number, say what it is for, set its send rate."""
+
+    name = forms.CharField(max_length=100)
+    purpose = forms.CharField(max_length=200, required=False)
+    send_rate_per_minute = forms.IntegerField(
+        label="Messages per minute",
+        min_value=1,
+        max_value=MAX_SEND_RATE_PER_MINUTE,
+        help_text="WhatsApp restricts numbers that send too fast; 20 a minute is a safe start.",
+    )

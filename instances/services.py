@@ -25,9 +25,12 @@ from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
 from whatsapp_saas import metrics
 
 from . import notify
+from .credentials import check_credentials
+from .errors import InvalidCredentials, NumberError, QuotaExceeded
 from .models import ConnectionEvent, Number
 
 logger = logging.getLogger(__name__)
+__all__ = ["InvalidCredentials", "NumberError", "QuotaExceeded"]
 Source = ConnectionEvent.Source
 
 QR_TTL = timedelta(seconds=60)
@@ -35,18 +38,6 @@ CONNECT_WINDOW = timedelta(minutes=5)
 # Statuses a provider's "connecting"/"close" must not overwrite while the user is scanning.
 SCANNING = {S.QR_PENDING}
 NEEDS_ADMIN = {S.LOGGED_OUT, S.BANNED}
-
-
-class NumberError(Exception):
-    """A request the number's state does not allow; `code` is the API error code."""
-
-    def __init__(self, message: str, code: str = "conflict") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class QuotaExceeded(NumberError):
-    """The tenant already has as many numbers as it may."""
 
 
 def gateway_for(number: Number) -> ProviderGateway:
@@ -135,8 +126,19 @@ def create_number(
     greenapi_api_token: str = "",
     greenapi_api_url: str = "",
 ) -> Number:
-    """Write the row first (quota checked under a lock on the tenant), then provision it."""
-    instance_name = get_gateway(provider).new_instance_name(tenant.slug)
+    """Write the row first (quota checked under a lock on the tenant), then provision it.
+
+    Instances made in the provider's console (GreenAPI) have their credentials checked first:
+    rejected ones raise InvalidCredentials and nothing is created.
+    """
+    gateway = get_gateway(provider)
+    instance_name = gateway.new_instance_name(tenant.slug)
+    if not gateway.provisions_instances:
+        check_credentials(
+            provider,
+            gateway,
+            InstanceRef(greenapi_id_instance, greenapi_api_token, greenapi_api_url),
+        )
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if Number.objects.filter(tenant=locked).live().count() >= locked.max_numbers:

@@ -402,3 +402,37 @@ def conversation_for(number: Number, contact: Contact) -> Conversation:
 def address(jid: str) -> str:
     """Digits for a phone JID, the JID itself otherwise (a `@lid` participant)."""
     return jid_digits(jid) if jid.endswith(PHONE_SUFFIXES) else jid
+
+
+# ------------------------------------------------------------------ inbox: reading, new chats
+
+
+def mark_read(conversation: Conversation, through: Message) -> int:
+    """A member saw the thread up to `through` on screen: unread counts only what came after.
+
+    Never moves back (an older `through` changes nothing); returns the unread count left.
+    """
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if through.conversation_id != locked.pk or (
+            locked.last_read_at is not None and through.created_at <= locked.last_read_at
+        ):
+            return locked.unread_count
+        unread = Message.objects.filter(
+            conversation=locked,
+            direction=Message.Direction.INBOUND,
+            created_at__gt=through.created_at,
+        ).count()
+        Conversation.objects.filter(pk=locked.pk).update(
+            last_read_at=through.created_at, unread_count=unread, updated_at=timezone.now()
+        )
+    conversation.unread_count, conversation.last_read_at = unread, through.created_at
+    return unread
+
+
+def start_conversation(number: Number, phone: str) -> Conversation:
+    """The number's thread with a phone (E.164 digits), created empty when there is none yet."""
+    contact, _ = Contact.objects.get_or_create(
+        tenant_id=number.tenant_id, phone=phone, defaults={"jid": f"{phone}@s.whatsapp.net"}
+    )
+    return conversation_for(number, contact)

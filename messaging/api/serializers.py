@@ -11,6 +11,7 @@ from rest_framework import serializers
 from instances.api.serializers import clean_phone
 from messaging.models import Contact, Conversation, Message
 from whatsapp_saas.api.validators import public_url
+from whatsapp_saas.api.strict import StrictTypes
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096
@@ -63,7 +64,7 @@ class MessageSerializer(serializers.ModelSerializer):
         return {name: fields[name] for name in MESSAGE_FIELDS}
 
 
-class SendSerializer(serializers.Serializer):
+class SendSerializer(StrictTypes):
     """The body of POST /messages/."""
 
     number = serializers.UUIDField()
