@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test migrate lint clean bench-webhooks bench-send bench-scale
+.PHONY: help install run test migrate lint clean bench-webhooks bench-send bench-scale bench-feed
 
 help:
 	@echo "make run    start web, a worker per queue, beat and the sandbox provider (http://127.0.0.1:8000)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench-webhooks   webhook ingest benchmark (under a minute, 127.0.0.1 only)"
 	@echo "make bench-send       send pipeline benchmark with real workers (about a minute, 127.0.0.1 only)"
 	@echo "make bench-scale      10k numbers, 1M messages: list endpoints and periodic task ticks (a few minutes)"
+	@echo "make bench-feed       live page feed: 200 viewers against gunicorn (under a minute, 127.0.0.1 only)"
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -39,6 +40,8 @@ bench-send: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/scale.py $(BENCH_ARGS)
+bench-feed: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/live_feed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

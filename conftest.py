@@ -155,6 +155,21 @@ def member(tenant: Tenant) -> Any:
 
 
 @pytest.fixture
+def owner(tenant: Tenant) -> Any:
+    """A client signed in as an owner of Acme: owners and admins act on numbers and keys."""
+    from django.test import Client
+
+    from tenants.models import Membership
+    from tenants.services import find_or_create_user
+
+    user = find_or_create_user("owner@acme.test", "pw-owner-123")
+    Membership.objects.create(user=user, tenant=tenant, role="owner")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def operator(db: None) -> Any:
     """A client signed in as a superuser, for admin pages."""
     from django.contrib.auth import get_user_model

@@ -11,6 +11,7 @@ from providers.registry import PROVIDER_CHOICES, all_credential_fields
 from providers.types import CredentialField
 
 from .api.serializers import PHONE_HELP, missing_credentials
+from .models import MAX_SEND_RATE_PER_MINUTE
 
 
 class NumberForm(forms.Form):
@@ -59,3 +60,16 @@ class PairingForm(forms.Form):
         if digits is None:
             raise forms.ValidationError(PHONE_HELP)
         return digits
+
+
+class NumberSettingsForm(forms.Form):
+    """Rename a number, say what it is for, set its send rate."""
+
+    name = forms.CharField(max_length=100)
+    purpose = forms.CharField(max_length=200, required=False)
+    send_rate_per_minute = forms.IntegerField(
+        label="Messages per minute",
+        min_value=1,
+        max_value=MAX_SEND_RATE_PER_MINUTE,
+        help_text="WhatsApp restricts numbers that send too fast; 20 a minute is a safe start.",
+    )

@@ -21,13 +21,16 @@ from providers.events import StateReason as R
 from providers.registry import all_credential_fields, credential_fields, get_gateway
 from providers.types import ConnectionState, ConnectResult, InstanceRef, WebhookConfig
 from tenants.models import Tenant
-from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
 from whatsapp_saas import metrics
+from whatsapp_saas.domain_events import NUMBER_STATUS, DomainEvent, emit
 
 from . import notify
+from .credentials import check_credentials
+from .errors import InvalidCredentials, NumberError, QuotaExceeded
 from .models import ConnectionEvent, Number
 
 logger = logging.getLogger(__name__)
+__all__ = ["InvalidCredentials", "NumberError", "QuotaExceeded"]
 Source = ConnectionEvent.Source
 
 QR_TTL = timedelta(seconds=60)
@@ -37,18 +40,6 @@ SCANNING = {S.QR_PENDING}
 NEEDS_ADMIN = {S.LOGGED_OUT, S.BANNED}
 # A plan quota spent at the provider (GreenAPI quotaExceeded): the number stays as it is.
 QUOTA_EXCEEDED = "quota_exceeded"
-
-
-class NumberError(Exception):
-    """A request the number's state does not allow; `code` is the API error code."""
-
-    def __init__(self, message: str, code: str = "conflict") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class QuotaExceeded(NumberError):
-    """The tenant already has as many numbers as it may."""
 
 
 def gateway_for(number: Number) -> ProviderGateway:
@@ -138,10 +129,23 @@ def create_number(
     """Write the row first (quota checked under a lock on the tenant), then provision it.
 
     `credentials` are the provider's declared credential fields (providers.registry), by name;
-    empty fields of other providers (a form shows them all) are ignored.
+    empty fields of other providers (a form shows them all) are ignored. Instances made in the
+    provider's console (GreenAPI) have them checked first: rejected ones raise
+    InvalidCredentials and nothing is created.
     """
-    instance_name = get_gateway(provider).new_instance_name(tenant.slug)
+    gateway = get_gateway(provider)
+    instance_name = gateway.new_instance_name(tenant.slug)
     ref_fields = credential_columns(provider, credentials)
+    if not gateway.provisions_instances:
+        check_credentials(
+            provider,
+            gateway,
+            InstanceRef(
+                ref_fields.get("provider_instance_id", ""),
+                ref_fields.get("provider_token", ""),
+                ref_fields.get("provider_api_url", ""),
+            ),
+        )
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if Number.objects.filter(tenant=locked).live().count() >= locked.max_numbers:

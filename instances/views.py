@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from providers.errors import ProviderError
+from tenants.access import can_manage, membership_of, require_manager, workspace
 from tenants.services import tenants_of
+from tenants.templatetags.portal import format_phone
 
 from . import services
 from .forms import NumberForm, PairingForm
@@ -26,11 +28,15 @@ LINK_SALT = "instances.connect-link"
 LINK_MAX_AGE = timedelta(minutes=30)
 
 
-def number_for_user(request: HttpRequest, number_id: str) -> Number:
-    """A live number of one of the user's tenants, else 404."""
-    return get_object_or_404(
-        Number.objects.live().filter(tenant__in=tenants_of(request.user)), pk=number_id
+def number_for_user(request: HttpRequest, number_id: str, *, manage: bool = False) -> Number:
+    """A live number of one of the user's tenants, else 404; with `manage`, 403 for members."""
+    number = get_object_or_404(
+        Number.objects.select_related("tenant").live().filter(tenant__in=tenants_of(request.user)),
+        pk=number_id,
     )
+    if manage:
+        require_manager(membership_of(request.user, number.tenant))
+    return number
 
 
 def connect_state(number: Number) -> dict[str, object]:
@@ -43,6 +49,7 @@ def connect_state(number: Number) -> dict[str, object]:
         "pairing_code": number.pairing_code or None,
         "qr_updated_at": number.qr_updated_at,
         "phone_number": number.phone_number,
+        "phone_display": format_phone(number.phone_number),
         "profile_name": number.profile_name,
         "connected": number.is_connected,
     }
@@ -51,7 +58,7 @@ def connect_state(number: Number) -> dict[str, object]:
 @login_required
 def number_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The tenant's numbers with their live status."""
-    tenant = get_object_or_404(tenants_of(request.user), slug=slug)
+    tenant, membership = workspace(request.user, slug)
     numbers = Number.objects.live().filter(tenant=tenant).order_by("name")
     if request.GET.get("format") == "json":
         return JsonResponse(
@@ -62,31 +69,60 @@ def number_list(request: HttpRequest, slug: str) -> HttpResponse:
                         "status": n.status,
                         "status_label": n.get_status_display(),
                         "phone_number": n.phone_number,
+                        "phone_display": format_phone(n.phone_number),
                     }
                     for n in numbers
                 ]
             }
         )
-    return render(request, "instances/number_list.html", {"tenant": tenant, "numbers": numbers})
+    return render(
+        request,
+        "instances/number_list.html",
+        {
+            "tenant": tenant,
+            "numbers": numbers,
+            "can_manage": can_manage(membership),
+            "section": "numbers",
+            "show_quota": True,
+        },
+    )
 
 
 @login_required
 def number_add(request: HttpRequest, slug: str) -> HttpResponse:
-    """Add a number, then go to its connect page."""
-    tenant = get_object_or_404(tenants_of(request.user), slug=slug)
+    """Add a number (owners and admins), then go to its connect page; errors keep the input."""
+    tenant, membership = workspace(request.user, slug)
+    if request.method == "POST":
+        require_manager(membership)
     form = NumberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             number = services.create_number(tenant, created_by=request.user, **form.cleaned_data)
+        except services.InvalidCredentials as exc:
+            for field in exc.fields:
+                form.add_error(field, str(exc))
         except services.NumberError as exc:
             form.add_error(None, str(exc))
+        except ProviderError as exc:
+            form.add_error(None, f"The provider is not answering ({exc.message}); try again.")
         else:
             if number.status == "error":
                 messages.error(
                     request, f"The provider could not create it yet: {number.last_error}"
                 )
             return redirect("number-connect", number_id=number.pk)
-    return render(request, "instances/number_add.html", {"tenant": tenant, "form": form})
+    return render(
+        request,
+        "instances/number_add.html",
+        {
+            "tenant": tenant,
+            "form": form,
+            "can_manage": can_manage(membership),
+            "section": "numbers",
+            "show_quota": True,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -98,6 +134,7 @@ def connect_page(request: HttpRequest, number_id: str) -> HttpResponse:
         number,
         reverse("number-connect-start", args=[number.pk]),
         reverse("number-connect-state", args=[number.pk]),
+        can_act=can_manage(membership_of(request.user, number.tenant)),
     )
 
 
@@ -110,18 +147,25 @@ def connect_state_view(request: HttpRequest, number_id: str) -> JsonResponse:
 @login_required
 @require_POST
 def connect_start(request: HttpRequest, number_id: str) -> HttpResponse:
-    """Start a QR or pairing-code connect for a member."""
-    number = number_for_user(request, number_id)
-    start(request, number)
+    """Start a QR or pairing-code connect (owners and admins); a bad phone keeps the form."""
+    number = number_for_user(request, number_id, manage=True)
+    form = start(request, number)
+    if form is not None:
+        return render_connect(
+            request,
+            number,
+            reverse("number-connect-start", args=[number.pk]),
+            reverse("number-connect-state", args=[number.pk]),
+            pairing_form=form,
+        )
     return redirect("number-connect", number_id=number.pk)
 
 
-def start(request: HttpRequest, number: Number) -> None:
-    """Ask the services for a QR or pairing code; errors become a message on the page."""
+def start(request: HttpRequest, number: Number) -> PairingForm | None:
+    """Ask the services for a QR or pairing code; a rejected pairing form is returned to show."""
     form = PairingForm(request.POST) if request.POST.get("method") == "pairing_code" else None
     if form is not None and not form.is_valid():
-        messages.error(request, form.errors["phone_number"][0])
-        return
+        return form
     try:
         services.connect(
             number,
@@ -131,24 +175,45 @@ def start(request: HttpRequest, number: Number) -> None:
         )
     except (services.NumberError, ProviderError) as exc:
         messages.error(request, f"Could not start: {exc}")
+    return None
 
 
 def render_connect(
-    request: HttpRequest, number: Number, action: str, state_url: str
+    request: HttpRequest,
+    number: Number,
+    action: str,
+    state_url: str,
+    *,
+    can_act: bool = True,
+    pairing_form: PairingForm | None = None,
 ) -> HttpResponse:
-    """Render the connect page (shared by members and signed links)."""
+    """Render the connect page (shared by members and signed links); one step at a time."""
+    state = connect_state(number)
+    if pairing_form is not None:
+        step = "pairing-form"
+    elif state["pairing_code"]:
+        step = "pairing"
+    elif state["qr_code"]:
+        step = "qr"
+    else:
+        step = "pairing-form" if request.GET.get("step") == "pairing" else "choose"
     return render(
         request,
         "instances/connect.html",
         {
             "number": number,
-            "tenant": number.tenant,
+            # A signed link may be opened by anyone: the workspace's navigation only for members.
+            "tenant": number.tenant if membership_of(request.user, number.tenant) else None,
             "action": action,
             "state_url": state_url,
-            "state": connect_state(number),
-            "pairing_form": PairingForm(),
+            "state": state,
+            "step": step,
+            "can_act": can_act,
+            "pairing_form": pairing_form or PairingForm(),
             "window_seconds": int(services.CONNECT_WINDOW.total_seconds()),
+            "section": "numbers",
         },
+        status=400 if pairing_form is not None else 200,
     )
 
 
@@ -164,9 +229,7 @@ def make_link(number: Number) -> str:
 def number_from_link(token: str, *, allow_connected: bool = False) -> Number:
     """The number a valid link points to, else 404."""
     try:
-        number_id = signing.TimestampSigner(salt=LINK_SALT).unsign(
-            token, max_age=LINK_MAX_AGE.total_seconds()
-        )
+        number_id = signing.TimestampSigner(salt=LINK_SALT).unsign(token, max_age=LINK_MAX_AGE)
     except signing.BadSignature:
         raise Http404("This link is invalid or has expired.") from None
     number = get_object_or_404(Number.objects.live(), pk=number_id)
@@ -194,5 +257,14 @@ def link_state(request: HttpRequest, token: str) -> JsonResponse:
 @require_POST
 def link_start(request: HttpRequest, token: str) -> HttpResponse:
     """Start connecting through a signed link."""
-    start(request, number_from_link(token))
+    number = number_from_link(token)
+    form = start(request, number)
+    if form is not None:
+        return render_connect(
+            request,
+            number,
+            reverse("number-connect-link-start", args=[token]),
+            reverse("number-connect-link-state", args=[token]),
+            pairing_form=form,
+        )
     return redirect("number-connect-link", token=token)

@@ -58,6 +58,8 @@ class Conversation(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     last_message_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
+    # The newest message a member has seen on screen; unread counts the inbound ones after it.
+    last_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,6 +79,8 @@ class Conversation(models.Model):
             models.Index(
                 fields=["number", "-created_at", "-id"], name="conversation_number_newest"
             ),
+            # The inbox's change feed (messaging/feed.py).
+            models.Index(fields=["tenant", "updated_at"]),
         ]
 
     def __str__(self) -> str:
@@ -205,6 +209,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["conversation", "-created_at"]),
+            # The open conversation's change feed (messaging/feed.py).
+            models.Index(fields=["conversation", "updated_at"]),
             models.Index(fields=["number", "status"]),
             # The lane's queue: a number's queued messages in order, and per chat.
             models.Index(

@@ -15,8 +15,6 @@ from instances.models import Number
 from providers.base import jid_digits
 from providers.events import (
     LADDER,
-    CallReceived,
-    MessageKind,
     MessageReceived,
     MessageSent,
     MessageStatus,
@@ -451,30 +449,35 @@ def address(jid: str) -> str:
     return jid_digits(jid) if jid.endswith(PHONE_SUFFIXES) else jid
 
 
-# ------------------------------------------------------------------ calls
+# ------------------------------------------------------------------ inbox: reading, new chats
 
 
-def record_call(number: Number, event: CallReceived) -> Message:
-    """A call in its conversation: one entry per call, its `extra.status` following the stages."""
-    entry = record_inbound(
-        number,
-        MessageReceived(
-            provider=event.provider,
-            instance=event.instance,
-            raw=event.raw,
-            occurred_at=event.occurred_at,
-            message_id=event.call_id,
-            chat_id=event.chat_id,
-            chat_alt=event.chat_alt,
-            sender=event.chat_id,
-            message_type=MessageKind.CALL,
-            extra={"status": event.status, "is_video": event.is_video},
-        ),
-    )
-    # offer and ringing come first; a late one never hides how the call ended.
-    if event.status not in ("", "offer", "ringing") and entry.extra.get("status") != event.status:
-        Message.objects.filter(pk=entry.pk).update(
-            extra={**entry.extra, "status": event.status}, updated_at=timezone.now()
+def mark_read(conversation: Conversation, through: Message) -> int:
+    """A member saw the thread up to `through` on screen: unread counts only what came after.
+
+    Never moves back (an older `through` changes nothing); returns the unread count left.
+    """
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if through.conversation_id != locked.pk or (
+            locked.last_read_at is not None and through.created_at <= locked.last_read_at
+        ):
+            return locked.unread_count
+        unread = Message.objects.filter(
+            conversation=locked,
+            direction=Message.Direction.INBOUND,
+            created_at__gt=through.created_at,
+        ).count()
+        Conversation.objects.filter(pk=locked.pk).update(
+            last_read_at=through.created_at, unread_count=unread, updated_at=timezone.now()
         )
-        events.updated_by_id(entry.pk)
-    return entry
+    conversation.unread_count, conversation.last_read_at = unread, through.created_at
+    return unread
+
+
+def start_conversation(number: Number, phone: str) -> Conversation:
+    """The number's thread with a phone (E.164 digits), created empty when there is none yet."""
+    contact, _ = Contact.objects.get_or_create(
+        tenant_id=number.tenant_id, phone=phone, defaults={"jid": f"{phone}@s.whatsapp.net"}
+    )
+    return conversation_for(number, contact)

@@ -8,10 +8,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from .models import SCOPES, ApiKey, Membership, Tenant
-from .services import issue_api_key, unique_slug
+from .services import issue_api_key, revoke_api_key, unique_slug
 
 
 class MembershipInline(admin.TabularInline):
@@ -138,5 +137,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         """Revoke keys at once; a revoked key answers 401."""
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = sum(revoke_api_key(key) for key in queryset)
         messages.success(request, f"{count} key(s) revoked.")

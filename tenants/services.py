@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.text import slugify
 
 from .models import SCOPES, ApiKey, Membership, Tenant
@@ -99,8 +100,15 @@ def issue_api_key(
     )
 
 
-def tenants_of(user: AbstractBaseUser) -> QuerySet[Tenant]:
+def tenants_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
     """The active tenants a user is a member of (staff get no extra reach on the pages)."""
     if not user.is_authenticated:
         return Tenant.objects.none()
     return Tenant.objects.filter(memberships__user=user, is_active=True).distinct()
+
+
+def revoke_api_key(key: ApiKey) -> bool:
+    """Revoke a key at once (it answers 401 from now on); False when it was already revoked."""
+    return bool(
+        ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 
+from .access import can_manage, workspace
 from .services import tenants_of
 
 
@@ -21,8 +22,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One tenant's overview; 404 for a tenant the user is not a member of."""
-    tenant = get_object_or_404(tenants_of(request.user), slug=slug)
-    membership = tenant.memberships.get(user=request.user)
+    tenant, membership = workspace(request.user, slug)
     return render(
-        request, "tenants/tenant_detail.html", {"tenant": tenant, "membership": membership}
+        request,
+        "tenants/tenant_detail.html",
+        {"tenant": tenant, "membership": membership, "can_manage": can_manage(membership)},
     )

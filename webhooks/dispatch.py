@@ -7,7 +7,7 @@ from typing import Any
 
 from instances import services as numbers
 from instances.models import ConnectionEvent, Number
-from messaging import changes
+from messaging import calls, changes
 from messaging import services as messaging
 from providers.events import (
     CallReceived,
@@ -74,7 +74,7 @@ def on_change(number: Number, event: MessageChanged) -> None:
 
 def on_call(number: Number, event: CallReceived) -> None:
     """A call, shown in its conversation."""
-    messaging.record_call(number, event)
+    calls.record_call(number, event)
 
 
 def on_removed(number: Number, event: InstanceRemoved) -> None:

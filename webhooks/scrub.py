@@ -19,10 +19,15 @@ SECRET_FIELDS = frozenset(
 
 
 def without_secrets(value: Any) -> tuple[Any, bool]:
-    """A copy of a JSON value with secret fields removed, and whether it had any."""
+    """A copy of a JSON value without the secret fields that hold one, and whether it had any.
+
+    An empty one (Evolution's `apikey: null` when the token is not exposed) holds nothing and
+    stays, so such a body is stored exactly as received.
+    """
     if isinstance(value, Mapping):
-        cleaned = {k: without_secrets(v) for k, v in value.items() if k not in SECRET_FIELDS}
-        found = len(cleaned) < len(value) or any(inner for _, inner in cleaned.values())
+        held = {k for k, v in value.items() if k in SECRET_FIELDS and v not in (None, "")}
+        cleaned = {k: without_secrets(v) for k, v in value.items() if k not in held}
+        found = bool(held) or any(inner for _, inner in cleaned.values())
         return {k: item for k, (item, _) in cleaned.items()}, found
     if isinstance(value, list):
         items = [without_secrets(item) for item in value]

@@ -36,3 +36,6 @@ urlpatterns = [
     path("", include("instances.urls")),
     path("", include("messaging.urls")),
 ]
+
+handler403 = "whatsapp_saas.pages.permission_denied"
+handler404 = "whatsapp_saas.pages.page_not_found"

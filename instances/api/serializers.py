@@ -7,10 +7,11 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from instances.models import MAX_SEND_RATE_PER_MINUTE, Number
+from instances.models import MAX_SEND_RATE_PER_MINUTE, ConnectionEvent, Number
 from providers.base import e164_digits
 from providers.registry import PROVIDER_CHOICES, all_credential_fields, credential_fields
 from providers.types import CredentialField
+from whatsapp_saas.api.strict import StrictTypes
 
 PHONE_HELP = "Enter the number with country code: 8 to 15 digits."
 
@@ -23,7 +24,7 @@ def clean_phone(value: str) -> str:
     return digits
 
 
-class NumberSerializer(serializers.ModelSerializer):
+class NumberSerializer(StrictTypes, serializers.ModelSerializer):
     """A number (API.md)."""
 
     class Meta:
@@ -53,7 +54,7 @@ class NumberSerializer(serializers.ModelSerializer):
         }
 
 
-class NumberCreateSerializer(serializers.Serializer):
+class NumberCreateSerializer(StrictTypes):
     """The body of POST /numbers/."""
 
     name = serializers.CharField(max_length=100)
@@ -102,7 +103,7 @@ def missing_credentials(provider: str, given: dict[str, Any]) -> dict[str, list[
     }
 
 
-class ConnectSerializer(serializers.Serializer):
+class ConnectSerializer(StrictTypes):
     """The body of POST /numbers/{id}/connect/."""
 
     method = serializers.ChoiceField(choices=["qr", "pairing_code"], default="qr")
@@ -163,3 +164,19 @@ class NumberStatusSerializer(serializers.ModelSerializer):
         if not number.pairing_code or (expires is not None and expires <= timezone.now()):
             return None
         return str(number.pairing_code)
+
+
+class ConnectionEventSerializer(serializers.ModelSerializer):
+    """One step of a number's history: {"from", "to", "reason", "source", "at"}."""
+
+    to = serializers.CharField(source="to_status", read_only=True)
+
+    class Meta:
+        model = ConnectionEvent
+        fields = ["to", "reason", "source", "at"]
+        read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """`from` is a Python keyword, so it is added here, first."""
+        fields = super().get_fields()
+        return {"from": serializers.CharField(source="from_status", read_only=True), **fields}

@@ -15,13 +15,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from instances import health, services
-from instances.models import Number
+from instances.models import ConnectionEvent, Number
 from providers.errors import ProviderError
 from providers.registry import credential_fields
 from tenants.api import TenantScopedMixin
 from whatsapp_saas.api.errors import ApiError
+from whatsapp_saas.api.pagination import NewestFirstCursorPagination
 
 from .serializers import (
+    ConnectionEventSerializer,
     ConnectResultSerializer,
     ConnectSerializer,
     NumberCreateSerializer,
@@ -45,6 +47,13 @@ def service_errors() -> Iterator[None]:
     """Turn service and provider errors into API errors that say whether a retry can help."""
     try:
         yield
+    except services.InvalidCredentials as exc:
+        raise ApiError(
+            400,
+            "validation_error",
+            "The request is invalid; see details.",
+            {field: [str(exc)] for field in exc.fields},
+        ) from exc
     except services.NumberError as exc:
         raise ApiError(STATUS_CODES.get(exc.code, 409), exc.code, str(exc)) from exc
     except ProviderError as exc:
@@ -70,7 +79,12 @@ class NumberViewSet(
     serializer_class = NumberSerializer
     http_method_names = ["get", "post", "patch", "delete"]
     filterset_fields = ["status", "provider"]
-    required_scopes = {"read": "numbers:read", "write": "numbers:write", "status": "numbers:read"}
+    required_scopes = {
+        "read": "numbers:read",
+        "write": "numbers:write",
+        "status": "numbers:read",
+        "events": "numbers:read",
+    }
 
     def get_base_queryset(self) -> QuerySet[Number]:
         """Live numbers only; a number being deleted is already gone for the tenant."""
@@ -101,7 +115,7 @@ class NumberViewSet(
         services.update_number(serializer.instance, **serializer.validated_data)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        """Remove at the provider, in our database and cache (finished later if the provider is down)."""
+        """Remove at the provider, in our database and cache (finished later if it is down)."""
         services.delete_number(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -148,6 +162,21 @@ class NumberViewSet(
         with service_errors():
             number = services.reconnect(self.get_object())
         return Response(NumberSerializer(number).data)
+
+    @extend_schema(responses={200: ConnectionEventSerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        """The number's connection history, newest first."""
+        paginator = EventCursorPagination()
+        history = ConnectionEvent.objects.filter(number=self.get_object())
+        page = paginator.paginate_queryset(history, request, view=self)
+        return paginator.get_paginated_response(ConnectionEventSerializer(page, many=True).data)
+
+
+class EventCursorPagination(NewestFirstCursorPagination):
+    """Connection events page by their time (they have no created_at)."""
+
+    ordering = ("-at", "-id")
 
 
 class ProviderHealthView(APIView):

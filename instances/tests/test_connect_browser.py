@@ -53,6 +53,6 @@ def test_the_connect_page_turns_connected_with_the_phone_without_a_reload(
         beat.stopped.set()
         beat.join(5)
     assert page.is_hidden("#pending")
-    assert page.inner_text("#connected-phone") == "+5511988887777"
+    assert page.inner_text("#connected-phone") == "+55 11 98888-7777"
     assert "Connected" in page.inner_text("#status-badge")
     page.screenshot(path=str(screenshot_dir / "connect_connected.png"), full_page=True)

@@ -110,7 +110,7 @@ def test_a_logout_from_the_phone_emails_the_tenants_admins(
 ):
     owner = create_tenant("x", owner_email="boss@acme.test").memberships.get().user
     Membership.objects.create(user=owner, tenant=tenant, role="admin")
-    # Only the webhook says why (connectionState just says `close`): Baileys code 401, reference 1.6.
+    # Only the webhook says why (connectionState just says `close`): Baileys 401, reference 1.6.
     status, reason = evolution_connection_state("close", 401)
     with django_capture_on_commit_callbacks(execute=True):
         number = services.apply_state(connected_number, ConnectionState(status, reason), "webhook")

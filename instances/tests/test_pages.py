@@ -26,12 +26,13 @@ def test_the_list_shows_the_tenants_numbers_with_their_status(member, make_numbe
             "status": "disconnected",
             "status_label": "Disconnected",
             "phone_number": "",
+            "phone_display": "",
         }
     ]
 
 
-def test_adding_a_number_provisions_it_and_opens_its_connect_page(member, sandbox, tenant):
-    response = member.post(
+def test_adding_a_number_provisions_it_and_opens_its_connect_page(owner, sandbox, tenant):
+    response = owner.post(
         f"/t/{tenant.slug}/numbers/add/", {"name": "Sales", "provider": "evolution"}
     )
     number = Number.objects.get(name="Sales")
@@ -39,40 +40,40 @@ def test_adding_a_number_provisions_it_and_opens_its_connect_page(member, sandbo
     assert number.status == "disconnected"
 
 
-def test_a_greenapi_number_without_its_credentials_is_refused_with_the_fields_named(member, tenant):
-    html = member.post(
+def test_a_greenapi_number_without_its_credentials_is_refused_with_the_fields_named(owner, tenant):
+    html = owner.post(
         f"/t/{tenant.slug}/numbers/add/", {"name": "G", "provider": "greenapi"}
     ).content.decode()
     assert html.count("Required for GreenAPI numbers.") == 2
     assert not Number.objects.exists()
 
 
-def test_the_connect_page_shows_the_qr_after_asking_for_one(member, make_number):
+def test_the_connect_page_shows_the_qr_after_asking_for_one(owner, make_number):
     number = make_number()
     page = f"/numbers/{number.pk}/connect/"
-    assert 'id="qr-box" class="qr-box" hidden' in member.get(page).content.decode()
-    response = member.post(f"{page}start/", {"method": "qr"}, follow=True)
+    assert 'id="qr-box" class="qr-box" hidden' in owner.get(page).content.decode()
+    response = owner.post(f"{page}start/", {"method": "qr"}, follow=True)
     html = response.content.decode()
     number.refresh_from_db()
     assert number.qr_code and f'src="{number.qr_code}"' in html
     assert "Linked devices" in html
-    state = member.get(f"{page}state/").json()
+    state = owner.get(f"{page}state/").json()
     assert state["status"] == "qr_pending" and state["qr_code"] == number.qr_code
 
 
-def test_the_pairing_code_switch_shows_an_eight_character_code(member, make_number):
+def test_the_pairing_code_switch_shows_an_eight_character_code(owner, make_number):
     number = make_number()
-    member.post(
+    owner.post(
         f"/numbers/{number.pk}/connect/start/",
         {"method": "pairing_code", "phone_number": "+55 11 98888-7777"},
     )
-    state = member.get(f"/numbers/{number.pk}/connect/state/").json()
+    state = owner.get(f"/numbers/{number.pk}/connect/state/").json()
     assert len(state["pairing_code"]) == 8
 
 
-def test_a_bad_pairing_phone_is_explained(member, make_number):
+def test_a_bad_pairing_phone_is_explained(owner, make_number):
     number = make_number()
-    response = member.post(
+    response = owner.post(
         f"/numbers/{number.pk}/connect/start/",
         {"method": "pairing_code", "phone_number": "12"},
         follow=True,

@@ -13,6 +13,7 @@ from instances.api.serializers import clean_phone
 from messaging import media
 from messaging.models import Contact, Conversation, MediaFile, Message
 from whatsapp_saas.api.validators import public_url
+from whatsapp_saas.api.strict import StrictTypes
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096
@@ -121,7 +122,7 @@ class MessageSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
-class SendSerializer(serializers.Serializer):
+class SendSerializer(StrictTypes):
     """The body of POST /messages/."""
 
     number = serializers.UUIDField()

@@ -17,7 +17,7 @@
     badge.textContent = state.status_label;
     badge.className = "badge status status-" + state.status;
     if (state.connected) {
-      el("connected-phone").textContent = state.phone_number ? "+" + state.phone_number : "";
+      el("connected-phone").textContent = state.phone_display || "";
       el("connected-name").textContent = state.profile_name || "";
       show("connected", true); show("pending", false); show("expired", false);
       stop();
@@ -26,7 +26,9 @@
     if (state.qr_code && el("qr").getAttribute("src") !== state.qr_code) {
       el("qr").setAttribute("src", state.qr_code);
     }
-    show("qr-box", !!state.qr_code);
+    // One step at a time: a pairing code replaces the QR; the phone form stays while it is open.
+    var typing = root.dataset.step === "pairing-form" && !state.pairing_code;
+    show("qr-box", !!state.qr_code && !state.pairing_code && !typing);
     el("pairing-code").textContent = state.pairing_code || "";
     show("pairing-box", !!state.pairing_code);
     if (state.reason === "qr_expired") { expire(); }

@@ -13,7 +13,7 @@
           var badge = row.querySelector(".status");
           badge.textContent = n.status_label;
           badge.className = "badge status status-" + n.status;
-          row.querySelector(".phone").textContent = n.phone_number || "—";
+          row.querySelector(".phone").textContent = n.phone_display || "—";
         });
       })
       .catch(function () {});

@@ -36,3 +36,4 @@ def test_secrets_are_removed_at_any_depth():
     )
     assert found and cleaned == {"a": [{"keep": 1}], "b": {}, "c": "x"}
     assert without_secrets({"a": [1, {"b": None}]}) == ({"a": [1, {"b": None}]}, False)
+    assert without_secrets({"apikey": None, "token": ""}) == ({"apikey": None, "token": ""}, False)

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whatsapp_saas.middleware.ApiErrorMiddleware",
     "tenants.throttling.RateLimitHeadersMiddleware",
+    "whatsapp_saas.pages.BrandedNotFoundMiddleware",
     # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -109,7 +110,9 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions read from Redis first (written through to the database): a live page's refresh
+# then costs no session query (messaging/feed.py); without Redis they come from the database.
+SESSION_ENGINE = "whatsapp_saas.sessions"
 
 # ---------------------------------------------------------------- auth and pages
 AUTH_PASSWORD_VALIDATORS = [
@@ -131,6 +134,7 @@ AXES_LOCKOUT_CALLABLE = "tenants.lockout.locked_out"
 AXES_CLIENT_IP_CALLABLE = "tenants.lockout.client_ip"
 # Proxies in front that append to X-Forwarded-For (1 behind one TLS proxy); 0 trusts no header.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+CSRF_FAILURE_VIEW = "whatsapp_saas.pages.csrf_failure"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"
 LOGOUT_REDIRECT_URL = "login"

@@ -14,18 +14,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tenants.models import Tenant
-from notifications.models import Delivery, Endpoint
+from webhooks.models import WebhookEvent as Delivery
 from whatsapp_saas.workqueue import LeaseLost, WorkQueue, backoff
 
 LEASE = {"seconds": 30.0}
 
 
 def queue() -> WorkQueue[Delivery]:
-    """Pending deliveries as a queue (the helper is generic; any model with the two fields)."""
+    """Received webhook events as a queue (the helper is generic; any model with the fields)."""
     return WorkQueue(
         Delivery,
         lease=lambda: timedelta(seconds=LEASE["seconds"]),
-        ready=Q(status=Delivery.Status.PENDING),
+        ready=Q(status=Delivery.Status.RECEIVED),
         order=("next_attempt_at",),
     )
 
@@ -33,14 +33,15 @@ def queue() -> WorkQueue[Delivery]:
 @pytest.fixture
 def rows(tenant: Tenant) -> list[Delivery]:
     """Twenty pending deliveries, due one second apart in the past."""
-    endpoint = Endpoint.objects.create(tenant=tenant, url="https://hooks.example.com/in")
     now = timezone.now()
     return Delivery.objects.bulk_create(
         [
             Delivery(
-                endpoint=endpoint,
-                event_type="ping",
-                payload={},
+                provider="evolution",
+                tenant=tenant,
+                dedupe_key=f"row-{i}",
+                body=b"{}",
+                received_at=now,
                 next_attempt_at=now - timedelta(seconds=100 - i),
             )
             for i in range(20)
@@ -108,11 +109,11 @@ def test_a_lease_that_ran_out_is_taken_over_and_its_old_holder_writes_nothing(
     new = queue().take(rows[0].pk)
     assert new is not None
     with pytest.raises(LeaseLost), old.fenced():
-        Delivery.objects.filter(pk=rows[0].pk).update(last_error="stale")
-    assert old.finish(status=Delivery.Status.DELIVERED) == 0
-    assert new.finish(status=Delivery.Status.DELIVERED) == 1
+        Delivery.objects.filter(pk=rows[0].pk).update(error="stale")
+    assert old.finish(status=Delivery.Status.PROCESSED) == 0
+    assert new.finish(status=Delivery.Status.PROCESSED) == 1
     delivery = Delivery.objects.get(pk=rows[0].pk)
-    assert (delivery.status, delivery.last_error, delivery.lease_token) == ("delivered", "", None)
+    assert (delivery.status, delivery.error, delivery.lease_token) == ("processed", "", None)
 
 
 @pytest.mark.django_db(transaction=True)
