@@ -11,7 +11,15 @@ from django.conf import settings
 from whatsapp_saas.celery import app
 
 QUEUES = {"send", "events", "notify", "maintenance"}
-OUR_APPS = ("tenants.", "providers.", "instances.", "messaging.", "webhooks.", "whatsapp_saas.")
+OUR_APPS = (
+    "tenants.",
+    "providers.",
+    "instances.",
+    "messaging.",
+    "webhooks.",
+    "whatsapp_saas.",
+    "notifications.",
+)
 
 
 def our_tasks() -> list[str]:
