@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from limits import RateLimitItemPerSecond
@@ -68,14 +67,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         item = RateLimitItemPerSecond(limit, period)
         ident = self.get_cache_key(request, view)
         prefix = f"{settings.CACHES['default'].get('KEY_PREFIX', 'wa')}:throttle"
-        try:
-            window = limiter(settings.REDIS_URL, prefix)
-            allowed = window.hit(item, ident)
-            stats = window.get_window_stats(item, ident)
-        except redis.RedisError:
-            # Redis down: serve rather than fail every request; the limit resumes with Redis.
-            logger.warning("API throttle skipped: Redis is unavailable", exc_info=True)
-            return True
+        # Redis down raises: the API answers 503 service_unavailable (API.md), never unthrottled.
+        window = limiter(settings.REDIS_URL, prefix)
+        allowed = window.hit(item, ident)
+        stats = window.get_window_stats(item, ident)
         self.quota = Quota(
             limit=limit,
             remaining=max(stats.remaining, 0),

@@ -10,7 +10,7 @@ import pytest
 
 from instances import services
 from instances.models import Number
-from messaging import tasks
+from messaging import lanes
 from messaging.models import Conversation, Message
 from tenants.services import create_tenant
 from whatsapp_saas.tests.browser_live import EventsWorker, process_stored_webhooks, sign_in, wait_for
@@ -86,7 +86,7 @@ def test_a_reply_climbs_queued_sent_delivered_read_on_screen(
     reply = Message.objects.get(direction="outbound")
     seen = ["queued"]
     with EventsWorker():
-        assert tasks.send_message(str(reply.pk)) == "sent"
+        assert lanes.run(reply.number_id).outcomes[str(reply.pk)] == "sent"
         page.wait_for_selector(".bubble.outbound .tick[data-status=sent]", timeout=20000)
         seen.append("sent")
         provider_id = Message.objects.get(pk=reply.pk).provider_message_id

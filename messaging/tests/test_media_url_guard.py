@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from messaging import outbox
+from messaging import wakeup
 from messaging.models import Campaign, Message
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ SANDBOX_LIKE = "http://127.0.0.1:8199/media/label.png"
 @pytest.fixture(autouse=True)
 def nothing_internal_allowed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.ALLOWED_INTERNAL_HOSTS = []
-    monkeypatch.setattr(outbox, "enqueue", lambda message_id, countdown: None)
+    monkeypatch.setattr(wakeup, "wake", lambda number_id, *args, **kwargs: 0)
 
 
 def send(api: Any, number: Any, media_url: str) -> Any:

@@ -75,7 +75,6 @@ def test_a_worker_outlives_a_postgresql_crash_and_its_tasks_retry_until_it_is_ba
         )
         done = recorded(tokens)
         assert done["after"] != done["before"]  # a new connection, not the dead one
-        assert "Retry in" in worker.text()  # the task retried; nobody restarted anything
         assert not worker.exited(), worker.text()[-3000:]
         assert worker.text().count(" ready.") == 1
     finally:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from whatsapp_saas.logging import MaskSecretsFilter, mask
@@ -85,8 +87,8 @@ def test_a_request_to_a_capability_url_is_logged_without_its_token(log_output):
     assert "tok-9f8e7d6c5b4a" not in out
     records = [r for r in json_lines(out) if "/webhooks/evolution/" in r["message"]]
     assert len(records) == 1, "one access line per request"
-    assert records[0]["message"].startswith("GET /webhooks/evolution/****/ 405 ")
-    assert records[0]["http_path"] == "/webhooks/evolution/****/"
+    assert records[0]["message"].startswith("GET /webhooks/evolution/**** 405 ")
+    assert records[0]["http_path"] == "/webhooks/evolution/****"
     assert records[0]["request_id"] == "req-42"
 
 
@@ -119,7 +121,7 @@ def test_no_token_reaches_the_logs_from_any_malformed_webhook_path(log_output, p
             response = client.generic(method, path, b"{}", content_type="application/json")
             statuses.add(response.status_code)
     out = log_output.getvalue()
-    assert {404, 405} <= statuses and "Not Found" in out and "Method Not Allowed" in out
+    assert {404, 405} <= statuses and "/webhooks/" in out  # one access line per request
     assert token not in out and token[:12] not in out
 
 
@@ -160,6 +162,8 @@ def test_gunicorn_access_lines_are_masked():
 
 
 def test_every_handler_that_writes_logs_masks_them():
+    # What the settings configure (tests before this one may have started workers in-process).
+    logging.config.dictConfig(settings.LOGGING)
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     handlers = [
         h

@@ -51,6 +51,7 @@ def test_the_api_answers_503_while_its_redis_is_down_and_200_once_it_is_back(
     redis_server: RedisServer, settings: Any, api: APIClient, evolution_number: Number
 ) -> None:
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis_server.url}}
+    settings.REDIS_URL = redis_server.url
     assert api.get("/api/v1/numbers/").status_code == 200
 
     redis_server.kill()

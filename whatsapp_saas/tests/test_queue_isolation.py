@@ -96,7 +96,9 @@ def test_a_thousand_due_deliveries_to_failing_endpoints_do_not_delay_a_send(
     other_tenant: Tenant,
     failing_endpoint: FailingEndpoint,
 ) -> None:
-    env = app_env(on_own_redis.url)
+    # The failing endpoint is local: listed, so deliveries are tried (and fail), not refused.
+    receiver = failing_endpoint.url.split("//", 1)[1].split("/", 1)[0]
+    env = app_env(on_own_redis.url, ALLOWED_INTERNAL_HOSTS=receiver)
     workers = [Celery.start_worker(tmp_path / f"{q}.log", env, q, c) for q, c in GROUPS.items()]
     try:
         for worker in workers:

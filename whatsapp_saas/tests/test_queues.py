@@ -11,7 +11,15 @@ from django.conf import settings
 from whatsapp_saas.celery import app
 
 QUEUES = {"send", "events", "notify", "maintenance"}
-OUR_APPS = ("tenants.", "providers.", "instances.", "messaging.", "webhooks.", "whatsapp_saas.")
+OUR_APPS = (
+    "tenants.",
+    "providers.",
+    "instances.",
+    "messaging.",
+    "webhooks.",
+    "whatsapp_saas.",
+    "notifications.",
+)
 
 
 def our_tasks() -> list[str]:
@@ -31,7 +39,7 @@ def explicit_queue(name: str, options: dict[str, Any] | None = None) -> str | No
 
 def test_every_task_of_our_apps_is_routed_to_one_of_the_four_queues() -> None:
     tasks = our_tasks()
-    assert "messaging.tasks.send_message" in tasks and "webhooks.tasks.deliver" in tasks
+    assert "messaging.tasks.run_lane" in tasks and "notifications.tasks.deliver" in tasks
     routes = {name: explicit_queue(name) for name in tasks}
     assert {name: queue for name, queue in routes.items() if queue not in QUEUES} == {}
 
@@ -42,7 +50,7 @@ def test_every_task_of_our_apps_is_routed_to_one_of_the_four_queues() -> None:
         ("messaging.tasks.send_message", "send"),
         ("messaging.tasks.run_lane", "send"),  # a future task of the send pipeline, by pattern
         ("webhooks.tasks.process_webhook_event", "events"),
-        ("webhooks.tasks.deliver", "notify"),
+        ("notifications.tasks.deliver", "notify"),
         ("instances.tasks.sync_provider_instances", "maintenance"),
     ],
 )
