@@ -37,6 +37,13 @@ MESSAGE_COLUMNS = (
     "error_message",
     "created_at",
     "updated_at",
+    # What the bubble shows of its content: edits, deletions, reactions, calls and the file.
+    "edited_at",
+    "deleted_at",
+    "reactions",
+    "extra",
+    "media_file__status",
+    "media_file__mime_type",
 )
 
 

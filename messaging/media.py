@@ -185,6 +185,8 @@ def finish(media: MediaFile, token: uuid.UUID, status: str, **fields: Any) -> st
         )
         if not done:
             return "lost"
+        # The pages' live feeds follow messages by `updated_at`.
+        Message.objects.filter(pk=media.message_id).update(updated_at=timezone.now())
         transaction.on_commit(partial(events.updated_by_id, media.message_id), robust=True)
     return status
 

@@ -15,4 +15,5 @@ urlpatterns = [
     ),
     path("conversations/<uuid:conversation_id>/read/", views.mark_read, name="conversation-read"),
     path("conversations/<uuid:conversation_id>/reply/", views.reply, name="conversation-reply"),
+    path("messages/<uuid:message_id>/media/", views.message_media, name="message-media"),
 ]

@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.db.models import F
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,9 +19,10 @@ from providers.base import e164_digits
 from tenants.access import workspace
 from tenants.services import tenants_of
 
-from . import feed, services
+from . import feed, media, services
+from .feed import MESSAGE_COLUMNS
 from .models import Conversation, Message
-from .presentation import TICKS, conversation_row
+from .presentation import conversation_row, message_row
 
 HISTORY = 200
 
@@ -112,18 +114,35 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
     history = list(convo.messages.order_by("-created_at")[:HISTORY])[::-1]
     if history:
         services.mark_read(convo, history[-1])
+    rows = Message.objects.filter(pk__in=[m.pk for m in history]).order_by("created_at")
     return render(
         request,
         "messaging/conversation.html",
         {
             "tenant": convo.tenant,
             "conversation": convo,
-            "history": [(m, *TICKS.get(m.status, ("", ""))) for m in history],
+            "history": [message_row(row) for row in rows.values(*MESSAGE_COLUMNS)],
             "form": ReplyForm(),
             "cursor": cursor.isoformat(),
             "section": "inbox",
         },
     )
+
+
+@login_required
+def message_media(request: HttpRequest, message_id: str) -> HttpResponseBase:
+    """The stored file of an inbound message, for members of its workspace (the page's media)."""
+    message = get_object_or_404(
+        Message.objects.select_related("media_file"),
+        pk=message_id,
+        deleted_at__isnull=True,
+        tenant__is_active=True,
+        tenant__memberships__user=request.user,
+    )
+    found = media.of(message)
+    if found is None or found.status != found.Status.STORED:
+        raise Http404("No stored file")
+    return media.response(found)
 
 
 @login_required

@@ -1,6 +1,7 @@
 // Conversation page: ask the change feed every second (304 when nothing changed); add new
-// messages, move ticks up (queued, sent, delivered, read, failed with its reason), and tell the
-// server which messages were shown, so only those count as read. Text only, never HTML.
+// messages, redraw changed ones (edits, deletions, reactions, a file that arrived), move ticks up
+// (queued, sent, delivered, read, failed with its reason), and tell the server which messages
+// were shown, so only those count as read. Text only, never HTML.
 (function () {
   "use strict";
   var chat = document.getElementById("chat");
@@ -33,15 +34,55 @@
     return wrap;
   }
 
+  // One message, as messaging/bubble.html draws it: a file by its type, deleted and edited
+  // marks, a call's words, reactions as chips.
+  function mediaOf(m) {
+    var f = m.media, node;
+    if (f.kind === "image") {
+      node = el("a");
+      node.href = f.url; node.target = "_blank"; node.rel = "noopener";
+      var img = el("img", "media");
+      img.src = f.url; img.alt = m.file_name || "Image"; img.loading = "lazy";
+      node.appendChild(img);
+    } else if (f.kind === "audio" || f.kind === "video") {
+      node = el(f.kind, "media");
+      node.controls = true; node.preload = "metadata"; node.src = f.url;
+    } else if (f.kind === "file") {
+      node = el("a", "file", m.file_name || "Download the file");
+      node.href = f.url; node.setAttribute("download", "");
+    } else {
+      node = el("div", "muted small kind", "[" + m.type + "] " + f.note);
+    }
+    return node;
+  }
+
   function bubble(m) {
-    var node = el("div", "bubble " + m.direction);
+    var node = el("div", "bubble " + m.direction + (m.deleted ? " deleted" : ""));
     node.dataset.id = m.id;
     node.dataset.created = m.created_at;
-    if (m.type !== "text") { node.appendChild(el("div", "muted small kind", "[" + m.type + "]" + (m.file_name ? " " + m.file_name : ""))); }
-    node.appendChild(el("div", "text", m.text));
+    node.dataset.version = m.version;
+    if (m.deleted) {
+      node.appendChild(el("div", "text muted gone", "This message was deleted"));
+    } else if (m.call) {
+      node.appendChild(el("div", "text call", m.call));
+    } else {
+      if (m.media) { node.appendChild(mediaOf(m)); }
+      else if (m.type !== "text") { node.appendChild(el("div", "muted small kind", "[" + m.type + "]" + (m.file_name ? " " + m.file_name : ""))); }
+      if (m.text) { node.appendChild(el("div", "text", m.text)); }
+    }
     var meta = el("div", "meta muted small");
+    if (m.edited) { meta.appendChild(el("span", "edited", "edited")); }
     meta.appendChild(el("span", "time", m.time));
     node.appendChild(meta);
+    if (m.reactions && m.reactions.length) {
+      var chips = el("div", "reactions");
+      m.reactions.forEach(function (r) {
+        var chip = el("span", "reaction", r.emoji + (r.count > 1 ? " " + r.count : ""));
+        chip.title = String(r.count);
+        chips.appendChild(chip);
+      });
+      node.appendChild(chips);
+    }
     return node;
   }
 
@@ -53,6 +94,11 @@
       var later = Array.prototype.find.call(chat.querySelectorAll(".bubble"), function (b) { return b.dataset.created > m.created_at; });
       chat.insertBefore(node, later || document.getElementById("chat-empty"));
       document.getElementById("chat-empty").hidden = true;
+    } else if (node.dataset.version !== m.version) {
+      // Edited, deleted, reacted to, or its file arrived: draw it again in place.
+      var redrawn = bubble(m);
+      node.replaceWith(redrawn);
+      node = redrawn;
     }
     if (m.direction === "outbound") {
       var meta = node.querySelector(".meta");
