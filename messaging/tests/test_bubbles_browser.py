@@ -3,7 +3,6 @@ documents, marks edited and deleted messages, shows reactions and calls, and red
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import math
@@ -14,13 +13,11 @@ from typing import Any
 
 import pytest
 
-from instances import services
-from instances.models import Number
 from messaging import media_tasks
 from messaging.models import Conversation, MediaFile, Message
-from tenants.services import create_tenant
 from whatsapp_saas.tests.browser_live import (
     EventsWorker,
+    linked_world,
     process_stored_webhooks,
     sign_in,
     wait_for,
@@ -51,15 +48,7 @@ def b64(data: bytes) -> str:
 @pytest.fixture
 def world(live_server: Any, sandbox: Any, settings: Any) -> Iterator[dict[str, Any]]:
     """Alice owns Acme, whose Evolution number is linked at the sandbox and posts to us."""
-    settings.PUBLIC_BASE_URL = live_server.url
-    sandbox.settings(auto_receipts=False)
-    tenant = create_tenant("Acme", owner_email="alice@acme.test", owner_password="pw-alice-123")
-    number = services.connect(services.create_number(tenant, name="Support", provider="evolution"))
-    sandbox.scan("evolution", number.instance_name, phone="5511988887777")
-    wait_for(lambda: process_stored_webhooks() >= 0 and Number.objects.get().is_connected)
-    yield {"tenant": tenant, "number": Number.objects.get()}
-    sandbox.reset()
-    asyncio.run_coroutine_threadsafe(sandbox.sandbox.webhooks.close(), sandbox.loop).result(5)
+    yield from linked_world(live_server, sandbox, settings)
 
 
 def fetch_files() -> bool:

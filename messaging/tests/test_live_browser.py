@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from instances import services
-from instances.models import Number
 from messaging import lanes
 from messaging.models import Conversation, Message
-from tenants.services import create_tenant
-from whatsapp_saas.tests.browser_live import EventsWorker, process_stored_webhooks, sign_in, wait_for
+from whatsapp_saas.tests.browser_live import (
+    EventsWorker,
+    linked_world,
+    process_stored_webhooks,
+    sign_in,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CUSTOMER = "5511977770000"
@@ -22,15 +24,7 @@ CUSTOMER = "5511977770000"
 @pytest.fixture
 def world(live_server: Any, sandbox: Any, settings: Any) -> Iterator[dict[str, Any]]:
     """Alice owns Acme, whose Evolution number is linked at the sandbox and posts to us."""
-    settings.PUBLIC_BASE_URL = live_server.url
-    sandbox.settings(auto_receipts=False)
-    tenant = create_tenant("Acme", owner_email="alice@acme.test", owner_password="pw-alice-123")
-    number = services.connect(services.create_number(tenant, name="Support", provider="evolution"))
-    sandbox.scan("evolution", number.instance_name, phone="5511988887777")
-    wait_for(lambda: process_stored_webhooks() >= 0 and Number.objects.get().is_connected)
-    yield {"tenant": tenant, "number": Number.objects.get()}
-    sandbox.reset()
-    asyncio.run_coroutine_threadsafe(sandbox.sandbox.webhooks.close(), sandbox.loop).result(5)
+    yield from linked_world(live_server, sandbox, settings)
 
 
 def test_an_inbound_message_appears_in_the_open_conversation_and_the_inbox(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connections
@@ -63,3 +63,22 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def linked_world(live_server: Any, sandbox: Any, settings: Any) -> Iterator[dict[str, Any]]:
+    """Alice owns Acme, whose Evolution number is linked at the sandbox and posts to us."""
+    import asyncio
+
+    from instances import services
+    from instances.models import Number
+    from tenants.services import create_tenant
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    sandbox.settings(auto_receipts=False)
+    tenant = create_tenant("Acme", owner_email="alice@acme.test", owner_password="pw-alice-123")
+    number = services.connect(services.create_number(tenant, name="Support", provider="evolution"))
+    sandbox.scan("evolution", number.instance_name, phone="5511988887777")
+    wait_for(lambda: process_stored_webhooks() >= 0 and Number.objects.get().is_connected)
+    yield {"tenant": tenant, "number": Number.objects.get()}
+    sandbox.reset()
+    asyncio.run_coroutine_threadsafe(sandbox.sandbox.webhooks.close(), sandbox.loop).result(5)
