@@ -162,15 +162,14 @@ def test_gunicorn_access_lines_are_masked():
 
 
 def test_every_handler_that_writes_logs_masks_them():
-    # What the settings configure (tests before this one may have started workers in-process).
+    # The handlers the settings configure (tests before this one may add capture handlers).
     logging.config.dictConfig(settings.LOGGING)
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    names = ["", *settings.LOGGING["loggers"]]
     handlers = [
         h
-        for logger in loggers
-        if isinstance(logger, logging.Logger)
-        for h in logger.handlers
-        if not isinstance(h, logging.NullHandler) and type(h).__module__ != "_pytest.logging"
+        for name in names
+        for h in logging.getLogger(name).handlers
+        if not isinstance(h, logging.NullHandler)
     ]
     assert handlers
     assert all(any(isinstance(f, MaskSecretsFilter) for f in h.filters) for h in handlers)
