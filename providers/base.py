@@ -20,8 +20,8 @@ from providers.media import UrlGuard
 from providers.types import (
     ConnectionState,
     ConnectResult,
-    CredentialField,
     CreatedInstance,
+    CredentialField,
     HealthStatus,
     InstanceRef,
     MediaContent,

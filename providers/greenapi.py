@@ -34,8 +34,8 @@ from providers.media import UrlGuard, download, unsupported
 from providers.types import (
     ConnectionState,
     ConnectResult,
-    CredentialField,
     CreatedInstance,
+    CredentialField,
     HealthStatus,
     InstanceRef,
     MediaContent,

@@ -102,7 +102,7 @@ class SandboxServer:
         """The chat reacts to a message ("" takes the reaction back)."""
         return self._post(f"/messages/{message_id}/react", {"emoji": emoji, **body})
 
-    def call(self, provider: str, key: str | int, **body: Any) -> dict[str, Any]:
+    def incoming_call(self, provider: str, key: str | int, **body: Any) -> dict[str, Any]:
         """An incoming call ("from", "status", "video", "lid", "id")."""
         return self._post(f"/{provider}/instances/{key}/call", body)
 

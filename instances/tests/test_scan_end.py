@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -25,7 +26,9 @@ def scanning(number: Number, qr_age: timedelta) -> Number:
     return number
 
 
-def test_close_after_the_qr_stopped_renewing_ends_the_scan_as_qr_expired(evolution_number):
+def test_close_after_the_qr_stopped_renewing_ends_the_scan_as_qr_expired(
+    evolution_number: Any,
+) -> None:
     """After QRCODE_LIMIT, connectionState answers close, not refused (Corrections)."""
     number = services.apply_state(
         scanning(evolution_number, timedelta(minutes=3)), CLOSE, ConnectionEvent.Source.POLL
@@ -33,14 +36,14 @@ def test_close_after_the_qr_stopped_renewing_ends_the_scan_as_qr_expired(evoluti
     assert (number.status, number.status_reason) == ("disconnected", "qr_expired")
 
 
-def test_close_while_the_qr_is_fresh_leaves_the_scan_waiting(evolution_number):
+def test_close_while_the_qr_is_fresh_leaves_the_scan_waiting(evolution_number: Any) -> None:
     number = services.apply_state(
         scanning(evolution_number, timedelta(seconds=20)), CLOSE, ConnectionEvent.Source.POLL
     )
     assert number.status == "qr_pending"
 
 
-def test_status_shows_the_pairing_code_while_it_is_valid(api, evolution_number):
+def test_status_shows_the_pairing_code_while_it_is_valid(api: Any, evolution_number: Any) -> None:
     url = f"/api/v1/numbers/{evolution_number.pk}/status/"
     Number.objects.filter(pk=evolution_number.pk).update(
         pairing_code="WZYEH1YY", pairing_code_expires_at=timezone.now() + timedelta(minutes=2)

@@ -59,8 +59,8 @@ def fetch_files() -> bool:
 
 
 def test_the_conversation_shows_files_changes_reactions_and_calls(
-    live_server, sandbox, world, browser_page, screenshot_dir
-):
+    live_server: Any, sandbox: Any, world: Any, browser_page: Any, screenshot_dir: Any
+) -> None:
     key = world["number"].instance_name
 
     def inbound(**body: Any) -> str:
@@ -75,7 +75,7 @@ def test_the_conversation_shows_files_changes_reactions_and_calls(
     inbound(media={"type": "document", "fileName": "pedido-123.pdf", "base64": b64(PDF)})
     typo = inbound(text="Chega amanah?")
     gone = inbound(text="Mensagem errada")
-    sandbox.call("evolution", key, **{"from": CUSTOMER, "status": "timeout"})
+    sandbox.incoming_call("evolution", key, **{"from": CUSTOMER, "status": "timeout"})
     wait_for(lambda: process_stored_webhooks() >= 0 and Message.objects.count() == 8, timeout=30)
     sandbox.edit(typo, "Chega amanhã?")
     sandbox.revoke(gone)

@@ -22,7 +22,11 @@ from providers.events import MessageKind, MessageReceived
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-KEY = {"remoteJid": "5511888888888@s.whatsapp.net", "fromMe": False, "id": "3EB0IMG0000000000001"}
+KEY: dict[str, Any] = {
+    "remoteJid": "5511888888888@s.whatsapp.net",
+    "fromMe": False,
+    "id": "3EB0IMG0000000000001",
+}
 
 
 @pytest.fixture
@@ -46,9 +50,9 @@ def image_message(number: Number, **source: Any) -> Message:
         provider=number.provider,
         instance=number.instance_name,
         raw={},
-        message_id=KEY["id"],
-        chat_id=KEY["remoteJid"],
-        sender=KEY["remoteJid"],
+        message_id=str(KEY["id"]),
+        chat_id=str(KEY["remoteJid"]),
+        sender=str(KEY["remoteJid"]),
         message_type=MessageKind.IMAGE,
         mime_type="image/png",
         media_source=source or {"message": {"key": KEY, "message": {"imageMessage": {}}}},
@@ -73,8 +77,8 @@ def fetch(message: Message) -> MediaFile:
 
 
 def test_the_file_is_fetched_with_the_message_as_received_and_served_with_its_type(
-    number, rsps, api
-):
+    number: Any, rsps: Any, api: Any
+) -> None:
     message = image_message(number)
     answer(rsps)
     stored = fetch(message)
@@ -92,8 +96,8 @@ def test_the_file_is_fetched_with_the_message_as_received_and_served_with_its_ty
 
 
 def test_another_tenants_file_is_not_found_and_a_key_without_read_scope_is_refused(
-    number, rsps, other_tenant, make_key, client_for
-):
+    number: Any, rsps: Any, other_tenant: Any, make_key: Any, client_for: Any
+) -> None:
     message = image_message(number)
     answer(rsps)
     fetch(message)
@@ -103,7 +107,9 @@ def test_another_tenants_file_is_not_found_and_a_key_without_read_scope_is_refus
     assert sender_only.get(f"/api/v1/messages/{message.pk}/media/").status_code == 403
 
 
-def test_a_file_declared_too_large_is_never_downloaded(number, rsps, settings):
+def test_a_file_declared_too_large_is_never_downloaded(
+    number: Any, rsps: Any, settings: Any
+) -> None:
     settings.MEDIA_MAX_BYTES = 1000
     message = image_message(
         number, message={"key": KEY, "message": {"imageMessage": {}}}, size=5000
@@ -111,7 +117,7 @@ def test_a_file_declared_too_large_is_never_downloaded(number, rsps, settings):
     assert fetch(message).status == "too_large" and not rsps.calls
 
 
-def test_a_download_over_the_limit_is_too_large(number, rsps, settings):
+def test_a_download_over_the_limit_is_too_large(number: Any, rsps: Any, settings: Any) -> None:
     settings.MEDIA_MAX_BYTES = 10
     message = image_message(number)
     answer(rsps)
@@ -120,7 +126,7 @@ def test_a_download_over_the_limit_is_too_large(number, rsps, settings):
     assert not default_storage.exists(f"media/{number.tenant_id}")
 
 
-def test_markup_that_claims_to_be_an_image_is_refused(number, rsps):
+def test_markup_that_claims_to_be_an_image_is_refused(number: Any, rsps: Any) -> None:
     message = image_message(number)
     html = base64.b64encode(b"<html><script>alert(1)</script></html>").decode()
     answer(rsps, base64=html)
@@ -128,7 +134,9 @@ def test_markup_that_claims_to_be_an_image_is_refused(number, rsps):
     assert found.status == "failed" and found.error.startswith("type_not_allowed")
 
 
-def test_a_transient_failure_is_retried_later_and_a_refusal_fails_at_once(number, rsps, settings):
+def test_a_transient_failure_is_retried_later_and_a_refusal_fails_at_once(
+    number: Any, rsps: Any, settings: Any
+) -> None:
     settings.MEDIA_MAX_ATTEMPTS = 2
     message = image_message(number)
     rsps.post(
@@ -138,7 +146,8 @@ def test_a_transient_failure_is_retried_later_and_a_refusal_fails_at_once(number
     )
     found = fetch(message)
     assert found.status == "pending" and found.attempts == 1
-    assert found.next_attempt_at > timezone.now() and found.lease_token is None
+    assert found.next_attempt_at is not None and found.next_attempt_at > timezone.now()
+    assert found.lease_token is None
     assert media.fetch(found.pk) == "skipped"  # not due yet
     assert fetch(message).status == "failed"  # out of attempts
 
@@ -164,7 +173,7 @@ def test_a_transient_failure_is_retried_later_and_a_refusal_fails_at_once(number
     assert refused.status == "failed" and refused.attempts == 1
 
 
-def test_a_file_being_fetched_by_one_worker_is_not_taken_by_another(number):
+def test_a_file_being_fetched_by_one_worker_is_not_taken_by_another(number: Any) -> None:
     message = image_message(number)
     found = MediaFile.objects.get(message=message)
     assert media.claim(found.pk) is not None
@@ -172,8 +181,8 @@ def test_a_file_being_fetched_by_one_worker_is_not_taken_by_another(number):
 
 
 def test_the_message_is_recorded_and_announced_before_its_file(
-    number, rsps, django_capture_on_commit_callbacks, monkeypatch
-):
+    number: Any, rsps: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
     monkeypatch.setattr(media_tasks.fetch_media, "delay", lambda media_id: None)
     Endpoint.objects.create(
         tenant=number.tenant,
@@ -191,20 +200,22 @@ def test_the_message_is_recorded_and_announced_before_its_file(
     assert update.payload["data"]["media"]["status"] == "stored"
 
 
-def test_files_past_retention_are_deleted_and_the_message_says_so(number, rsps, api):
+def test_files_past_retention_are_deleted_and_the_message_says_so(
+    number: Any, rsps: Any, api: Any
+) -> None:
     message = image_message(number)
     answer(rsps)
     found = fetch(message)
     MediaFile.objects.filter(pk=found.pk).update(stored_at=timezone.now() - timedelta(days=91))
     assert media.purge_expired(90) == 1
-    assert not default_storage.exists(found.file.name)
+    assert not default_storage.exists(str(found.file.name))
     shown = api.get(f"/api/v1/messages/{message.pk}/").json()
     assert shown["media"]["status"] == "expired" and shown["media_url"] is None
     gone = api.get(f"/api/v1/messages/{message.pk}/media/")
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "media_unavailable"
 
 
-def test_a_deleted_message_shows_neither_text_nor_media(number, rsps, api):
+def test_a_deleted_message_shows_neither_text_nor_media(number: Any, rsps: Any, api: Any) -> None:
     message = image_message(number)
     answer(rsps)
     fetch(message)

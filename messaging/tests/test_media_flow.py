@@ -22,7 +22,7 @@ PNG = base64.b64decode(
 )
 OGG = b"OggS\x00\x02" + bytes(22) + b"\x01\x13OpusHead" + bytes(64)
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-FILES = {
+FILES: dict[str, tuple[bytes, dict[str, Any]]] = {
     "image": (PNG, {"type": "image", "mimetype": "image/png", "caption": "Our invoice"}),
     "voice note": (OGG, {"type": "audio", "mimetype": "audio/ogg; codecs=opus", "ptt": True}),
     "document": (
@@ -68,8 +68,8 @@ def fetch_pending() -> None:
 
 @pytest.mark.parametrize("provider", ["evolution", "greenapi"])
 def test_an_image_a_voice_note_and_a_document_are_stored_and_served_with_their_bytes(
-    provider, live_numbers, sandbox, api
-):
+    provider: Any, live_numbers: Any, sandbox: Any, api: Any
+) -> None:
     number = connected(live_numbers(provider), sandbox)
     ids = {name: receive(number, sandbox, spec, data) for name, (data, spec) in FILES.items()}
     wait_for(stored(number, INBOUND_EVENT[provider], count=3))
@@ -100,7 +100,9 @@ def test_an_image_a_voice_note_and_a_document_are_stored_and_served_with_their_b
     assert document["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
 
 
-def test_a_greenapi_download_url_into_our_network_is_never_fetched(live_numbers, sandbox, api):
+def test_a_greenapi_download_url_into_our_network_is_never_fetched(
+    live_numbers: Any, sandbox: Any, api: Any
+) -> None:
     number = connected(live_numbers("greenapi"), sandbox)
     spec = {"type": "image", "mimetype": "image/png", "url": "http://10.1.2.3/media/secret"}
     receive(number, sandbox, spec, PNG)

@@ -65,15 +65,17 @@ def test_replies_and_group_members_in_both_addressing_modes(
 
 def test_a_call_in_both_providers(sandbox: SandboxServer, receiver: WebhookReceiver) -> None:
     open_evolution(sandbox, receiver)
-    sandbox.call("evolution", "wa1", **{"from": CUSTOMER, "lid": True, "video": True})
+    sandbox.incoming_call("evolution", "wa1", **{"from": CUSTOMER, "lid": True, "video": True})
     call = receiver.wait_for_event("call")[0].body["data"]
     assert call["chatId"].endswith("@lid") and call["callerPn"] == f"{CUSTOMER}@s.whatsapp.net"
     assert (call["status"], call["isVideo"]) == ("offer", True)
     inst = green_with_webhooks(sandbox, receiver)
     sandbox.scan("greenapi", inst["idInstance"], phone="79001234567")
-    sandbox.call("greenapi", inst["idInstance"], **{"from": CUSTOMER})  # incomingCallWebhook off
+    sandbox.incoming_call(
+        "greenapi", inst["idInstance"], **{"from": CUSTOMER}
+    )  # incomingCallWebhook off
     assert green(sandbox, inst, "setSettings", "POST", json={"incomingCallWebhook": "yes"}).ok
-    sandbox.call("greenapi", inst["idInstance"], **{"from": CUSTOMER, "status": "missed"})
+    sandbox.incoming_call("greenapi", inst["idInstance"], **{"from": CUSTOMER, "status": "missed"})
     [note] = receiver.wait_for_event("incomingCall")
     assert (note.body["from"], note.body["status"]) == (f"{CUSTOMER}@c.us", "missed")
 

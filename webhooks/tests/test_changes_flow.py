@@ -49,8 +49,8 @@ def then(number: Number, before: int, count: int = 1) -> None:
 
 @pytest.mark.parametrize("provider", ["evolution", "greenapi"])
 def test_an_edit_a_reaction_a_reply_and_a_deletion_change_only_the_original(
-    provider, live_numbers, sandbox, api
-):
+    provider: Any, live_numbers: Any, sandbox: Any, api: Any
+) -> None:
     number = connected(live_numbers(provider), sandbox)
     sent = sandbox.inbound(provider, key_of(number), **{"from": CUSTOMER, "text": "Hi"})
     wait_for(stored(number, MESSAGE_EVENT[provider]))

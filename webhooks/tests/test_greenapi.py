@@ -8,8 +8,8 @@ from providers.base import body_fingerprint
 from providers.events import (
     CallReceived,
     ConnectionChanged,
-    MessageChanged,
     InvalidEvent,
+    MessageChanged,
     MessageReceived,
     MessageSent,
     MessageStatusChanged,

@@ -15,25 +15,25 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def apply(deliver, fixture_for):
+def apply(deliver: Any, fixture_for: Any) -> Any:
     """Deliver fixtures to a number and process each at once."""
 
     def run(number: Any, *names: str) -> None:
         for name in names:
             assert deliver(number, fixture_for(number, name)).status_code == 200
-            tasks.process_webhook_event(WebhookEvent.objects.order_by("-id").first().pk)
+            tasks.process_webhook_event(WebhookEvent.objects.latest("id").pk)
 
     return run
 
 
-def test_a_send_greenapi_accepted_stays_queued_and_evolution_ones_are_sent():
+def test_a_send_greenapi_accepted_stays_queued_and_evolution_ones_are_sent() -> None:
     assert handover_status(get_gateway_class("greenapi").queues_sends) == "queued"
     assert handover_status(get_gateway_class("evolution").queues_sends) == "sent"
 
 
 def test_a_yellow_card_keeps_it_queued_with_the_cause_until_greenapi_sends_it(
-    apply, greenapi_number, our_message
-):
+    apply: Any, greenapi_number: Any, our_message: Any
+) -> None:
     our_message.number, our_message.status = greenapi_number, "queued"
     our_message.provider_message_id = "BAE5F4886E5E7D3B"
     our_message.save()
@@ -55,8 +55,8 @@ def test_a_yellow_card_keeps_it_queued_with_the_cause_until_greenapi_sends_it(
     ],
 )
 def test_no_account_and_not_in_group_fail_with_their_reasons(
-    apply, greenapi_number, our_message, fixture, reason
-):
+    apply: Any, greenapi_number: Any, our_message: Any, fixture: Any, reason: Any
+) -> None:
     our_message.number, our_message.status = greenapi_number, "queued"
     our_message.provider_message_id = "BAE5F4886E5E7D3B"
     our_message.save()

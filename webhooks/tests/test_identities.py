@@ -18,13 +18,14 @@ LID = "123456789012345@lid"
 
 
 @pytest.fixture
-def apply(deliver, fixture_for):
+def apply(deliver: Any, fixture_for: Any) -> Any:
     """Deliver fixtures to a number and process each at once."""
 
     def run(number: Any, *names: str) -> None:
         for name in names:
             assert deliver(number, fixture_for(number, name)).status_code == 200
             event = WebhookEvent.objects.filter(number=number).order_by("-id").first()
+            assert event is not None
             tasks.process_webhook_event(event.pk)
 
     return run
@@ -32,8 +33,8 @@ def apply(deliver, fixture_for):
 
 @pytest.mark.django_db
 def test_a_lid_contact_and_a_phone_contact_merge_when_a_message_carries_both(
-    apply, evolution_number, api
-):
+    apply: Any, evolution_number: Any, api: Any
+) -> None:
     apply(evolution_number, "messages_upsert__lid_without_phone", "messages_upsert__text")
     assert Contact.objects.count() == 2 and Conversation.objects.count() == 2
     apply(evolution_number, "messages_upsert__lid")
@@ -46,7 +47,7 @@ def test_a_lid_contact_and_a_phone_contact_merge_when_a_message_carries_both(
 
 
 @pytest.mark.django_db
-def test_a_phone_addressed_chat_keeps_the_lid_it_carries(apply, evolution_number):
+def test_a_phone_addressed_chat_keeps_the_lid_it_carries(apply: Any, evolution_number: Any) -> None:
     apply(evolution_number, "messages_upsert__phone_addressed_with_lid", "messages_upsert__lid")
     contact = Contact.objects.get()
     assert (contact.phone, contact.lid) == (PHONE, LID)
@@ -54,14 +55,16 @@ def test_a_phone_addressed_chat_keeps_the_lid_it_carries(apply, evolution_number
 
 
 @pytest.mark.django_db
-def test_evolution_2_3_2_sender_pn_gives_the_phone(apply, evolution_number):
+def test_evolution_2_3_2_sender_pn_gives_the_phone(apply: Any, evolution_number: Any) -> None:
     apply(evolution_number, "messages_upsert__lid_sender_pn")
     contact = Contact.objects.get()
     assert (contact.phone, contact.lid) == (PHONE, LID)
 
 
 @pytest.mark.django_db
-def test_a_group_member_is_the_phone_in_both_addressing_modes(apply, evolution_number):
+def test_a_group_member_is_the_phone_in_both_addressing_modes(
+    apply: Any, evolution_number: Any
+) -> None:
     apply(
         evolution_number,
         "messages_upsert__group_phone_addressed",
@@ -73,8 +76,8 @@ def test_a_group_member_is_the_phone_in_both_addressing_modes(apply, evolution_n
 
 @pytest.mark.django_db(transaction=True)
 def test_over_http_a_lid_chat_and_a_phone_addressed_group_land_under_the_phone(
-    live_numbers, sandbox
-):
+    live_numbers: Any, sandbox: Any
+) -> None:
     from instances import services
 
     number = services.connect(live_numbers())

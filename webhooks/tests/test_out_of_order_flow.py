@@ -3,6 +3,8 @@ in the right state (reference 1.9: each delivery has its own retries, later ones
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from instances import services
@@ -26,8 +28,8 @@ def connection_states(number: Number) -> list[str]:
 
 
 def test_an_open_that_overtakes_its_connecting_leaves_the_number_connected(
-    live_numbers, sandbox
-):
+    live_numbers: Any, sandbox: Any
+) -> None:
     sandbox.settings(webhook_initial_delay=1.0, webhook_jitter=0, reconnect_seconds=0.2)
     number = services.connect(live_numbers())
     sandbox.scan("evolution", number.instance_name, phone="5511988887777")
@@ -47,7 +49,9 @@ def test_an_open_that_overtakes_its_connecting_leaves_the_number_connected(
     assert number.status == "connected"
 
 
-def test_a_receipt_before_its_message_and_a_late_lower_one_end_read(live_numbers, sandbox):
+def test_a_receipt_before_its_message_and_a_late_lower_one_end_read(
+    live_numbers: Any, sandbox: Any
+) -> None:
     sandbox.settings(auto_receipts=False, webhook_initial_delay=1.0, webhook_jitter=0)
     number = services.connect(live_numbers())
     sandbox.scan("evolution", number.instance_name, phone="5511988887777")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 import pytest
 
@@ -70,8 +71,8 @@ def test_a_wrong_or_missing_evolution_secret_header_gets_403_and_stores_nothing(
     "headers", [{"Authorization": "Bearer forged"}, {"Authorization": "forged"}, {}]
 )
 def test_a_forged_greenapi_token_gets_200_and_applies_nothing_the_real_one_is_stored(
-    deliver, greenapi_number, fixture_for, caplog, headers
-):
+    deliver: Any, greenapi_number: Any, fixture_for: Any, caplog: Any, headers: dict[str, str]
+) -> None:
     """Any non-200 makes GreenAPI resend for 24 h and hold that instance's queue (Corrections)."""
     payload = fixture_for(greenapi_number, "incomingMessageReceived__text")
     forged = deliver(greenapi_number, payload, headers=headers)
@@ -81,7 +82,9 @@ def test_a_forged_greenapi_token_gets_200_and_applies_nothing_the_real_one_is_st
     assert WebhookEvent.objects.get().event_name == "incomingMessageReceived"
 
 
-def test_greenapi_may_send_the_token_bare(deliver, greenapi_number, fixture_for):
+def test_greenapi_may_send_the_token_bare(
+    deliver: Any, greenapi_number: Any, fixture_for: Any
+) -> None:
     payload = fixture_for(greenapi_number, "incomingMessageReceived__text")
     bare = {"Authorization": greenapi_number.webhook_secret}
     assert deliver(greenapi_number, payload, headers=bare).status_code == 200

@@ -31,8 +31,8 @@ def set_greenapi_token(sandbox: Any, number: Number, token: str) -> None:
 
 
 def test_greenapi_gets_200_for_a_wrong_authorization_and_nothing_is_applied(
-    live_numbers, sandbox, caplog
-):
+    live_numbers: Any, sandbox: Any, caplog: Any
+) -> None:
     number = services.connect(live_numbers("greenapi"))
     sandbox.scan("greenapi", number.provider_instance_id, phone="5511977776666")
     wait_for(stored(number, "stateInstanceChanged", ":authorized:"))
@@ -53,7 +53,9 @@ def test_greenapi_gets_200_for_a_wrong_authorization_and_nothing_is_applied(
     assert "webhook refused" in caplog.text
 
 
-def test_a_database_dump_after_the_flows_holds_no_instance_token(live_numbers, sandbox, api):
+def test_a_database_dump_after_the_flows_holds_no_instance_token(
+    live_numbers: Any, sandbox: Any, api: Any
+) -> None:
     sandbox.settings(evolution_expose_token=True)  # every Evolution body carries `apikey`
     evolution = services.connect(live_numbers("evolution"))
     green = services.connect(live_numbers("greenapi"))

@@ -320,7 +320,7 @@ OUTBOUND_WEBHOOKS_CA_BUNDLE = env.str("OUTBOUND_WEBHOOKS_CA_BUNDLE", default="")
 # leaves it empty.
 ALLOWED_INTERNAL_HOSTS = env.list("ALLOWED_INTERNAL_HOSTS", default=[])
 
-# ---------------------------------------------------------------- inbound media (messaging/media.py)
+# ------------------------------------------------------------ inbound media (messaging/media.py)
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=64 * 1024 * 1024)
 # MIME types stored (a type or a `family/*`); anything else fails as `failed` with its reason.
 MEDIA_ALLOWED_TYPES = env.list(
