@@ -184,11 +184,20 @@ def retry_failed(message: Message) -> bool:
 # ------------------------------------------------------------------ the queue a lane sends
 
 
+# A queued message with a provider id was handed over to a provider that queues sends itself
+# (GreenAPI): it waits there, never sent again, until the provider reports it sent.
+NOT_HANDED_OVER = Q(provider_message_id="")
+
+
 def queued_of(number_id: Key) -> QuerySet[Message]:
     """The number's messages waiting to be sent (a paused campaign's wait aside)."""
-    return Message.objects.filter(
-        number_id=number_id, status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND
-    ).exclude(campaign__status=Campaign.Status.PAUSED)
+    return (
+        Message.objects.filter(
+            number_id=number_id, status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND
+        )
+        .filter(NOT_HANDED_OVER)
+        .exclude(campaign__status=Campaign.Status.PAUSED)
+    )
 
 
 def heads(number_id: Key) -> QuerySet[Message]:
@@ -276,7 +285,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     """Expire overdue messages, fail those of cancelled campaigns, wake lanes with work."""
     now = now or timezone.now()
     waiting = Message.objects.filter(
-        status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND
+        NOT_HANDED_OVER, status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND
     )
     expired = fail_unsent(waiting.filter(expires_at__lt=now), EXPIRED)
     cancelled = fail_unsent(waiting.filter(campaign__status=Campaign.Status.CANCELLED), CANCELLED)
@@ -300,6 +309,7 @@ def wake_lanes(now: datetime) -> int:
     idle = (
         Message.objects.filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=horizon),
+            NOT_HANDED_OVER,
             status=Message.Status.QUEUED,
             direction=Message.Direction.OUTBOUND,
             number__status=S.CONNECTED,

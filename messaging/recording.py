@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from instances import services as numbers
 from providers.errors import ProviderError
+from providers.registry import get_gateway_class
 from whatsapp_saas.workqueue import Lease
 
 from . import events, services
@@ -57,14 +58,17 @@ def queued(message: Message) -> QuerySet[Message]:
 def sent(message: Message, attempt: SendAttempt, provider_message_id: str, by: str) -> str:
     """Record `sent` with the provider's id, apply receipts that came first, reset the failures."""
     now = timezone.now()
-    fields = {
-        "status": Message.Status.SENT,
+    status = services.handover_status(get_gateway_class(message.number.provider).queues_sends)
+    fields: dict[str, Any] = {
+        "status": status,
         "provider_message_id": provider_message_id,
-        "sent_at": now,
         "next_attempt_at": None,
         "in_flight_since": None,
         "updated_at": now,
     }
+    if status == Message.Status.SENT:
+        # A provider that queues sends (GreenAPI) reports `sent` when the message leaves.
+        fields["sent_at"] = now
     with transaction.atomic():
         if not close(
             attempt, outcome=Outcome.SENT, provider_message_id=provider_message_id, resolved_by=by

@@ -42,8 +42,15 @@ def test_an_image_goes_out_by_url_with_its_caption_on_greenapi(linked_green, que
         media_url="https://cdn.example.com/a.png",
         caption="Our menu",
     )
-    assert run_until_settled(message).status == "sent"
-    assert len(sent_at_provider(sandbox)) == 1
+    handed = run_until_settled(message)
+    # GreenAPI took it into its own queue: ours keeps it queued, with its id, until GreenAPI
+    # says it left (Corrections and additions); the lane never sends it again meanwhile.
+    assert (handed.status, handed.attempts, handed.sent_at) == ("queued", 1, None)
+    assert handed.provider_message_id and len(sent_at_provider(sandbox)) == 1
+    assert send(handed) != "sent" and len(sent_at_provider(sandbox)) == 1
+    apply_status(linked_green, handed.provider_message_id, MessageStatus.SENT)
+    handed.refresh_from_db()
+    assert handed.status == "sent" and handed.sent_at is not None
 
 
 @pytest.mark.parametrize(
