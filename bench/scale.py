@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -111,13 +110,6 @@ def timed(label: str, fn: Callable[[], Any]) -> Any:
     result = fn()
     print(f"  {label:<44} {time.monotonic() - started:6.1f} s", flush=True)
     return result
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return statistics.median(ordered) * 1000, p95 * 1000
 
 
 def main() -> int:

@@ -32,9 +32,6 @@ def hash_secret(value: str) -> str:
 LIVE = models.Q(deletion_requested_at__isnull=True)
 
 
-hash_token = hash_secret
-
-
 class NumberQuerySet(models.QuerySet["Number"]):
     """Queries over numbers."""
 

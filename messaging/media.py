@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 import filetype  # type: ignore[import-untyped]
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -34,6 +35,7 @@ from . import events
 from .models import MediaFile, Message
 
 logger = logging.getLogger(__name__)
+FETCH_MEDIA = "messaging.media_tasks.fetch_media"
 S = MediaFile.Status
 
 # Types never stored whatever the settings say: a browser would run them as our origin.
@@ -72,9 +74,8 @@ def register(
 
 def wake(media_id: int) -> None:
     """Queue the fetch of one file (on `events`, beside the webhook processing)."""
-    from .media_tasks import fetch_media
-
-    fetch_media.delay(media_id)
+    # By name: the tasks module imports this one.
+    current_app.signature(FETCH_MEDIA, args=(media_id,)).apply_async()
 
 
 def wake_due(limit: int = 500) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
@@ -22,6 +23,8 @@ ONCE_GRACE = 5.0
 # Set while a worker holds the lane: a new message needs no wake-up then, as the holder reads the
 # queue again before it lets the lane go (and this mark is gone before that last read).
 HELD_KEY = "wa:lane:held:{}"
+# Published by name: the tasks module imports the lanes, which wake through this module.
+RUN_LANE = "messaging.tasks.run_lane"
 
 
 def wake(number_id: Key, countdown: float = 0.0, *, once: bool = False) -> int:
@@ -35,14 +38,13 @@ def wake(number_id: Key, countdown: float = 0.0, *, once: bool = False) -> int:
         ttl = int((countdown + ONCE_GRACE) * 1000)
         if not get_redis(settings.REDIS_URL).set(ONCE_KEY.format(number_id), 1, px=ttl, nx=True):
             return 0
-    from .tasks import run_lane
-
+    run_lane = current_app.signature(RUN_LANE, args=(str(number_id),))
     if countdown <= 0:
         # No countdown at all: a task with one (even 0) is an ETA task workers hold apart.
-        run_lane.apply_async((str(number_id),))
+        run_lane.apply_async()
         return 1
     # A small pad, so a timely wake-up never finds its lane a moment short of due.
-    run_lane.apply_async((str(number_id),), countdown=countdown + 0.005)
+    run_lane.apply_async(countdown=countdown + 0.005)
     return 1
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from whatsapp_saas.api.errors import error_json
+from whatsapp_saas.envelope import error_json
 
 from . import ingest
 

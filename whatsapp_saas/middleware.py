@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from . import health, metrics, outage
-from .api.errors import error_json
+from .envelope import error_json
 from .logging import request_id_var
 
 logger = logging.getLogger(__name__)

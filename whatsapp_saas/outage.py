@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
 
+from .envelope import envelope, error_json
+
 logger = logging.getLogger(__name__)
 
 # Long enough for a restarted PostgreSQL or Redis to accept connections again.
@@ -55,8 +57,6 @@ def details() -> dict[str, int]:
 
 def api_response() -> JsonResponse:
     """The API's 503 in the error envelope (API.md)."""
-    from .api.errors import envelope
-
     response = JsonResponse(envelope(503, CODE, MESSAGE, details()), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -82,7 +82,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
         log(exc)
         return response_for(request)
     if request.path.startswith("/api/"):
-        from .api.errors import error_json
-
         return error_json(500)
     return defaults.server_error(request)

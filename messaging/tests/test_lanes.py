@@ -26,7 +26,9 @@ def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     """Wake-ups handed to Celery, as (number id, countdown), instead of a broker."""
     calls: list[tuple[str, float]] = []
 
-    def publish(args: tuple[str], countdown: float | None = None) -> None:
+    def publish(
+        args: tuple[str], kwargs: Any = None, countdown: float | None = None, **options: Any
+    ) -> None:
         calls.append((args[0], countdown or 0))
 
     monkeypatch.setattr("messaging.tasks.run_lane.apply_async", publish)

@@ -6,59 +6,19 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .. import outage
+from ..envelope import MESSAGES, envelope
 
 logger = logging.getLogger(__name__)
 
-CODES = {
-    400: "validation_error",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "throttled",
-    500: "server_error",
-    503: "provider_unavailable",
-}
 # Field error codes of the contract (API.md): when every bad field fails with one of them, the
 # envelope carries it instead of `validation_error`, so clients can branch on it.
 FIELD_CODES = frozenset({"url_not_allowed"})
-MESSAGES = {
-    400: "The request is invalid; see details.",
-    404: "Not found.",
-    413: "The request body is too large.",
-    500: "Something went wrong on our side; it has been logged.",
-}
-
-
-def envelope(
-    status_code: int,
-    code: str | None = None,
-    message: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Build the error body for a status."""
-    return {
-        "error": {
-            "code": code or CODES.get(status_code, "error"),
-            "message": message or MESSAGES.get(status_code, "The request failed."),
-            "details": details or {},
-        }
-    }
-
-
-def error_json(status_code: int, **kwargs: Any) -> JsonResponse:
-    """A plain Django JSON response carrying the envelope (for errors outside DRF views)."""
-    return JsonResponse(envelope(status_code, **kwargs), status=status_code)
 
 
 class ApiError(exceptions.APIException):
