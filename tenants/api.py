@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
@@ -26,12 +27,14 @@ class TenantScopedMixin:
     def tenant(self) -> Tenant:
         """The tenant of the authenticated API key."""
         key = self.request.auth
-        assert isinstance(key, ApiKey), "TenantScopedMixin needs ApiKeyAuthentication"
+        if not isinstance(key, ApiKey):
+            raise ImproperlyConfigured("TenantScopedMixin needs ApiKeyAuthentication")
         return key.tenant
 
     def get_base_queryset(self) -> QuerySet[Any]:
         """The unscoped queryset; never returned as is."""
-        assert self.queryset is not None, f"{type(self).__name__} sets no queryset"
+        if self.queryset is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} sets no queryset")
         return self.queryset.all()
 
     def get_queryset(self) -> QuerySet[Any]:

@@ -48,7 +48,7 @@ def create_tenant(
 
 
 def find_or_create_user(email: str, password: str | None) -> AbstractBaseUser:
-    """The user with this email (as username too), created if missing; sets the password if given."""
+    """The user with this email (also its username), made if missing; sets the password if given."""
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username=email, defaults={"email": email})
     if password:

@@ -12,8 +12,8 @@ from rest_framework import serializers
 from instances.api.serializers import clean_phone
 from messaging import media
 from messaging.models import Contact, Conversation, MediaFile, Message
-from whatsapp_saas.api.validators import public_url
 from whatsapp_saas.api.strict import StrictTypes
+from whatsapp_saas.api.validators import public_url
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096

@@ -387,7 +387,6 @@ LOGGING = {
         # Django's own handlers (console in DEBUG, runserver's request lines, mail to ADMINS)
         # would print paths and tracebacks unmasked: everything goes through the root handler.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "security": {"level": "INFO"},
         # whatsapp_saas.access writes the one line per request; these would repeat it.
