@@ -25,13 +25,6 @@ logger = logging.getLogger(__name__)
 Source = ConnectionEvent.Source
 
 STUCK_CONNECTING = timedelta(minutes=2)
-RETRY = {
-    "autoretry_for": (ProviderError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
 
 def pending_numbers() -> QuerySet[Number]:
@@ -118,7 +111,14 @@ def check_provider_health() -> None:
     health.check_providers()
 
 
-@shared_task(ignore_result=True, **RETRY)
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(ProviderError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
 def sync_provider_instances(provider: str) -> None:
     """Daily: compare one provider's instance list with ours, and re-apply drifted webhooks."""
     try:

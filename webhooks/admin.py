@@ -51,7 +51,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["number"]
     actions = ["reprocess"]
-    fields = [
+    fields = readonly_fields = (
         "provider",
         "number",
         "tenant",
@@ -67,8 +67,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "processed_at",
         "headers",
         "pretty_body",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Events come from providers only."""
