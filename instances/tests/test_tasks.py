@@ -13,6 +13,7 @@ from django.utils import timezone
 from instances import health, services, tasks
 from instances.models import Number
 from providers.events import ConnectionStatus, StateReason
+from providers.events import ConnectionStatus as S
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +150,7 @@ def test_reconcile_checks_greenapi_numbers_one_by_one_a_fifth_per_run(
 
 def test_a_number_stuck_connecting_is_restarted_once(make_number, provider_calls):
     number = services.connect(make_number())
-    services.change_status(number, "connecting", "", "poll")
+    services.change_status(number, S.CONNECTING, "", "poll")
     Number.objects.filter(pk=number.pk).update(
         status_changed_at=timezone.now() - timedelta(minutes=3)
     )
