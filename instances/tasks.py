@@ -92,17 +92,7 @@ def restart_stuck_numbers() -> int:
             Q(restarted_at__isnull=True) | Q(restarted_at__lt=timezone.now() - STUCK_CONNECTING * 2)
         )
     )
-    restarted = 0
-    for number in stuck:
-        try:
-            services.gateway_for(number).restart(number.ref)
-            restarted += 1
-        except ProviderError as exc:
-            logger.info("restart of stuck %s failed: %s", number.instance_name, exc)
-            if exc.retryable:
-                continue
-        Number.objects.filter(pk=number.pk).update(restarted_at=timezone.now())
-    return restarted
+    return sum(services.restart_stalled(number) for number in stuck)
 
 
 @shared_task(ignore_result=True)
