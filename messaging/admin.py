@@ -14,6 +14,7 @@ from whatsapp_saas.admin_actions import apply_each
 from whatsapp_saas.netguard import URLNotAllowed, check_url
 
 from . import campaigns
+from .content import content_errors
 from .models import Campaign, Conversation, Message, SendAttempt
 
 STATUS_COLOURS = {
@@ -169,6 +170,10 @@ class CampaignForm(forms.ModelForm):
         elif not phones:
             self.add_error("recipients_text", "Add at least one recipient.")
         data["recipients"] = list(dict.fromkeys(phones))
+        if data.get("type"):
+            text, media_url = data.get("text") or "", data.get("media_url") or ""
+            for field, why in content_errors(data["type"], text=text, media_url=media_url).items():
+                self.add_error(field, why)
         number = data.get("number")
         if number and data.get("tenant") and number.tenant_id != data["tenant"].pk:
             self.add_error("number", "This number belongs to another workspace.")
