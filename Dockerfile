@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=whatsapp_saas.settings.base
 
 WORKDIR /app
+# Runtime set only; tests, lint, the sandbox and embedded services are in requirements-dev.txt.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

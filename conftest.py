@@ -36,7 +36,7 @@ def media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
 def make_tenant(db: None) -> Callable[..., Tenant]:
     """Create tenants by name."""
 
-    def make(name: str = "Acme", **kwargs: object) -> Tenant:
+    def make(name: str = "Acme", **kwargs: Any) -> Tenant:
         return create_tenant(name, **kwargs)
 
     return make
@@ -58,9 +58,7 @@ def other_tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
 def make_key(db: None) -> Callable[..., tuple[ApiKey, str]]:
     """Issue API keys: make_key(tenant, scopes=[...]) → (key, raw)."""
 
-    def make(
-        tenant: Tenant, scopes: list[str] | None = None, **kwargs: object
-    ) -> tuple[ApiKey, str]:
+    def make(tenant: Tenant, scopes: list[str] | None = None, **kwargs: Any) -> tuple[ApiKey, str]:
         return issue_api_key(tenant, "test", list(SCOPES) if scopes is None else scopes, **kwargs)
 
     return make

@@ -29,8 +29,7 @@ class ConnectionEventInline(admin.TabularInline):
     model = ConnectionEvent
     extra = 0
     can_delete = False
-    fields = ["at", "from_status", "to_status", "reason", "source"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "from_status", "to_status", "reason", "source")
     ordering = ["-at", "-id"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

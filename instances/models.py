@@ -169,6 +169,7 @@ class ConnectionEvent(models.Model):
         POLL = "poll", "Poll"
         OPERATOR = "operator", "Operator"
         API = "api", "API"
+        TASK = "task", "Task"
 
     number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="connection_events")
     from_status = models.CharField(max_length=20)

@@ -423,20 +423,42 @@ def disconnect(number: Number, source: str = Source.API) -> Number:
     return change_status(number, S.DISCONNECTED, R.OPERATOR, source)
 
 
-def reconnect(number: Number, source: str = Source.API) -> Number:
-    """Restart the provider instance, then connect again if it did not come back by itself."""
+def reconnect(number: Number, source: str = Source.API, *, relink: bool = True) -> Number:
+    """Restart the provider instance, then connect again if it did not come back by itself.
+
+    With `relink=False` it only restarts (and records it): the stalled-number task does one
+    restart per stall and never shows a QR code on its own (reference R2).
+    """
     gateway = gateway_for(number)
     try:
         gateway.restart(number.ref)
     except ProviderOperationFailedError:
-        # Evolution refuses to restart an instance that is not connected (reference 1.2):
-        # link it anew.
+        if not relink:
+            raise
+        # Evolution refuses to restart an instance that is not connected (reference 1.2): relink.
         return connect(number, source=source)
     change_status(number, S.CONNECTING, R.RESTART_REQUIRED, source, restarted_at=timezone.now())
+    if not relink:
+        return number
     number = apply_state(number, gateway.get_state(number.ref), source)
     if number.status in {S.CONNECTED, S.QR_PENDING}:
         return number
     return connect(number, source=source)
+
+
+def restart_stalled(number: Number) -> bool:
+    """Restart a number stuck connecting, once per stall; False when the provider refused.
+
+    A refusal a retry cannot help is stamped like a restart, so the next run does not repeat it.
+    """
+    try:
+        reconnect(number, Source.TASK, relink=False)
+    except ProviderError as exc:
+        logger.info("restart of stuck %s failed: %s", number.instance_name, exc)
+        if not exc.retryable:
+            Number.objects.filter(pk=number.pk).update(restarted_at=timezone.now())
+        return False
+    return True
 
 
 def delete_number(number: Number, source: str = Source.API) -> bool:

@@ -25,13 +25,6 @@ logger = logging.getLogger(__name__)
 Source = ConnectionEvent.Source
 
 STUCK_CONNECTING = timedelta(minutes=2)
-RETRY = {
-    "autoretry_for": (ProviderError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
 
 def pending_numbers() -> QuerySet[Number]:
@@ -99,17 +92,7 @@ def restart_stuck_numbers() -> int:
             Q(restarted_at__isnull=True) | Q(restarted_at__lt=timezone.now() - STUCK_CONNECTING * 2)
         )
     )
-    restarted = 0
-    for number in stuck:
-        try:
-            services.gateway_for(number).restart(number.ref)
-            restarted += 1
-        except ProviderError as exc:
-            logger.info("restart of stuck %s failed: %s", number.instance_name, exc)
-            if exc.retryable:
-                continue
-        Number.objects.filter(pk=number.pk).update(restarted_at=timezone.now())
-    return restarted
+    return sum(services.restart_stalled(number) for number in stuck)
 
 
 @shared_task(ignore_result=True)
@@ -118,7 +101,14 @@ def check_provider_health() -> None:
     health.check_providers()
 
 
-@shared_task(ignore_result=True, **RETRY)
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(ProviderError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
 def sync_provider_instances(provider: str) -> None:
     """Daily: compare one provider's instance list with ours, and re-apply drifted webhooks."""
     try:

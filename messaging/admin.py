@@ -14,6 +14,7 @@ from whatsapp_saas.admin_actions import apply_each
 from whatsapp_saas.netguard import URLNotAllowed, check_url
 
 from . import campaigns
+from .content import content_errors
 from .models import Campaign, Conversation, Message, SendAttempt
 
 STATUS_COLOURS = {
@@ -38,15 +39,14 @@ class SendAttemptInline(admin.TabularInline):
     model = SendAttempt
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "started_at",
         "finished_at",
         "outcome",
         "provider_status_code",
         "error_code",
         "error_message",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Attempts are written by the send task only."""
@@ -170,6 +170,10 @@ class CampaignForm(forms.ModelForm):
         elif not phones:
             self.add_error("recipients_text", "Add at least one recipient.")
         data["recipients"] = list(dict.fromkeys(phones))
+        if data.get("type"):
+            text, media_url = data.get("text") or "", data.get("media_url") or ""
+            for field, why in content_errors(data["type"], text=text, media_url=media_url).items():
+                self.add_error(field, why)
         number = data.get("number")
         if number and data.get("tenant") and number.tenant_id != data["tenant"].pk:
             self.add_error("number", "This number belongs to another workspace.")
@@ -215,11 +219,11 @@ class CampaignAdmin(admin.ModelAdmin):
             "finished_at",
         ]
 
-    def get_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Campaign | None = None) -> tuple[str, ...]:
         """The upload fields only on creation."""
         if obj is None:
-            return [*CampaignForm.Meta.fields, "recipients_text", "recipients_csv"]
-        return self.get_readonly_fields(request, obj)
+            return (*CampaignForm.Meta.fields, "recipients_text", "recipients_csv")
+        return tuple(self.get_readonly_fields(request, obj))
 
     def save_model(
         self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool

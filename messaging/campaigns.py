@@ -22,6 +22,7 @@ from providers.base import e164_digits
 from tenants.models import Tenant
 
 from . import wakeup
+from .content import content_errors
 from .models import Campaign, Message
 from .outbox import CANCELLED, fail_unsent, queue_message
 
@@ -83,10 +84,8 @@ def create_campaign(
         )
     if not phones:
         raise CampaignError("A campaign needs at least one recipient.")
-    if type == "text" and not text.strip():
-        raise CampaignError("A text campaign needs its text.")
-    if type != "text" and not media_url:
-        raise CampaignError("A media campaign needs its media URL.")
+    if errors := content_errors(type, text=text, media_url=media_url):
+        raise CampaignError(" ".join(f"{field}: {why}" for field, why in errors.items()))
     return Campaign.objects.create(
         tenant=tenant,
         number=number,

@@ -141,7 +141,10 @@ class Message(models.Model):
         # Inbound messages: they reached us; receipts never apply to them.
         RECEIVED = "received", "Received"
 
-    Type = models.TextChoices("Type", [(kind.name, kind.value) for kind in MessageKind])
+    # Built from MessageKind so the kinds live in one place; django-stubs types only the class form.
+    Type = models.TextChoices(  # type: ignore[call-overload]
+        "Type", [(kind.name, kind.value) for kind in MessageKind]
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")

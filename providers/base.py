@@ -36,7 +36,6 @@ from providers.types import (
     WebhookSettings,
 )
 
-SECRET_KEYS = frozenset({"token", "hash", "apikey", "apiTokenInstance", "webhookUrlToken"})
 _DEFAULT_EXTENSIONS = {
     MediaKind.IMAGE: ".jpg",
     MediaKind.VIDEO: ".mp4",
@@ -208,15 +207,3 @@ def media_file_name(message: MediaMessage) -> str:
         return name
     guessed = mimetypes.guess_extension(message.mime_type) if message.mime_type else None
     return name + (guessed or _DEFAULT_EXTENSIONS[message.kind])
-
-
-def redact(value: Any) -> Any:
-    """A copy of a JSON value with provider secrets (tokens, keys) masked."""
-    if isinstance(value, Mapping):
-        return {
-            key: "****" if key in SECRET_KEYS and item else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value

@@ -14,7 +14,6 @@ from providers.base import (
     digits_only,
     jid_digits,
     media_file_name,
-    redact,
     sent_since,
 )
 from providers.errors import (
@@ -35,6 +34,7 @@ from providers.evolution_states import (
     evolution_message_status,
 )
 from providers.http import status_error
+from providers.masking import mask_secrets
 from providers.media import UrlGuard, decode_base64, unsupported
 from providers.types import (
     ConnectionState,
@@ -125,7 +125,7 @@ class EvolutionGateway(ProviderGateway):
         return CreatedInstance(
             ref=InstanceRef(ref.external_id, token=token),
             state=self._state(instance.get("status")),
-            raw=redact(data),
+            raw=mask_secrets(data),
         )
 
     def connect(self, ref: InstanceRef, *, pairing_number: str = "") -> ConnectResult:
@@ -344,8 +344,8 @@ class EvolutionGateway(ProviderGateway):
             )
         adopted = InstanceRef(ref.external_id, token=str(row["token"]))
         self.set_webhook(adopted, webhook)
-        state = self._state(row.get("connectionStatus"), raw=redact(row))
-        return CreatedInstance(ref=adopted, state=state, adopted=True, raw=redact(row))
+        state = self._state(row.get("connectionStatus"), raw=mask_secrets(row))
+        return CreatedInstance(ref=adopted, state=state, adopted=True, raw=mask_secrets(row))
 
     def _exists(self, name: str) -> bool:
         """Whether the global key's instance list holds this name."""
@@ -396,7 +396,7 @@ class EvolutionGateway(ProviderGateway):
             events=events,
             # An empty list means every event (reference 1.4).
             complete=not by_events and (not events or set(WEBHOOK_EVENTS) <= set(events)),
-            raw=redact(data),
+            raw=mask_secrets(data),
         )
 
     def _recipient(self, to: str) -> str:
@@ -438,7 +438,7 @@ class EvolutionGateway(ProviderGateway):
             state=self._state(row.get("connectionStatus")),
             phone=phone,
             profile_name=str(row.get("profileName") or ""),
-            raw=redact(row),
+            raw=mask_secrets(row),
         )
 
 

@@ -14,7 +14,6 @@ from providers.base import (
     digits_only,
     jid_digits,
     media_file_name,
-    redact,
     sent_since,
 )
 from providers.errors import (
@@ -30,6 +29,7 @@ from providers.greenapi_states import (
     greenapi_connection_state,
 )
 from providers.http import HttpResponse, status_error
+from providers.masking import mask_secrets
 from providers.media import UrlGuard, download, unsupported
 from providers.types import (
     ConnectionState,
@@ -161,7 +161,7 @@ class GreenApiGateway(ProviderGateway):
             secret=str(data.get("webhookUrlToken") or ""),
             events=tuple(key for key in NOTIFICATION_SWITCHES if data.get(key) == "yes"),
             complete=all(data.get(key) == "yes" for key in NOTIFICATION_SWITCHES),
-            raw=redact(data),
+            raw=mask_secrets(data),
         )
 
     def send_text(self, ref: InstanceRef, message: TextMessage) -> SendResult:
@@ -235,7 +235,9 @@ class GreenApiGateway(ProviderGateway):
         except ProviderNotFoundError:
             return None
         wid = str(data.get("wid") or "") if isinstance(data, Mapping) else ""
-        return ProviderInstance(ref=ref, phone=digits_only(wid.split("@")[0]), raw=redact(data))
+        return ProviderInstance(
+            ref=ref, phone=digits_only(wid.split("@")[0]), raw=mask_secrets(data)
+        )
 
     def list_instances(self) -> list[ProviderInstance]:
         """Partner API getInstances; needs the partner token as the config's api_key."""
@@ -333,7 +335,7 @@ class GreenApiGateway(ProviderGateway):
         ref = InstanceRef(
             str(row.get("idInstance") or ""), token=str(row.get("apiTokenInstance") or "")
         )
-        return ProviderInstance(ref=ref, raw=redact(row))
+        return ProviderInstance(ref=ref, raw=mask_secrets(row))
 
 
 def _error_message(body: Any) -> str:

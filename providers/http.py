@@ -26,13 +26,13 @@ from providers.errors import (
     error_class_for_status,
     parse_retry_after,
 )
+from providers.masking import MASK
 from providers.types import ProviderConfig
 
 logger = logging.getLogger("providers.http")
 
 T = TypeVar("T")
 Classifier = Callable[[int, Any, Mapping[str, str]], "ProviderError | None"]
-MASK = "****"
 
 _lock = threading.Lock()
 _sessions: dict[tuple[str, str], requests.Session] = {}

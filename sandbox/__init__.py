@@ -1,1 +1,1 @@
-"""Simulated Evolution API v2 and GreenAPI server for the local run, integration tests and benchmarks."""
+"""Simulated Evolution API v2 and GreenAPI server: the local run, integration tests, benchmarks."""

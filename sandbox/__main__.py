@@ -1,4 +1,4 @@
-"""Command line: python -m sandbox [--port 8081] [--host 127.0.0.1] [--clock manual] [--seed 1] ..."""
+"""Command line: python -m sandbox [--port 8081] [--host 127.0.0.1] [--clock manual] [--seed 1]."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return a parser with one flag per setting (env var named in the help)."""
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
-        description="Simulated Evolution API v2 and GreenAPI over real HTTP. Flags override env vars.",
+        description=(
+            "Simulated Evolution API v2 and GreenAPI over real HTTP. Flags override env vars."
+        ),
     )
     for f in dataclasses.fields(SandboxConfig):
         flag = "--" + f.name.replace("_", "-")

@@ -1,4 +1,4 @@
-"""Control API under /_sandbox/: drive scans, disconnects, inbound messages, receipts, faults and the clock."""
+"""Control API under /_sandbox/: scans, disconnects, inbound messages, receipts, faults, clock."""
 
 from __future__ import annotations
 
@@ -206,7 +206,8 @@ async def create_greenapi(request: web.Request) -> web.Response:
 async def delete_greenapi(request: web.Request) -> web.Response:
     """Delete a GreenAPI instance."""
     inst = _find(_sb(request), GREENAPI, request.match_info["key"])
-    assert isinstance(inst, GreenInstance)
+    if not isinstance(inst, GreenInstance):
+        raise ControlError(404, f"no {GREENAPI} instance {request.match_info['key']!r}")
     _sb(request).greenapi.delete(inst)
     return web.json_response({"deleted": inst.id})
 
@@ -231,7 +232,7 @@ async def scan(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/{provider}/instances/{key}/disconnect")
 async def disconnect(request: web.Request) -> web.Response:
-    """Simulate a disconnect: {"reason": "connection_lost"|"logged_out"|"bad_session"|..., "recover"?}."""
+    """Simulate a disconnect: {"reason": "connection_lost"|"logged_out"|..., "recover"?}."""
     sb, inst, body = _sb(request), _instance(request), await _body(request)
     reason, recover = str(body.get("reason", "connection_lost")), bool(body.get("recover", True))
     if isinstance(inst, EvoInstance):
@@ -300,7 +301,7 @@ async def message(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/messages/{message_id}/receipts")
 async def send_receipts(request: web.Request) -> web.Response:
-    """Emit receipts as listed (any order, repeats allowed): {"statuses": [...], "interval"?: seconds}."""
+    """Emit receipts as listed (any order, repeats allowed): {"statuses": [...], "interval"?: s}."""
     sb, body = _sb(request), await _body(request)
     msg = sb.store.messages.get(request.match_info["message_id"])
     if msg is None or msg.direction != "outbound":

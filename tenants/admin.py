@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -39,10 +40,10 @@ class TenantAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def get_form(
-        self, request: HttpRequest, obj: Tenant | None = None, **kwargs: Any
+        self, request: HttpRequest, obj: Tenant | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
         """The slug is optional on creation."""
-        form = super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
         form.base_fields["slug"].required = False
         return form
 
@@ -78,12 +79,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_form(
-        self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any
+        self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
         """The create form for new keys."""
         if obj is None:
             kwargs["form"] = ApiKeyCreateForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         """Nothing but the name and expiry changes after creation."""
@@ -99,11 +100,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "revoked_at",
         ]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         """Creation asks only what it needs."""
         if obj is None:
-            return ["tenant", "name", "scopes", "expires_at"]
-        return [
+            return ("tenant", "name", "scopes", "expires_at")
+        return (
             "tenant",
             "name",
             "prefix",
@@ -113,7 +114,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "last_used_at",
             "expires_at",
             "revoked_at",
-        ]
+        )
 
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool
@@ -126,7 +127,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             obj.tenant,
             obj.name,
             form.cleaned_data["scopes"],
-            created_by=request.user,
+            created_by=request.user if isinstance(request.user, User) else None,
             expires_at=obj.expires_at,
         )
         obj.__dict__.update(key.__dict__)

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from .models import ApiKey, Tenant
 
 
-class TenantScopedMixin:
+def tenant_of(request: Request) -> Tenant:
+    """The tenant of the request's API key (the view must use ApiKeyAuthentication)."""
+    key = request.auth
+    if not isinstance(key, ApiKey):
+        raise ImproperlyConfigured("tenant-scoped API views need ApiKeyAuthentication")
+    return key.tenant
+
+
+# The mixin is typed as the view it is mixed into (its request, queryset); at run time it is plain.
+if TYPE_CHECKING:
+    _ScopedBase = GenericAPIView
+else:
+    _ScopedBase = object
+
+
+class TenantScopedMixin(_ScopedBase):
     """Scope `get_queryset()` to the API key's tenant, so no endpoint can forget it.
 
     Subclasses set `queryset` (or override `get_base_queryset`) and `tenant_field`
@@ -19,19 +36,17 @@ class TenantScopedMixin:
     """
 
     tenant_field = "tenant"
-    request: Request
     queryset: QuerySet[Any] | None = None
 
     @property
     def tenant(self) -> Tenant:
         """The tenant of the authenticated API key."""
-        key = self.request.auth
-        assert isinstance(key, ApiKey), "TenantScopedMixin needs ApiKeyAuthentication"
-        return key.tenant
+        return tenant_of(self.request)
 
     def get_base_queryset(self) -> QuerySet[Any]:
         """The unscoped queryset; never returned as is."""
-        assert self.queryset is not None, f"{type(self).__name__} sets no queryset"
+        if self.queryset is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} sets no queryset")
         return self.queryset.all()
 
     def get_queryset(self) -> QuerySet[Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 
+from django.contrib.auth.models import User
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -12,6 +14,12 @@ from rest_framework.request import Request
 from .models import KEY_PREFIX, ApiKey, hash_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class SignedInRequest(HttpRequest):
+    """The request of a `login_required` page: its user is signed in (a type, not a check)."""
+
+    user: User
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -47,8 +47,8 @@ def create_tenant(
     return tenant
 
 
-def find_or_create_user(email: str, password: str | None) -> AbstractBaseUser:
-    """The user with this email (as username too), created if missing; sets the password if given."""
+def find_or_create_user(email: str, password: str | None) -> User:
+    """The user with this email (also its username), made if missing; sets the password if given."""
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username=email, defaults={"email": email})
     if password:
@@ -85,7 +85,7 @@ def issue_api_key(
     tenant: Tenant,
     name: str,
     scopes: list[str],
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     """Create an API key; the raw key is returned once and never stored."""
@@ -100,9 +100,9 @@ def issue_api_key(
     )
 
 
-def tenants_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
+def tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
     """The active tenants a user is a member of (staff get no extra reach on the pages)."""
-    if not user.is_authenticated:
+    if isinstance(user, AnonymousUser):
         return Tenant.objects.none()
     return Tenant.objects.filter(memberships__user=user, is_active=True).distinct()
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from typing import cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .access import require_manager, workspace
+from .auth import SignedInRequest
 from .models import SCOPES, ApiKey
 from .services import issue_api_key, revoke_api_key
 
@@ -52,7 +51,7 @@ class ApiKeyForm(forms.Form):
 
 
 @login_required
-def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
+def api_keys(request: SignedInRequest, slug: str) -> HttpResponse:
     """The workspace's keys with their last use; create one (its secret is shown once)."""
     tenant, membership = workspace(request.user, slug)
     require_manager(membership)
@@ -62,7 +61,7 @@ def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
             tenant,
             form.cleaned_data["name"],
             form.cleaned_data["scopes"],
-            created_by=cast(AbstractBaseUser, request.user),
+            created_by=request.user,
             expires_at=form.cleaned_data["expires_on"],
         )
         request.session[NEW_KEY_SESSION] = {"id": str(key.pk), "raw": raw}

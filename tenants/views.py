@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from .access import can_manage, workspace
+from .auth import SignedInRequest
 from .services import tenants_of
 
 
@@ -20,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def tenant_detail(request: SignedInRequest, slug: str) -> HttpResponse:
     """One tenant's overview; 404 for a tenant the user is not a member of."""
     tenant, membership = workspace(request.user, slug)
     return render(

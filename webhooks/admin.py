@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django.contrib import admin, messages
@@ -11,21 +10,20 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from providers.masking import mask_secrets
+
 from . import processing
 from .models import WebhookEvent
 
-SECRET_KEYS = re.compile(r"(?i)(api_?key|token|secret|password|authorization|jwt|hash)")
 LONG_VALUE = 200
 
 
-def masked(value: Any) -> Any:
-    """A copy of a JSON value with secret-looking keys masked and huge strings (base64) cut."""
+def shortened(value: Any) -> Any:
+    """A copy of a JSON value with huge strings (base64 media) cut for reading."""
     if isinstance(value, dict):
-        return {
-            k: "****" if SECRET_KEYS.search(str(k)) and v else masked(v) for k, v in value.items()
-        }
+        return {k: shortened(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [masked(item) for item in value]
+        return [shortened(item) for item in value]
     if isinstance(value, str) and len(value) > LONG_VALUE:
         return f"{value[:80]}… ({len(value)} characters)"
     return value
@@ -51,7 +49,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["number"]
     actions = ["reprocess"]
-    fields = [
+    fields = readonly_fields = (
         "provider",
         "number",
         "tenant",
@@ -67,8 +65,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "processed_at",
         "headers",
         "pretty_body",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Events come from providers only."""
@@ -89,7 +86,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         if payload is None:
             shown = bytes(event.body)[:4000].decode("utf-8", "replace")
         else:
-            shown = json.dumps(masked(payload), indent=2, ensure_ascii=False)
+            shown = json.dumps(shortened(mask_secrets(payload)), indent=2, ensure_ascii=False)
         return format_html('<pre style="white-space:pre-wrap;max-width:1000px">{}</pre>', shown)
 
     @admin.action(description="Reprocess the selected events")

@@ -1,4 +1,4 @@
-"""Recorded provider payloads (tests/fixtures/<provider>/<event>__<variant>.json) and how to post one."""
+"""Recorded provider payloads (tests/fixtures/<provider>/<event>__<variant>.json); posting one."""
 
 from __future__ import annotations
 

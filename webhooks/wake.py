@@ -58,7 +58,7 @@ class Waker:
             self.wanted.clear()
             try:
                 publish()
-            except Exception as exc:  # noqa: BLE001 - whatever the broker raises, try later
+            except Exception as exc:  # whatever the broker raises, try later
                 self.wanted.set()
                 delay = min(max(delay * 2, 0.5), MAX_BACKOFF)
                 logger.warning("cannot wake event processing (retry in %.1fs): %s", delay, exc)

@@ -22,6 +22,8 @@ app.autodiscover_tasks()
 # worker does not come back to hours of copies. Chores are idempotent; a late copy is harmless.
 EXPIRE_AFTER_PERIODS = 4
 MIN_EXPIRES = 60.0
+
+
 @setup_logging.connect
 def keep_django_logging(**kwargs: Any) -> None:
     """Workers log through settings.LOGGING (JSON, masked) instead of Celery's own handlers.

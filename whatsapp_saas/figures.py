@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from instances.models import Number
 from messaging.models import Message
+from notifications.models import Delivery
 from providers.events import ConnectionStatus
 from providers.http import get_breaker
 from providers.registry import PROVIDERS, config_from_settings
-from notifications.models import Delivery
 from webhooks.models import WebhookEvent
 
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}

@@ -6,6 +6,8 @@ import logging
 import re
 from contextvars import ContextVar
 
+from providers.masking import SENSITIVE_NAMES
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 # Standard LogRecord attributes; anything else on a record came from `extra=` and is masked too.
@@ -24,11 +26,10 @@ _SECRETS = [
     (re.compile(r"(/webhooks/(?:[a-z]{2,20}/(?=[^/\s]))?)[^\s\"']+"), r"\1****"),
     # GreenAPI puts the instance token in the path: /waInstance{id}/{method}/{token}.
     (re.compile(r"(/waInstance\d+/\w+/)[^/\s?\"']+"), r"\1****"),
-    # Secrets in query strings, headers, JSON and key=value pairs.
+    # Secrets in query strings, headers, JSON and key=value pairs: the names nested data masks.
     (
         re.compile(
-            r"(?i)((?:api[_-]?key|apikey|token|secret|password|passwd|authorization|"
-            r"webhookUrlToken|access[_-]?key)[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s&\"',;}]+"
+            rf"(?i)((?:{SENSITIVE_NAMES})\w*[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s&\"',;}}]+"
         ),
         r"\1****",
     ),

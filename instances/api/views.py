@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -12,13 +13,14 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from instances import health, services
 from instances.models import ConnectionEvent, Number
 from providers.errors import ProviderError
 from providers.registry import credential_fields
-from tenants.api import TenantScopedMixin
+from tenants.api import TenantScopedMixin, tenant_of
 from whatsapp_saas.api.errors import ApiError
 from whatsapp_saas.api.pagination import NewestFirstCursorPagination
 
@@ -110,9 +112,11 @@ class NumberViewSet(
             )
         return Response(NumberSerializer(number).data, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer: NumberSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Number]) -> None:
         """PATCH name, purpose, send_rate_per_minute."""
-        services.update_number(serializer.instance, **serializer.validated_data)
+        # UpdateModelMixin.update always builds the serializer on self.get_object().
+        number = cast(Number, serializer.instance)
+        services.update_number(number, **serializer.validated_data)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         """Remove at the provider, in our database and cache (finished later if it is down)."""
@@ -187,4 +191,4 @@ class ProviderHealthView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         """Read what the periodic health check stored; never probes on request."""
-        return Response(health.report(tenant=request.auth.tenant))
+        return Response(health.report(tenant=tenant_of(request)))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from instances import services, sync, tasks
 from instances.models import Number, hash_secret
+from providers.events import ConnectionStatus as S
 from providers.evolution_states import evolution_connection_state
 from providers.types import ConnectionState
 from tenants.models import Membership
@@ -69,7 +70,7 @@ def test_connect_shows_a_png_qr_and_each_transition_writes_one_event(make_number
     number = services.connect(make_number())
     assert number.status == "qr_pending" and number.status_reason == "waiting_scan"
     assert number.qr_code.startswith("data:image/png;base64,")
-    assert number.qr_expires_at > timezone.now()
+    assert number.qr_expires_at is not None and number.qr_expires_at > timezone.now()
     sandbox.scan("evolution", number.instance_name, phone="5511988887777", profileName="Acme")
     number = services.check_state(number)
     services.check_state(number)
@@ -95,6 +96,7 @@ def test_connect_on_a_connected_number_is_refused(connected_number):
 def test_a_pairing_code_is_stored_for_the_page(make_number):
     number = services.connect(make_number(), method="pairing_code", phone_number="5511988887777")
     assert len(number.pairing_code) == 8
+    assert number.pairing_code_expires_at is not None
     assert number.pairing_code_expires_at > timezone.now()
 
 
@@ -197,7 +199,7 @@ def test_rotating_the_webhook_secret_keeps_the_old_one_for_the_changeover(make_n
     number.refresh_from_db()
     assert number.previous_webhook_secret == old and number.webhook_secret != old
     current = services.gateway_for(number).get_webhook(number.ref)
-    assert current.matches(services.webhook_config(number))
+    assert current is not None and current.matches(services.webhook_config(number))
     # What webhooks compare follows the rotation.
     assert number.webhook_secret_hash == hash_secret(number.webhook_secret)
     assert number.previous_webhook_secret_hash == hash_secret(old)
@@ -213,7 +215,7 @@ def test_sync_also_covers_greenapi_through_its_partner_api(make_number, sandbox)
 def test_a_late_connection_event_does_not_undo_a_newer_one(connected_number):
     now = timezone.now()
     lost = ConnectionState(*evolution_connection_state("close", 428))
-    services.apply_state(connected_number, ConnectionState("connected"), "webhook", occurred_at=now)
+    services.apply_state(connected_number, ConnectionState(S.CONNECTED), "webhook", occurred_at=now)
     number = services.apply_state(
         connected_number, lost, "webhook", occurred_at=now - timedelta(seconds=2)
     )
@@ -226,7 +228,7 @@ def test_a_number_paused_for_send_failures_stays_paused_until_an_operator_resume
     connected_number,
 ):
     number = services.change_status(
-        connected_number, "paused", "send_failures", "poll", consecutive_send_failures=10
+        connected_number, S.PAUSED, "send_failures", "poll", consecutive_send_failures=10
     )
     number = services.check_state(number)
     assert (number.status, number.status_reason) == ("paused", "send_failures")

@@ -7,6 +7,7 @@ from django.core.cache import cache
 
 from instances import health, services
 from instances.models import Number
+from providers.events import ConnectionStatus as S
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_rename_and_rate_keep_the_input_on_errors(owner, make_number):
 
 
 def test_a_paused_number_explains_itself_and_resumes(owner, connected_number, tenant):
-    services.change_status(connected_number, "paused", "send_failures", "task")
+    services.change_status(connected_number, S.PAUSED, "send_failures", "task")
     html = owner.get(f"/t/{tenant.slug}/numbers/").content.decode()
     assert "Support is paused" in html
     html = owner.get(f"/numbers/{connected_number.pk}/").content.decode()
@@ -81,7 +82,7 @@ def test_a_paused_number_explains_itself_and_resumes(owner, connected_number, te
 
 
 def test_a_banned_number_links_to_whatsapps_review_request(member, connected_number):
-    services.change_status(connected_number, "banned", "forbidden", "webhook")
+    services.change_status(connected_number, S.BANNED, "forbidden", "webhook")
     html = member.get(f"/numbers/{connected_number.pk}/").content.decode()
     assert "Request a review" in html and "faq.whatsapp.com" in html
     assert "was banned by WhatsApp" in html

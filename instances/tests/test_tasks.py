@@ -11,8 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from instances import health, services, tasks
-from instances.models import Number
+from instances.models import ConnectionEvent, Number
 from providers.events import ConnectionStatus, StateReason
+from providers.events import ConnectionStatus as S
+from providers.events import StateReason as R
+
+Source = ConnectionEvent.Source
 
 pytestmark = pytest.mark.django_db
 
@@ -147,16 +151,52 @@ def test_reconcile_checks_greenapi_numbers_one_by_one_a_fifth_per_run(
     assert runs == [2, 2, 2, 2, 2, 0]
 
 
-def test_a_number_stuck_connecting_is_restarted_once(make_number, provider_calls):
-    number = services.connect(make_number())
-    services.change_status(number, "connecting", "", "poll")
+def stuck_connecting(number: Number) -> Number:
+    """The number has said `connecting` for three minutes."""
+    services.change_status(number, S.CONNECTING, R.NONE, Source.POLL)
     Number.objects.filter(pk=number.pk).update(
         status_changed_at=timezone.now() - timedelta(minutes=3)
     )
+    return number
+
+
+def test_a_number_stuck_connecting_is_restarted_once(make_number, provider_calls):
+    number = stuck_connecting(services.connect(make_number()))
     provider_calls.calls.clear()
     assert tasks.restart_stuck_numbers() == 1
     assert [m for m, _ in provider_calls.calls] == ["POST"]
     assert tasks.restart_stuck_numbers() == 0
+    number.refresh_from_db()
+    assert (number.status, number.status_reason) == (S.CONNECTING, R.RESTART_REQUIRED)
+
+
+def test_the_stuck_restart_is_recorded_as_a_connection_event_of_the_task(make_number):
+    number = stuck_connecting(services.connect(make_number()))
+    tasks.restart_stuck_numbers()
+    event = ConnectionEvent.objects.filter(number=number).latest("at", "id")
+    assert (event.source, event.from_status, event.to_status, event.reason) == (
+        Source.TASK,
+        S.CONNECTING,
+        S.CONNECTING,
+        R.RESTART_REQUIRED,
+    )
+
+
+def test_a_refused_stuck_restart_waits_like_a_done_one(make_number, sandbox, provider_calls):
+    number = stuck_connecting(services.connect(make_number()))
+    sandbox.faults(error_rate=1, error_status=400, path_contains="/instance/restart")
+    provider_calls.calls.clear()
+    assert tasks.restart_stuck_numbers() == 0
+    assert tasks.restart_stuck_numbers() == 0
+    assert len(provider_calls.calls) == 1
+    assert Number.objects.get(pk=number.pk).status == S.CONNECTING
+
+
+def test_a_stuck_restart_that_failed_for_now_is_tried_again(make_number, sandbox):
+    stuck_connecting(services.connect(make_number()))
+    sandbox.faults(error_rate=1, error_status=503, path_contains="/instance/restart", count=1)
+    assert tasks.restart_stuck_numbers() == 0
+    assert tasks.restart_stuck_numbers() == 1
 
 
 def test_provider_health_is_stored_for_the_api(sandbox, api):

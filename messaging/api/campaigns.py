@@ -26,8 +26,9 @@ MAX_RECIPIENTS = 50_000
 class CampaignCreateSerializer(SendSerializer):
     """The body of POST /campaigns/: the message of a send, to many recipients."""
 
-    to = None
-    client_message_id = None
+    # DRF drops an inherited field set to None; the stubs type these as the parent's fields.
+    to = None  # type: ignore[assignment]
+    client_message_id = None  # type: ignore[assignment]
     name = serializers.CharField(max_length=200)
     recipients = serializers.ListField(
         child=serializers.CharField(max_length=40), min_length=1, max_length=MAX_RECIPIENTS

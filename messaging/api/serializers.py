@@ -11,9 +11,10 @@ from rest_framework import serializers
 
 from instances.api.serializers import clean_phone
 from messaging import media
+from messaging.content import content_errors
 from messaging.models import Contact, Conversation, MediaFile, Message
-from whatsapp_saas.api.validators import public_url
 from whatsapp_saas.api.strict import StrictTypes
+from whatsapp_saas.api.validators import public_url
 
 SEND_TYPES = ["text", "image", "video", "document", "audio"]
 MAX_TEXT = 4096
@@ -150,18 +151,9 @@ class SendSerializer(StrictTypes):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Text messages carry text; media messages carry a media URL (and maybe a caption)."""
-        if attrs["type"] == "text":
-            errors = (
-                {"text": ["Required for text messages: 1 to 4096 characters."]}
-                if not attrs["text"].strip()
-                else {}
-            )
-            errors |= {"media_url": ["Only for media types."]} if attrs["media_url"] else {}
-        else:
-            errors = {} if attrs["media_url"] else {"media_url": ["Required for media types."]}
-            errors |= {"text": ["Use caption for media messages."]} if attrs["text"] else {}
+        errors = content_errors(attrs["type"], text=attrs["text"], media_url=attrs["media_url"])
         if errors:
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError({field: [why] for field, why in errors.items()})
         return attrs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import django_filters
 from django.db.models import QuerySet
@@ -18,6 +19,7 @@ from instances.models import Number
 from messaging import media, outbox
 from messaging.models import Conversation, MediaFile, Message
 from tenants.api import TenantScopedMixin
+from tenants.models import Tenant
 from whatsapp_saas.api.errors import ApiError
 
 from .serializers import ConversationSerializer, MessageSerializer, SendSerializer, fingerprint
@@ -129,12 +131,12 @@ class MessageViewSet(
             )
         return media.response(found)
 
-    def number_for(self, number_id: object) -> Number:
+    def number_for(self, number_id: UUID) -> Number:
         """The caller's number (one being deleted too: queueing then says so); else a 400."""
         return number_of(self.tenant, number_id)
 
 
-def number_of(tenant: object, number_id: object) -> Number:
+def number_of(tenant: Tenant, number_id: UUID) -> Number:
     """A number of this tenant named in a request body; else a 400 naming the `number` field."""
     number = Number.objects.filter(tenant=tenant, pk=number_id).first()
     if number is None:

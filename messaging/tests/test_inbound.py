@@ -168,6 +168,7 @@ def test_a_sent_echo_applies_to_our_message_or_is_ignored(number, outbound):
     assert services.record_sent_echo(number, echo) is None  # not sent by us (yet)
     assert not Message.objects.exists()
     message = outbound()
-    assert services.record_sent_echo(number, echo).pk == message.pk
+    applied = services.record_sent_echo(number, echo)
+    assert applied is not None and applied.pk == message.pk
     message.refresh_from_db()
     assert (message.status, message.sent_at) == ("sent", AT)

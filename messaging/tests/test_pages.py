@@ -137,3 +137,24 @@ def test_the_message_admin_filters_and_retries_failed_messages(operator, convers
     )
     message.refresh_from_db()
     assert message.status == "queued" and message.error_code == ""
+
+
+def test_a_media_campaign_without_its_url_is_a_form_error_not_a_crash(
+    operator, tenant, evolution_number
+):
+    response = operator.post(
+        "/admin/messaging/campaign/add/",
+        {
+            "tenant": str(tenant.pk),
+            "number": str(evolution_number.pk),
+            "name": "Promo",
+            "type": "image",
+            "text": "Hello",
+            "delay_seconds": "2",
+            "recipients_text": "+55 11 98888-0003",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Required for media types." in html and "Use caption for media messages." in html
+    assert not Campaign.objects.exists()

@@ -253,7 +253,7 @@ def test_an_edit_deletion_or_reaction_is_delivered_as_message_updated(
 
     secret = register(tenant, receiver.url, event_types=["message.updated"])["secret"]
     with committed():
-        events.updated(our_message)
+        events.updated([our_message])
     queued = Delivery.objects.get()
     assert delivery.deliver(str(queued.pk)) == "delivered"
     [request] = receiver.received

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
@@ -28,6 +28,10 @@ class SandboxTransport:
     provider: ClassVar[str]
     probe_path: ClassVar[str]
     server: ClassVar[SandboxServer]
+
+    if TYPE_CHECKING:
+        # Given by the GatewayContract this transport is mixed with.
+        def probe_ok_body(self) -> Any: ...
 
     @pytest.fixture(autouse=True, scope="class")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import responses
 from django.conf import settings
@@ -32,14 +34,14 @@ def test_paths_are_logged_without_secrets_or_query(
     assert mask_path(path, secrets) == masked
 
 
-def config(namespace: str, **overrides: object) -> ProviderConfig:
+def config(namespace: str, **overrides: Any) -> ProviderConfig:
     """A config on the test's breaker namespace."""
     return ProviderConfig(
         base_url="http://svc.test",
         breaker_namespace=namespace,
         redis_url=settings.REDIS_URL,
         **overrides,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_breakers_are_per_provider_and_host(breaker_namespace: str) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures: one manual-clock sandbox per session (reset before each test) and a webhook receiver."""
+"""Fixtures: a manual-clock sandbox per session (reset before each test), a webhook receiver."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ def green(
     sandbox: SandboxServer, instance: dict[str, Any], method: str, http: str = "GET", **kwargs: Any
 ) -> requests.Response:
     """Call a GreenAPI method of an instance."""
-    url = f"{sandbox.base_url}/waInstance{instance['idInstance']}/{method}/{instance['apiTokenInstance']}"
+    token = instance["apiTokenInstance"]
+    url = f"{sandbox.base_url}/waInstance{instance['idInstance']}/{method}/{token}"
     return requests.request(http, url, timeout=5, **kwargs)
 
 

@@ -1,4 +1,4 @@
-"""Evolution authentication and guard order: 404 before 401, 403 for a name in use, token scoping."""
+"""Evolution auth and guard order: 404 before 401, 403 for a name in use, token scoping."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evolution messages over HTTP: sends, receipts (ordered, reversed, duplicated) and inbound upserts."""
+"""Evolution messages over HTTP: sends, receipts (ordered, reversed, repeated), inbound upserts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Injected faults: error statuses and bodies, 429, hangs, drops, latency, connect errors, webhook faults."""
+"""Injected faults: error statuses and bodies, 429, hangs, drops, latency, connect and webhook."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GreenAPI over HTTP: token in the path, states, QR and pairing code, sends, receipts, notifications."""
+"""GreenAPI over HTTP: token in the path, states, QR, pairing code, sends, receipts, events."""
 
 from __future__ import annotations
 

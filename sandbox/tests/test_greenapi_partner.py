@@ -1,4 +1,4 @@
-"""GreenAPI Partner API: getInstances with the partner token, deleted instances, errors and faults."""
+"""GreenAPI Partner API: getInstances with the partner token, deleted instances, errors, faults."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The server as a whole: settings from env and flags, seed determinism, control switch, page, load."""
+"""The server as a whole: settings from env and flags, seeds, the control switch, page, load."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_defaults_follow_the_reference() -> None:
 
 
 def run_scenario(seed: int) -> tuple[str, str, str]:
-    """Create an Evolution and a GreenAPI instance on a fresh sandbox; return token, QR and GreenAPI token."""
+    """Create an Evolution and a GreenAPI instance on a fresh sandbox; return tokens and QR."""
     with running_sandbox(seed=seed, clock="manual") as sandbox:
         created = create_evolution(sandbox, None)
         green = sandbox.create_greenapi_instance()

@@ -1,4 +1,4 @@
-"""Webhook delivery: per-instance order, Evolution retry back-off on the clock, give-up rules, jwt_key."""
+"""Webhook delivery: per-instance order, Evolution retry back-off on the clock, give-up, jwt_key."""
 
 from __future__ import annotations
 

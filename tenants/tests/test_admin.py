@@ -36,7 +36,7 @@ def test_a_key_created_in_the_admin_is_shown_once_and_stored_hashed(operator_cli
     key = ApiKey.objects.get(tenant=tenant)
     assert key.key_hash == hash_key(raw) and raw not in key.key_hash
     assert key.scopes == ["numbers:read", "messages:send"]
-    assert key.created_by.username == "op"
+    assert key.created_by is not None and key.created_by.username == "op"
     detail = operator_client.get(f"/admin/tenants/apikey/{key.pk}/change/").content.decode()
     assert key.prefix in detail and raw not in detail
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tenants.models import ApiKey
+from tenants.services import revoke_api_key
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +70,22 @@ def test_a_key_with_a_wrong_secret_gets_401(tenant, make_key, client_for):
 
 def test_a_revoked_key_gets_401(tenant, make_key, client_for):
     key, raw = make_key(tenant)
-    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    assert revoke_api_key(key)
     response = client_for(raw).get("/api/v1/api-keys/")
     assert response.status_code == 401
     assert "revoked" in response.json()["error"]["message"]
+
+
+def test_revoking_again_keeps_the_first_revocation_and_spares_other_keys(
+    tenant, make_key, client_for
+):
+    key, _ = make_key(tenant)
+    _, other = make_key(tenant)
+    revoke_api_key(key)
+    first = ApiKey.objects.get(pk=key.pk).revoked_at
+    assert not revoke_api_key(key)
+    assert ApiKey.objects.get(pk=key.pk).revoked_at == first
+    assert client_for(other).get("/api/v1/api-keys/").status_code == 200
 
 
 def test_an_expired_key_gets_401_and_a_future_expiry_still_works(tenant, make_key, client_for):

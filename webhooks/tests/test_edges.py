@@ -156,7 +156,7 @@ def test_quota_exceeded_records_the_reason_and_tells_the_admins_once(
     apply: Any, greenapi_number: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     owner = find_or_create_user("owner@acme.test", "pw-owner-123")
-    Membership.objects.create(user=owner, tenant=greenapi_number.tenant, role="owner")  # type: ignore[misc]
+    Membership.objects.create(user=owner, tenant=greenapi_number.tenant, role="owner")
     with django_capture_on_commit_callbacks(execute=True):
         apply(greenapi_number, "quotaExceeded__correspondents")
     with django_capture_on_commit_callbacks(execute=True):

@@ -22,7 +22,7 @@ def stored(deliver, fixture_for):
     def store(number: Any, fixture: str | dict[str, Any]) -> WebhookEvent:
         payload = fixture_for(number, fixture) if isinstance(fixture, str) else fixture
         assert deliver(number, payload).status_code == 200
-        return WebhookEvent.objects.filter(number=number).order_by("-id").first()
+        return WebhookEvent.objects.filter(number=number).latest("id")
 
     return store
 

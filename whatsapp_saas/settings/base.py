@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -359,7 +360,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
@@ -387,7 +388,6 @@ LOGGING = {
         # Django's own handlers (console in DEBUG, runserver's request lines, mail to ADMINS)
         # would print paths and tracebacks unmasked: everything goes through the root handler.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "security": {"level": "INFO"},
         # whatsapp_saas.access writes the one line per request; these would repeat it.

@@ -7,7 +7,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-field-encryption-key")
 os.environ.setdefault("CACHE_KEY_PREFIX", "wa-test")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
+from .base import REDIS_URL as _BASE_REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -20,7 +21,7 @@ SECURE_HSTS_SECONDS = 0
 # Tests use their own Redis database (15 unless TEST_REDIS_DB says otherwise) of the configured
 # server, so they never flush the data of a local run sharing it; conftest.py flushes it per test.
 TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)  # noqa: F405
-_server = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL  # noqa: F405
+_server = _BASE_REDIS_URL.rsplit("/", 1)[0] if _BASE_REDIS_URL.count("/") >= 3 else _BASE_REDIS_URL
 REDIS_URL = f"{_server}/{TEST_REDIS_DB}"
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 CELERY_BROKER_URL = REDIS_URL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -14,7 +16,7 @@ def assert_envelope(response, status: int, code: str) -> dict:
     """The response has the status and an envelope with the code, a message and details."""
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
+    error: dict[str, Any] = response.json()["error"]
     assert set(error) == {"code", "message", "details"}
     assert error["code"] == code
     assert error["message"]

@@ -21,7 +21,8 @@ def log_output() -> Iterator[io.StringIO]:
     [handler] = [
         h
         for h in logging.getLogger().handlers
-        if any(isinstance(f, MaskSecretsFilter) for f in h.filters)
+        if isinstance(h, logging.StreamHandler)
+        and any(isinstance(f, MaskSecretsFilter) for f in h.filters)
     ]
     buffer = io.StringIO()
     previous = handler.setStream(buffer)
@@ -142,7 +143,7 @@ def test_gunicorn_access_lines_are_masked():
     from datetime import timedelta
     from types import SimpleNamespace
 
-    from gunicorn.config import Config
+    from gunicorn.config import Config  # type: ignore[import-untyped]
 
     from whatsapp_saas.gunicorn_logging import MaskedLogger
 

@@ -13,6 +13,7 @@ from instances.models import Number
 from messaging import outbox
 from messaging import services as messaging
 from messaging.models import Conversation, Message, SendAttempt
+from providers.events import ConnectionStatus as S
 from providers.events import MessageReceived
 from tenants.services import create_tenant, issue_api_key
 from whatsapp_saas.tests.browser_live import sign_in
@@ -67,7 +68,7 @@ def acme(sandbox: Any) -> dict[str, Any]:
         status="connected",
         phone_number="5511966665555",
     )
-    services.change_status(paused, "paused", "send_failures", "task")
+    services.change_status(paused, S.PAUSED, "send_failures", "task")
     failing = outbox.queue_message(paused, to="5511955554444", type="text", text="Promoção")
     SendAttempt.objects.create(
         message=failing,

@@ -18,9 +18,9 @@ from rest_framework.test import APIClient
 
 from instances.models import Number
 from messaging.models import Message
-from tenants.models import Tenant
 from notifications import services as notifications
 from notifications.models import Delivery, Endpoint
+from tenants.models import Tenant
 
 from .processes import Celery, RedisServer, app_env, wait_for
 

@@ -1,4 +1,4 @@
-"""`create_api_key <tenant slug or id> --name N --scopes a,b`: prints the key alone on its last line."""
+"""`create_api_key <tenant slug or id> --name N --scopes a,b`: prints the key alone, last line."""
 
 from __future__ import annotations
 

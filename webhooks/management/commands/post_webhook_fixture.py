@@ -23,7 +23,7 @@ from webhooks.fixtures import (
 
 
 class Command(BaseCommand):
-    """`post_webhook_fixture <fixture> --number <id or instance name> [--url] [--sign] [--fresh]`."""
+    """`post_webhook_fixture <fixture> --number <id or instance> [--url] [--sign] [--fresh]`."""
 
     help = (
         "Post webhooks/tests/fixtures/<provider>/<fixture>.json to a running server for a "
