@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from messaging import campaigns, services
 from messaging.models import Campaign, Conversation, Message
@@ -43,6 +45,14 @@ def test_opening_a_conversation_shows_it_and_marks_it_read(member, conversation)
     assert "Oi, tudo bem?" in html
     conversation.refresh_from_db()
     assert conversation.unread_count == 0
+
+
+def test_opening_a_read_conversation_again_writes_nothing(member, conversation):
+    member.get(f"/conversations/{conversation.pk}/")
+    with CaptureQueriesContext(connection) as queries:
+        assert member.get(f"/conversations/{conversation.pk}/").status_code == 200
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert [w for w in writes if "messaging_" in w] == []
 
 
 def test_a_reply_is_queued_through_the_pipeline_and_shows_a_tick(member, conversation):
