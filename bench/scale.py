@@ -51,8 +51,8 @@ def configure(args: argparse.Namespace) -> None:
         {
             "DJANGO_SETTINGS_MODULE": "whatsapp_saas.settings.base",
             "DEBUG": "0",
-        # Plain HTTP on 127.0.0.1: production settings would redirect every request to https.
-        "SECURE_SSL_REDIRECT": "0",
+            # Plain HTTP on 127.0.0.1: production settings would redirect every request to https.
+            "SECURE_SSL_REDIRECT": "0",
             "SECRET_KEY": "bench-secret-key-" + "x" * 40,
             "FIELD_ENCRYPTION_KEY": "bench-field-key",
             "ALLOWED_HOSTS": "testserver,127.0.0.1",

@@ -155,7 +155,7 @@ class Processes:
     def worker(self) -> None:
         """One Celery worker (prefork)."""
         self.started += 1
-        app = "bench.sandbox_history" if self.args.sandbox_log_history else "whatsapp_saas"
+        app = "whatsapp_saas"
         self.workers.append(
             self.spawn(
                 [
@@ -471,12 +471,6 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a run may drain")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", "wa_bench_send"))
     parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", 12)))
-    parser.add_argument(
-        "--sandbox-log-history",
-        action="store_true",
-        help="workers read the provider's history from the sandbox's log (until the sandbox "
-        "answers findMessages itself)",
-    )
     args = parser.parse_args()
     sandbox_port, api_port = webhook_ingest.free_port(), webhook_ingest.free_port()
     args.sandbox_url = f"http://127.0.0.1:{sandbox_port}"

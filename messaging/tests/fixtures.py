@@ -104,35 +104,3 @@ def run_until_settled(message: Message, tries: int = 20) -> Message:
 
 class Crash(BaseException):
     """A worker dying mid-call: nothing after it runs (not an Exception, so nothing catches it)."""
-
-
-def sandbox_history(sandbox: Any) -> Any:
-    """A stand-in for the gateway's find_sent that reads the sandbox's own message log.
-
-    Until the sandbox answers Evolution's findMessages itself, this is the provider's history.
-    """
-    from providers.base import body_fingerprint, jid_digits
-    from providers.types import SentRecord
-
-    def find_sent(self: Any, ref: Any, to: str, since: Any) -> list[SentRecord]:
-        return [
-            SentRecord(
-                provider_message_id=m["id"],
-                to=jid_digits(m["chat"]),
-                fingerprint=body_fingerprint(kind_of(m["kind"]), m["text"] or ""),
-                sent_at=None,
-            )
-            for m in sent_at_provider(sandbox)
-            if m["instance"] == ref.external_id
-            and jid_digits(m["chat"]) == to
-            and m["createdAt"] >= since.timestamp()
-        ]
-
-    return find_sent
-
-
-def kind_of(message_type: str) -> str:
-    """Our message kind for an Evolution messageType ("conversation", "imageMessage", …)."""
-    if message_type in ("conversation", "extendedTextMessage", "text"):
-        return "text"
-    return message_type.removesuffix("Message")

@@ -3,7 +3,7 @@
 `python -m messaging.tests.lane_worker <database> <number id> <sandbox url> <kill file> <seconds>`
 If the kill file exists when a provider call returns, the worker removes it and SIGKILLs itself
 right there: the provider performed the send, our record of it never happened (the crash window).
-The provider's history is the sandbox's log (fixtures.sandbox_history).
+The provider's history is the sandbox's own answer to chat/findMessages.
 """
 
 from __future__ import annotations
@@ -15,22 +15,6 @@ import time
 from typing import Any
 
 import django
-import requests
-
-
-class RemoteSandbox:
-    """The sandbox's control API over HTTP."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Call the control API and return its JSON."""
-        response = requests.request(
-            method, f"{self.base_url}/_sandbox{path}", json=body, timeout=10
-        )
-        response.raise_for_status()
-        return response.json()
 
 
 def main() -> None:
@@ -42,11 +26,7 @@ def main() -> None:
     settings.DATABASES["default"]["NAME"] = database
     from messaging import lanes, sending
     from messaging.models import Message
-    from providers.evolution import EvolutionGateway
 
-    from .fixtures import sandbox_history
-
-    EvolutionGateway.find_sent = sandbox_history(RemoteSandbox(sandbox_url))  # type: ignore[method-assign]
     call = sending.call_provider
 
     def dying(message: Any) -> Any:

@@ -1,8 +1,7 @@
 """Exactly once: a send whose answer was lost is found by its echo or the provider's history.
 
 The worker's death mid-call is a Crash raised after (or before) the real sandbox send; the
-provider's history is the sandbox's own log (fixtures.sandbox_history) until the sandbox answers
-findMessages itself.
+provider's history is the sandbox's answer to Evolution's chat/findMessages.
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ from providers.errors import (
     ProviderTransientError,
 )
 from providers.events import MessageSent
-from providers.evolution import EvolutionGateway
 
-from .fixtures import Crash, make_due, sandbox_history, send, sent_at_provider
+from .fixtures import Crash, make_due, send, sent_at_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +52,9 @@ def die_mid_call(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def history(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
-    """The provider keeps a history of what it sent."""
-    monkeypatch.setattr(EvolutionGateway, "find_sent", sandbox_history(sandbox), raising=False)
+def history(sandbox: Any) -> None:
+    """The provider keeps a history of what it sent (the sandbox answers chat/findMessages)."""
+    sandbox.settings(evolution_save_messages=True)
 
 
 def crash(message: Message) -> None:

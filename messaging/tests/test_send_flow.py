@@ -93,3 +93,39 @@ def test_a_text_and_an_image_sent_through_the_api_end_up_read(
     assert [(m["type"], m["status"]) for m in shown] == [("text", "read"), ("image", "read")]
     assert all(m["sent_at"] and m["delivered_at"] and m["read_at"] for m in shown)
     assert Message.objects.filter(direction="outbound").count() == 2
+
+
+def test_a_send_whose_answer_was_lost_is_found_by_its_echo_webhook_and_never_sent_twice(
+    live_server, live_number, make_key, tenant, sandbox
+):
+    from messaging import lanes
+
+    from .fixtures import make_due, sent_at_provider
+
+    # No history at the provider: only the send.message echo, over HTTP, can tell it went out.
+    sandbox.settings(evolution_save_messages=False)
+    sandbox.faults(drop_response_rate=1, path_contains="/message/send", count=1)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {make_key(tenant)[1]}"
+    response = http.post(
+        f"{live_server.url}/api/v1/messages/",
+        json={
+            "number": str(live_number.pk),
+            "to": "5511988881234",
+            "type": "text",
+            "text": "Code 4321",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    message = Message.objects.get(pk=response.json()["id"])
+    lanes.run(live_number.pk)  # the send is performed, its answer lost: the attempt stays open
+    assert Message.objects.get(pk=message.pk).status == "queued"
+    wait_for(lambda: WebhookEvent.objects.filter(event_name="send.message").exists())
+    process_stored_webhooks()
+    make_due(message)
+    lanes.run(live_number.pk)
+    message.refresh_from_db()
+    at_provider = [m for m in sent_at_provider(sandbox) if m["text"] == "Code 4321"]
+    assert len(at_provider) == 1
+    assert (message.status, message.provider_message_id) == ("sent", at_provider[0]["id"])
