@@ -13,6 +13,7 @@ from instances.models import Number
 from messaging import outbox
 from messaging import services as messaging
 from messaging.models import Conversation, Message, SendAttempt
+from notifications.models import Delivery, Endpoint
 from providers.events import ConnectionStatus as S
 from providers.events import MessageReceived
 from tenants.services import create_tenant, issue_api_key
@@ -86,6 +87,16 @@ def acme(sandbox: Any) -> dict[str, Any]:
         status="qr_pending", pairing_code="WZYX1234", pairing_code_expires_at=timezone.now()
     )
     issue_api_key(tenant, "CRM integration", ["messages:send", "messages:read", "numbers:read"])
+    # Created as a row: the test machine may resolve no public name.
+    endpoint = Endpoint.objects.create(tenant=tenant, url="https://hooks.example.com/" + "wa/" * 30)
+    Delivery.objects.create(
+        endpoint=endpoint,
+        event_type="ping",
+        payload={},
+        status="failed",
+        attempts=8,
+        last_error="ConnectTimeoutError: connection to hooks.example.com timed out after 5 s",
+    )
     cache.set(
         health.CACHE_KEY,
         {"providers": {"greenapi": {"reachable": False, "response_time_ms": 0}}},
@@ -118,6 +129,7 @@ def pages(acme: dict[str, Any]) -> list[tuple[str, str]]:
         ("inbox", f"/t/{slug}/inbox/"),
         ("conversation", f"/conversations/{acme['chat'].pk}/"),
         ("settings_keys", f"/t/{slug}/settings/keys/"),
+        ("settings_webhooks", f"/t/{slug}/settings/webhooks/"),
         ("not_found", "/t/acme/nothing-here/"),
     ]
 
