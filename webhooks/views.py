@@ -1,8 +1,13 @@
-"""The provider webhook endpoint: a plain Django view, size-checked, that answers fast."""
+"""The provider webhook endpoint: a plain Django view, size-checked, that answers fast.
+
+In production `webhooks.fastpath` serves this URL ahead of Django's middleware; both answer
+through `respond`, so the answers are the same whichever served the request.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,14 +24,19 @@ logger = logging.getLogger(__name__)
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest, provider: str, token: str) -> HttpResponse:
-    """Authenticate, store once, enqueue on commit, answer; see ingest.receive for the rules."""
+    """Authenticate, store once, wake processing, answer; see ingest.receive for the rules."""
     body = read_limited(request, settings.WEBHOOK_MAX_BODY_BYTES)
+    return respond(provider, token, body, request.headers, request.META.get("REMOTE_ADDR", ""))
+
+
+def respond(
+    provider: str, token: str, body: bytes | None, headers: Mapping[str, str], remote: str
+) -> HttpResponse:
+    """The answer to one delivery whose body is `body` (None when it was over the limit)."""
     if body is None:
         logger.warning("webhook body over %d bytes refused", settings.WEBHOOK_MAX_BODY_BYTES)
         return error_json(413)
-    verdict = ingest.receive(
-        provider, token, body, request.headers, remote=request.META.get("REMOTE_ADDR", "")
-    )
+    verdict = ingest.receive(provider, token, body, headers, remote=remote)
     if verdict.status == 403:
         return error_json(
             403, code="authentication_failed", message="Webhook authentication failed."
@@ -37,9 +47,13 @@ def receive(request: HttpRequest, provider: str, token: str) -> HttpResponse:
 
 
 def read_limited(request: HttpRequest, limit: int) -> bytes | None:
+    """The request's body, or None when it is larger than `limit`."""
+    return limited_body(request.META.get("CONTENT_LENGTH") or "", request.read, limit)
+
+
+def limited_body(declared: str, read: Callable[[int], bytes], limit: int) -> bytes | None:
     """The body, or None when it is larger than `limit` (declared or actually sent)."""
-    declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         return None
-    body = request.read(limit + 1)
+    body = read(limit + 1)
     return None if len(body) > limit else body
