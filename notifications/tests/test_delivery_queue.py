@@ -130,3 +130,18 @@ def test_the_outcome_of_a_worker_whose_lease_was_taken_over_writes_nothing(
     rows = DeliveryAttempt.objects.filter(delivery=queued)
     assert [(a.number, a.response_code, a.outcome) for a in rows] == [(1, 200, "delivered")]
     assert woken == []  # the stale worker scheduled no retry
+
+
+@pytest.mark.django_db
+def test_redelivering_a_delivery_being_posted_drops_the_outcome_of_that_post(
+    tenant: Tenant, receiver: WebhookReceiver, register: Register
+) -> None:
+    queued = pinged(tenant, receiver, register)
+    posting = claims.DELIVERIES.take(queued.pk)
+    assert posting is not None
+    assert notify.redeliver([queued]) == 1
+    failed = delivery.Result("failed", "HTTP 410", 410)
+    assert delivery.record(posting, queued, failed, timezone.now(), 5) == "skipped"
+    assert delivery.deliver(str(queued.pk)) == "delivered"
+    rows = DeliveryAttempt.objects.filter(delivery=queued)
+    assert [(a.number, a.outcome) for a in rows] == [(1, "delivered")]
