@@ -262,3 +262,18 @@ def test_only_errors_that_may_hide_a_performed_send_leave_the_attempt_in_flight(
         )
     )
     assert sending.maybe_sent(wrapped(ProviderConnectionError, dropped))
+
+
+def test_an_audio_sent_with_a_caption_is_found_in_the_history_that_shows_no_caption(
+    linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any, history: None
+) -> None:
+    # WhatsApp audio carries no caption: the provider's history shows the audio without ours.
+    message = queue(
+        "", type="audio", media_url="https://cdn.example.com/note.ogg", caption="Listen to this"
+    )
+    die_mid_call()
+    crash(message)
+    assert send(message) == "sent"
+    message.refresh_from_db()
+    assert message.send_attempts.get().resolved_by == "history"
+    assert len(sent_at_provider(sandbox)) == 1
