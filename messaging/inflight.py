@@ -64,6 +64,12 @@ def fingerprint_of(message: Message) -> str:
     return gateway_for(message.number).sent_fingerprint(provider_request(message))
 
 
+def grace_seconds(number: Number) -> float:
+    """How long an in-flight send is looked for before it may be sent again."""
+    delay = gateway_for(number).history_delay_seconds
+    return max(settings.SEND_IN_FLIGHT_GRACE_SECONDS, delay)
+
+
 def in_flight(message: Message) -> SendAttempt | None:
     """The message's attempt still in flight, if any."""
     return message.send_attempts.filter(outcome=Outcome.IN_FLIGHT).order_by("-started_at").first()
@@ -81,7 +87,7 @@ def resolve(lease: Lease[SendLane], number: Number, message: Message) -> str:
     if found:
         logger.info("message %s found at the provider by its %s", message.pk, by)
         return recording.sent(message, attempt, found, by)
-    recheck = attempt.started_at + timedelta(seconds=settings.SEND_IN_FLIGHT_GRACE_SECONDS)
+    recheck = attempt.started_at + timedelta(seconds=grace_seconds(number))
     if timezone.now() < recheck:
         with lease.fenced():
             Message.objects.filter(pk=message.pk, in_flight_since__isnull=False).update(
