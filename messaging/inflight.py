@@ -67,7 +67,7 @@ def fingerprint_of(message: Message) -> str:
 def grace_seconds(number: Number) -> float:
     """How long an in-flight send is looked for before it may be sent again."""
     delay = gateway_for(number).history_delay_seconds
-    return max(settings.SEND_IN_FLIGHT_GRACE_SECONDS, delay)
+    return max(float(settings.SEND_IN_FLIGHT_GRACE_SECONDS), delay)
 
 
 def in_flight(message: Message) -> SendAttempt | None:
