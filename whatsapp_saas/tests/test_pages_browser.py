@@ -142,7 +142,8 @@ def test_every_tenant_page_fits_390_px_and_is_captured(
     page.goto(f"{live_server.url}/login/")
     page.screenshot(path=str(screenshot_dir / "page_login_390.png"), full_page=True)
     sign_in(page, live_server.url, "alice@acme.test", "pw-alice-123")
-    too_wide = {}
+    too_wide: dict[str, int] = {}
+    squeezed: dict[int, list[float]] = {}
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
         for name, path in pages(acme):
@@ -152,7 +153,14 @@ def test_every_tenant_page_fits_390_px_and_is_captured(
             scroll = page.evaluate("document.documentElement.scrollWidth")
             if width == 390 and scroll > 390:
                 too_wide[name] = scroll
+            if name == "inbox":
+                titles = page.eval_on_selector_all(
+                    ".convo-title", "els => els.map(e => e.getBoundingClientRect().width)"
+                )
+                squeezed[width] = [w for w in titles if w < 80]
     assert too_wide == {}
+    # A long number name beside a conversation must leave room for the contact's name.
+    assert squeezed == {1280: [], 390: []}
 
 
 def test_the_header_collapses_behind_a_menu_button_on_a_phone(
