@@ -71,6 +71,7 @@ def serve(
     try:
         response = answer(environ, headers, provider, token)
         response["X-Request-ID"] = request_id
+        response["Content-Length"] = str(len(response.content))
         log_access("POST", environ.get("PATH_INFO", ""), ROUTE, response.status_code, started)
     finally:
         release_connections()

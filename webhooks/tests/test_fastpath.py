@@ -122,8 +122,10 @@ def test_a_request_id_is_kept_or_made_and_sent_back(tenant: Tenant, fixture_for:
     number = number_of(tenant)
     body = json.dumps(fixture_for(number, "messages_upsert__text")).encode()
     headers = {**provider_headers(number, body), "X-Request-ID": "abc-123"}
-    _, sent_back, _ = through_wsgi(webhook_path(number), body, headers)
+    _, sent_back, content = through_wsgi(webhook_path(number), body, headers)
     assert sent_back["X-Request-ID"] == "abc-123"
+    # Keep-alive senders need the length (no chunked framing for a 12-byte answer).
+    assert sent_back["Content-Length"] == str(len(content))
     _, made, _ = through_wsgi(webhook_path(number), body, provider_headers(number, body))
     assert len(made["X-Request-ID"]) == 32
 
