@@ -28,6 +28,7 @@ from instances.models import Number
 from instances.services import gateway_for
 from providers.base import body_fingerprint, jid_digits
 from providers.errors import ProviderError
+from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease
 
 from . import recording
@@ -63,7 +64,10 @@ def resolve(lease: Lease[SendLane], number: Number, message: Message) -> str:
         found, by = from_history(number, message, attempt), SendAttempt.Resolution.HISTORY
     if found:
         logger.info("message %s found at the provider by its %s", message.pk, by)
-        return recording.sent(message, attempt, found, by)
+        outcome = recording.sent(message, attempt, found, by)
+        if outcome == Outcome.SENT:
+            metrics.duplicate_prevented(number.provider)
+        return outcome
     recheck = attempt.started_at + timedelta(seconds=settings.SEND_IN_FLIGHT_GRACE_SECONDS)
     if timezone.now() < recheck:
         with lease.fenced():

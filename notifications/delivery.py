@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from whatsapp_saas import metrics
 from whatsapp_saas.netguard import URLNotAllowed
 
 from . import claims, signing, transport
@@ -111,6 +112,7 @@ def record(delivery: Delivery, result: Result, started_at: datetime, duration_ms
             error=result.error[:2000],
             outcome=outcome,
         )
+    metrics.tenant_delivery(str(outcome))
     if outcome == Outcome.RETRY:
         claims.enqueue(str(delivery.pk), delay)
     elif outcome == Outcome.FAILED:

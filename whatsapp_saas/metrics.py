@@ -111,7 +111,7 @@ WEBHOOK_OUTCOMES = {
     "malformed": "invalid",
     "too_large": "too_large",
 }
-EVENT_OUTCOMES = frozenset({"processed", "ignored", "failed"})
+EVENT_OUTCOMES = frozenset({"processed", "ignored", "invalid", "failed"})
 EVENT_TYPES = frozenset(t.value for t in EventType)
 SEND_OUTCOMES = frozenset({"sent", "retry", "failed", "rate_limited", "circuit_open"})
 DELIVERY_OUTCOMES = frozenset({"delivered", "retry", "failed"})
