@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,7 +42,6 @@ SLUG = "bench-feed"
 def environment(args: argparse.Namespace) -> dict[str, str]:
     """The webhook bench's settings, on our own database, cache prefix and plain-HTTP cookies."""
     env = webhook_ingest.environment(args)
-    env["DATABASE_URL"] = urlsplit(env["DATABASE_URL"])._replace(path=f"/{BENCH_DB}").geturl()
     env.update(CACHE_KEY_PREFIX="wa-bench-feed", SESSION_COOKIE_SECURE="0")
     return env
 
@@ -275,10 +273,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", 12)))
+    parser.add_argument("--database", default=os.environ.get("BENCH_DB", BENCH_DB))
     args = parser.parse_args()
     env = environment(args)
     os.environ.update(env)
-    webhook_ingest.prepare_database(env, BENCH_DB)
+    webhook_ingest.prepare_database(env, args.database)
     import django
 
     django.setup()

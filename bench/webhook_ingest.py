@@ -4,10 +4,12 @@ Run `make bench-webhooks` (or `python bench/webhook_ingest.py` with DATABASE_URL
 pointing at local servers). It uses its own database (`wa_bench_webhooks`, or --database) and
 Redis database (13, or BENCH_REDIS_DB), talks only to 127.0.0.1, and stops by itself.
 
-In one gunicorn it loads, closed loop from N keep-alive connections: a bare view answering 200,
-a "durable insert" view that only inserts the same row the webhook stores (the floor for an ack
-that keeps the event), and the webhook endpoint itself with the in-process route cache on and off
-(Evolution `messages.upsert` bodies, a share repeated). It prints accepted/s, p50/p99 and the
+In one gunicorn it loads, closed loop from N keep-alive connections: a bare Django view answering
+200, a "durable insert" Django view that only inserts the same row the webhook stores (the floor
+for an ack that keeps the event), the same insert served from bare WSGI (the floor of the webhook
+fast path, webhooks/fastpath.py), and the webhook endpoint itself as production serves it (the
+fast path ahead of Django) with the in-process route cache on and off (Evolution
+`messages.upsert` bodies, a share repeated). It prints accepted/s, p50/p99 and the
 ratios, then an open-loop phase at a fixed rate against the webhook endpoint, with latency
 measured from each request's intended send time (so a stall is not hidden by the client waiting),
 and the count of non-2xx answers and timeouts. A last block times the route lookups in-process.
@@ -52,18 +54,24 @@ def bare(request: Any) -> Any:
 def durable(request: Any) -> Any:
     """The floor: insert the row the webhook would store (the same statement), answer 200."""
     from django.http import HttpResponse
+
+    insert_row(request.body, request.headers.get("Content-Type", ""))
+    return HttpResponse(b'{"ok": true}', content_type="application/json")
+
+
+def insert_row(body: bytes, content_type: str) -> None:
+    """The statement the webhook's ack runs, with the same values."""
     from django.utils import timezone
 
     from webhooks import ingest
 
-    body = request.body
     ingest.insert_or_count(
         {
             "provider": "evolution",
             "number_id": os.environ["BENCH_NUMBER_ID"],
             "tenant_id": os.environ["BENCH_TENANT_ID"],
             "body": body,
-            "headers": {"Content-Type": request.headers.get("Content-Type", "")},
+            "headers": {"Content-Type": content_type},
             "event_name": "messages.upsert",
             "event_type": "",
             "dedupe_key": f"{INSTANCE}:durable:{hashlib.sha256(body).hexdigest()}",
@@ -74,15 +82,19 @@ def durable(request: Any) -> Any:
             "received_at": timezone.now(),
         }
     )
-    return HttpResponse(b'{"ok": true}', content_type="application/json")
 
 
-def uncached(request: Any, provider: str, token: str) -> Any:
-    """The webhook endpoint with the route cache emptied first: one indexed lookup every time."""
-    from webhooks import routes, views
+def wsgi_durable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The floor of the WSGI fast path: the same insert with nothing but WSGI around it."""
+    from webhooks.fastpath import release_connections
 
-    routes.forget_all()
-    return views.receive(request, provider, token)
+    try:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        insert_row(body, environ.get("CONTENT_TYPE", ""))
+    finally:
+        release_connections()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b'{"ok": true}']
 
 
 @cache
@@ -97,16 +109,33 @@ def django_app() -> Any:
     globals()["urlpatterns"] = [
         path("bench/bare/", csrf_exempt(bare)),
         path("bench/durable/", csrf_exempt(durable)),
-        path("bench/uncached/<str:provider>/<str:token>/", csrf_exempt(uncached)),
         path("", include("whatsapp_saas.urls")),
     ]
     settings.ROOT_URLCONF = __name__
     return app
 
 
+@cache
+def served() -> Any:
+    """What production serves: the webhook fast path ahead of Django (whatsapp_saas.wsgi)."""
+    app = django_app()  # sets Django up before the fast path's imports
+    from webhooks.fastpath import WebhookFastPath
+
+    return WebhookFastPath(app)
+
+
 def application(environ: dict[str, Any], start_response: Any) -> Any:
     """WSGI entry point for gunicorn (`bench.webhook_ingest:application`)."""
-    return django_app()(environ, start_response)
+    path = environ["PATH_INFO"]
+    if path == "/bench/wsgi-durable/":
+        return wsgi_durable(environ, start_response)
+    if path.startswith("/bench/uncached/"):
+        from webhooks import routes
+
+        # The webhook endpoint with the route cache emptied first: one indexed lookup every time.
+        routes.forget_all()
+        environ["PATH_INFO"] = path.replace("/bench/uncached/", "/webhooks/", 1)
+    return served()(environ, start_response)
 
 
 # ------------------------------------------------------------------ setup
@@ -452,11 +481,12 @@ def report(phases: dict[str, Phase], open_phase: Phase, args: argparse.Namespace
     for phase in phases.values():
         print(phase.line())
     bare, floor = phases["bare"].rate, phases["durable"].rate
+    wsgi_floor = phases["wsgi_durable"].rate
     for key in ("ingest", "uncached"):
         rate = phases[key].rate
         print(
-            f"ratio {phases[key].name}: {rate / floor:.2f}x durable insert, "
-            f"{rate / bare:.2f}x bare view"
+            f"ratio {phases[key].name}: {rate / floor:.2f}x durable insert view, "
+            f"{rate / bare:.2f}x bare view, {rate / wsgi_floor:.2f}x durable insert on bare WSGI"
         )
     print(
         f"open loop {args.rate:.0f} req/s for {args.open_seconds:.0f} s (webhook ingest): "
@@ -501,6 +531,9 @@ def main() -> None:
             "bare": run_closed("bare 200 view", f"{base}/bench/bare/", "A", secret, args),
             "durable": run_closed(
                 "durable insert view", f"{base}/bench/durable/", "B", secret, args
+            ),
+            "wsgi_durable": run_closed(
+                "durable insert, bare WSGI", f"{base}/bench/wsgi-durable/", "W", secret, args
             ),
             "ingest": run_closed(
                 "webhook ingest", f"{base}/webhooks/evolution/{token}/", "C", secret, args

@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from instances.models import Number
 from instances.services import gateway_for
-from providers.base import body_fingerprint, jid_digits
+from providers.base import jid_digits
 from providers.errors import ProviderError
+from providers.types import MediaKind, MediaMessage, TextMessage
 from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease
 
@@ -42,10 +43,32 @@ HISTORY_PAD = timedelta(seconds=60)
 ECHO_PAD = timedelta(seconds=2)
 
 
+def provider_request(message: Message) -> TextMessage | MediaMessage:
+    """What the gateway is asked to send for this message."""
+    if message.type == Message.Type.TEXT:
+        return TextMessage(to=message.recipient, text=message.text)
+    return MediaMessage(
+        to=message.recipient,
+        url=message.media_url,
+        kind=MediaKind(message.type),
+        caption=message.caption,
+        file_name=message.file_name,
+        mime_type=message.mime_type,
+    )
+
+
 def fingerprint_of(message: Message) -> str:
-    """The body fingerprint a provider's echo or history of this message carries."""
-    text = message.text if message.type == Message.Type.TEXT else message.caption
-    return body_fingerprint(message.type, text)
+    """The body fingerprint the provider's echo or history will show once the message is sent.
+
+    The gateway's, not ours: audio loses its caption, GreenAPI types a file by its extension.
+    """
+    return gateway_for(message.number).sent_fingerprint(provider_request(message))
+
+
+def grace_seconds(number: Number) -> float:
+    """How long an in-flight send is looked for before it may be sent again."""
+    delay = gateway_for(number).history_delay_seconds
+    return max(float(settings.SEND_IN_FLIGHT_GRACE_SECONDS), delay)
 
 
 def in_flight(message: Message) -> SendAttempt | None:
@@ -68,7 +91,7 @@ def resolve(lease: Lease[SendLane], number: Number, message: Message) -> str:
         if outcome == Outcome.SENT:
             metrics.duplicate_prevented(number.provider)
         return outcome
-    recheck = attempt.started_at + timedelta(seconds=settings.SEND_IN_FLIGHT_GRACE_SECONDS)
+    recheck = attempt.started_at + timedelta(seconds=grace_seconds(number))
     if timezone.now() < recheck:
         with lease.fenced():
             Message.objects.filter(pk=message.pk, in_flight_since__isnull=False).update(

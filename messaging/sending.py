@@ -33,7 +33,7 @@ from providers.errors import (
     RecipientNotOnWhatsAppError,
 )
 from providers.events import ConnectionStatus as S
-from providers.types import MediaKind, MediaMessage, SendResult, TextMessage
+from providers.types import SendResult, TextMessage
 from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease, backoff
 
@@ -122,19 +122,10 @@ def attempt(lease: Lease[SendLane], number: Number, message: Message) -> Step:
 def call_provider(message: Message) -> SendResult:
     """Send through the number's gateway (registry, circuit breaker and timeouts included)."""
     gateway, ref = numbers.gateway_for(message.number), message.number.ref
-    if message.type == Message.Type.TEXT:
-        return gateway.send_text(ref, TextMessage(to=message.recipient, text=message.text))
-    return gateway.send_media(
-        ref,
-        MediaMessage(
-            to=message.recipient,
-            url=message.media_url,
-            kind=MediaKind(message.type),
-            caption=message.caption,
-            file_name=message.file_name,
-            mime_type=message.mime_type,
-        ),
-    )
+    request = inflight.provider_request(message)
+    if isinstance(request, TextMessage):
+        return gateway.send_text(ref, request)
+    return gateway.send_media(ref, request)
 
 
 def record_error(

@@ -1,9 +1,9 @@
-"""How a delivery is held by one worker: claim, lease, fenced outcome, sweep, wake-up.
+"""The delivery queue: pending deliveries worked through the one work-queue helper, and wake-ups.
 
-The one place of the delivery queue's mechanics, so the shared work-queue helper can replace it
-(DESIGN.md section 4 "Work"). The row is the job: `next_attempt_at` is when it is due and, while
-a worker holds it, the end of the worker's lease; every outcome is written only if that lease is
-still the one the worker took.
+The row is the job (DESIGN.md section 4 "Work"): `next_attempt_at` says when a pending delivery
+is due; a worker takes it with a lease (whatsapp_saas/workqueue.py) that outlasts the request, and
+writes the outcome fenced on that lease. A worker that died mid-delivery leaves its lease to run
+out; the sweep then finds the delivery claimable again and wakes a worker for it.
 """
 
 from __future__ import annotations
@@ -14,42 +14,34 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q
+
+from whatsapp_saas.workqueue import WorkQueue
 
 from .models import Delivery
 from .transport import CONNECT_TIMEOUT, READ_TIMEOUT
 
 DELIVER_TASK = "notifications.tasks.deliver"
-# A claim outlasts the request, so two workers never both post the same delivery.
-LEASE = timedelta(seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 20)
 SWEEP_BATCH = 500
 
 
-def claim(delivery_id: str, now: datetime) -> Delivery | None:
-    """Take a due pending delivery with one conditional update; None when someone else has it."""
-    taken = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + LEASE)
-    if not taken:
-        return None
-    return Delivery.objects.select_related("endpoint").get(pk=delivery_id)
+def lease_time() -> timedelta:
+    """A lease outlasts the request, so two workers never both post the same delivery."""
+    return timedelta(seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 20)
 
 
-def held(delivery: Delivery) -> QuerySet[Delivery]:
-    """The delivery, only while this worker's lease is still the one on the row."""
-    return Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=delivery.next_attempt_at
-    )
+DELIVERIES: WorkQueue[Delivery] = WorkQueue(
+    Delivery,
+    lease=lease_time,
+    ready=Q(status=Delivery.Status.PENDING),
+    order=("next_attempt_at",),
+)
 
 
 def due(now: datetime, limit: int = SWEEP_BATCH) -> list[str]:
     """Due pending deliveries nobody holds (their task was lost, or their worker died)."""
-    rows = (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return [str(pk) for pk in rows]
+    rows = DELIVERIES.claimable(now).order_by("next_attempt_at").values_list("pk", flat=True)
+    return [str(pk) for pk in rows[:limit]]
 
 
 def enqueue(delivery_id: str, countdown: float | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from whatsapp_saas import metrics
 from whatsapp_saas.netguard import URLNotAllowed
+from whatsapp_saas.workqueue import Lease, backoff
 
 from . import claims, signing, transport
 from .models import Delivery, DeliveryAttempt
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 Outcome = DeliveryAttempt.Outcome
 
 MAX_ATTEMPTS = 8
+# The work queue's backoff: the n-th wait is between half and all of 10 s × 2^(n-1), at most 1 h.
 FIRST_DELAY, MAX_DELAY = 10.0, 3600.0
 # The 4xx answers that say "later": a timeout and rate limiting. Every other 4xx is final.
 RETRYABLE_4XX = frozenset({408, 429})
@@ -40,12 +41,13 @@ class Result:
 
 def deliver(delivery_id: str) -> str:
     """Post one delivery once; "delivered", "retry", "failed", or "skipped" when not ours."""
-    delivery = claims.claim(delivery_id, timezone.now())
-    if delivery is None:
+    lease = claims.DELIVERIES.take(delivery_id)
+    if lease is None:
         return "skipped"
+    delivery = lease.rows().select_related("endpoint").get()
     started_at, clock = timezone.now(), time.monotonic()
     result = attempt(delivery, started_at)
-    return record(delivery, result, started_at, int((time.monotonic() - clock) * 1000))
+    return record(lease, delivery, result, started_at, int((time.monotonic() - clock) * 1000))
 
 
 def attempt(delivery: Delivery, at: datetime) -> Result:
@@ -80,8 +82,14 @@ def judge(answer: transport.Answer) -> Result:
     )
 
 
-def record(delivery: Delivery, result: Result, started_at: datetime, duration_ms: int) -> str:
-    """Write the attempt and the new state, fenced on our lease; schedule the retry."""
+def record(
+    lease: Lease[Delivery],
+    delivery: Delivery,
+    result: Result,
+    started_at: datetime,
+    duration_ms: int,
+) -> str:
+    """Write the attempt and the new state, fenced on our lease (given up with it); retry later."""
     attempts = delivery.attempts + 1
     outcome = result.outcome
     if outcome == Outcome.RETRY and attempts >= MAX_ATTEMPTS:
@@ -98,7 +106,7 @@ def record(delivery: Delivery, result: Result, started_at: datetime, duration_ms
     if outcome == Outcome.DELIVERED:
         fields["delivered_at"] = now
     with transaction.atomic():
-        if not claims.held(delivery).update(**fields):
+        if not lease.finish(**fields):
             logger.warning("webhook delivery %s: lease lost, outcome not recorded", delivery.pk)
             return "skipped"
         DeliveryAttempt.objects.create(
@@ -124,10 +132,4 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before the next try: what Retry-After asks, else backoff; never over an hour."""
     if retry_after is not None:
         return min(max(retry_after, 1.0), MAX_DELAY)
-    return backoff(attempts)
-
-
-def backoff(attempts: int) -> float:
-    """10 s doubling per attempt, capped at 1 h, with jitter."""
-    delay = min(FIRST_DELAY * 2 ** (attempts - 1), MAX_DELAY)
-    return float(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not a secret
+    return backoff(attempts, FIRST_DELAY, MAX_DELAY)

@@ -65,8 +65,11 @@ class Delivery(models.Model):
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
-    # When the next attempt is due; while a worker holds the delivery, the end of its lease.
+    # When the next attempt is due.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Work queue (whatsapp_saas/workqueue.py): the lease of the worker posting it.
+    lease_token = models.UUIDField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
     last_response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -101,12 +101,15 @@ def redeliver(deliveries: Iterable[Delivery]) -> int:
     """Send these deliveries again from a fresh attempt count (operators' admin action)."""
     ids = [d.pk for d in deliveries]
     with transaction.atomic():
+        # Ending any lease fences out a worker still posting the old try: its outcome is dropped.
         count = Delivery.objects.filter(pk__in=ids).update(
             status=Delivery.Status.PENDING,
             attempts=0,
             next_attempt_at=timezone.now(),
             delivered_at=None,
             last_error="",
+            lease_token=None,
+            leased_until=None,
         )
         claims.enqueue_on_commit(ids)
     return count

@@ -58,6 +58,9 @@ class ProviderGateway(ABC):
     # True when one list_instances() call carries every instance's connection state, so the
     # reconcile task makes one call per provider host instead of one per number.
     lists_connection_states: ClassVar[bool] = False
+    # Seconds a performed send may take to show in the provider's echo or history: an in-flight
+    # send is not sent again before this (nor before SEND_IN_FLIGHT_GRACE_SECONDS).
+    history_delay_seconds: ClassVar[float] = 0.0
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

@@ -70,6 +70,8 @@ class GreenApiGateway(ProviderGateway):
     provisions_instances = False
     # sendMessage answers once the message is in GreenAPI's queue; `sent` says it left (ref 2.3).
     queues_sends = True
+    # A send can take up to 2 min to show in lastOutgoingMessages (GreenAPI's documentation).
+    history_delay_seconds = 120.0
     # Instances are made in GreenAPI's console; a number is added with their id and token.
     credentials = (
         CredentialField(

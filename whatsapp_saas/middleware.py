@@ -29,8 +29,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         try:
@@ -91,27 +90,37 @@ class AccessMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         response = self.get_response(request)
-        seconds = time.monotonic() - started
-        route = route_of(request)
-        metrics.http_request(request.method or "", route, response.status_code, seconds)
-        status = response.status_code
-        level = logging.WARNING if status >= 500 else logging.INFO
-        access.log(
-            logging.DEBUG if route in QUIET_ROUTES and status < 500 else level,
-            "%s %s %s %.0f ms",
-            request.method,
-            request.path,
-            status,
-            seconds * 1000,
-            extra={
-                "http_method": request.method,
-                "http_path": request.path,
-                "http_status": status,
-                "route": route,
-                "duration_ms": round(seconds * 1000, 1),
-            },
+        log_access(
+            request.method or "", request.path, route_of(request), response.status_code, started
         )
         return response
+
+
+def request_id_from(incoming: str) -> str:
+    """The caller's X-Request-ID when it is sane, else a new one."""
+    return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+
+
+def log_access(method: str, path: str, route: str, status: int, started: float) -> None:
+    """The request's access line and metrics; `started` is its time.monotonic() at arrival."""
+    seconds = time.monotonic() - started
+    metrics.http_request(method, route, status, seconds)
+    level = logging.WARNING if status >= 500 else logging.INFO
+    access.log(
+        logging.DEBUG if route in QUIET_ROUTES and status < 500 else level,
+        "%s %s %s %.0f ms",
+        method,
+        path,
+        status,
+        seconds * 1000,
+        extra={
+            "http_method": method,
+            "http_path": path,
+            "http_status": status,
+            "route": route,
+            "duration_ms": round(seconds * 1000, 1),
+        },
+    )
 
 
 def route_of(request: HttpRequest) -> str:

@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("instances.urls")),
     path("", include("messaging.urls")),
+    path("", include("notifications.urls")),
 ]
 
 handler403 = "whatsapp_saas.pages.permission_denied"

@@ -135,6 +135,33 @@ def test_a_send_the_provider_has_no_record_of_is_sent_again_after_the_grace_peri
     assert list(message.send_attempts.values_list("outcome", flat=True)) == ["unconfirmed", "sent"]
 
 
+def test_a_greenapi_send_is_looked_for_two_minutes_before_it_is_sent_again(
+    linked_green: Number,
+    queue: Callable[..., Message],
+    sandbox: Any,
+    die_mid_call: Any,
+    settings: Any,
+) -> None:
+    # GreenAPI: a send can take up to 2 min to show in lastOutgoingMessages.
+    settings.SEND_IN_FLIGHT_GRACE_SECONDS = 30
+    message = queue("Your code is 1234", number=linked_green)
+    die_mid_call(performed=False)
+    crash(message)
+    attempt = SendAttempt.objects.get(message=message)
+    SendAttempt.objects.filter(pk=attempt.pk).update(
+        started_at=attempt.started_at - timedelta(seconds=60)
+    )
+    assert send(message) == "waiting"
+    message.refresh_from_db()
+    assert message.next_attempt_at == attempt.started_at + timedelta(seconds=60)
+    SendAttempt.objects.filter(pk=attempt.pk).update(
+        started_at=attempt.started_at - timedelta(seconds=121)
+    )
+    make_due(message)
+    assert send(message) == "sent"
+    assert len(sent_at_provider(sandbox)) == 1
+
+
 def test_a_later_message_of_the_chat_waits_while_an_earlier_one_is_unresolved(
     linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any
 ) -> None:
@@ -262,3 +289,18 @@ def test_only_errors_that_may_hide_a_performed_send_leave_the_attempt_in_flight(
         )
     )
     assert sending.maybe_sent(wrapped(ProviderConnectionError, dropped))
+
+
+def test_an_audio_sent_with_a_caption_is_found_in_the_history_that_shows_no_caption(
+    linked: Number, queue: Callable[..., Message], sandbox: Any, die_mid_call: Any, history: None
+) -> None:
+    # WhatsApp audio carries no caption: the provider's history shows the audio without ours.
+    message = queue(
+        "", type="audio", media_url="https://cdn.example.com/note.ogg", caption="Listen to this"
+    )
+    die_mid_call()
+    crash(message)
+    assert send(message) == "sent"
+    message.refresh_from_db()
+    assert message.send_attempts.get().resolved_by == "history"
+    assert len(sent_at_provider(sandbox)) == 1

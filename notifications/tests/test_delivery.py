@@ -149,10 +149,12 @@ def test_retry_after_of_a_429_sets_the_next_attempt() -> None:
     assert delivery.retry_delay(1, 10**9) == delivery.MAX_DELAY
 
 
-def test_backoff_doubles_from_ten_seconds_and_stops_at_an_hour() -> None:
-    assert 8 <= delivery.backoff(1) <= 12
-    assert 16 <= delivery.backoff(2) <= 24
-    assert delivery.backoff(20) <= 3600 * 1.2
+@pytest.mark.parametrize("tries", range(1, 12))
+def test_retries_wait_10_s_doubling_with_equal_jitter_and_never_over_an_hour(tries: int) -> None:
+    step = min(10.0 * 2 ** (tries - 1), 3600.0)
+    delays = [delivery.retry_delay(tries) for _ in range(50)]
+    assert all(step / 2 <= d <= step for d in delays)
+    assert len(set(delays)) > 1
 
 
 def test_an_endpoint_whose_address_is_internal_at_delivery_fails_at_once(

@@ -13,6 +13,7 @@ from instances.models import Number
 from messaging import outbox
 from messaging import services as messaging
 from messaging.models import Conversation, Message, SendAttempt
+from notifications.models import Delivery, Endpoint
 from providers.events import ConnectionStatus as S
 from providers.events import MessageReceived
 from tenants.services import create_tenant, issue_api_key
@@ -86,6 +87,16 @@ def acme(sandbox: Any) -> dict[str, Any]:
         status="qr_pending", pairing_code="WZYX1234", pairing_code_expires_at=timezone.now()
     )
     issue_api_key(tenant, "CRM integration", ["messages:send", "messages:read", "numbers:read"])
+    # Created as a row: the test machine may resolve no public name.
+    endpoint = Endpoint.objects.create(tenant=tenant, url="https://hooks.example.com/" + "wa/" * 30)
+    Delivery.objects.create(
+        endpoint=endpoint,
+        event_type="ping",
+        payload={},
+        status="failed",
+        attempts=8,
+        last_error="ConnectTimeoutError: connection to hooks.example.com timed out after 5 s",
+    )
     cache.set(
         health.CACHE_KEY,
         {"providers": {"greenapi": {"reachable": False, "response_time_ms": 0}}},
@@ -118,6 +129,7 @@ def pages(acme: dict[str, Any]) -> list[tuple[str, str]]:
         ("inbox", f"/t/{slug}/inbox/"),
         ("conversation", f"/conversations/{acme['chat'].pk}/"),
         ("settings_keys", f"/t/{slug}/settings/keys/"),
+        ("settings_webhooks", f"/t/{slug}/settings/webhooks/"),
         ("not_found", "/t/acme/nothing-here/"),
     ]
 
@@ -130,7 +142,8 @@ def test_every_tenant_page_fits_390_px_and_is_captured(
     page.goto(f"{live_server.url}/login/")
     page.screenshot(path=str(screenshot_dir / "page_login_390.png"), full_page=True)
     sign_in(page, live_server.url, "alice@acme.test", "pw-alice-123")
-    too_wide = {}
+    too_wide: dict[str, int] = {}
+    squeezed: dict[int, list[float]] = {}
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
         for name, path in pages(acme):
@@ -140,7 +153,14 @@ def test_every_tenant_page_fits_390_px_and_is_captured(
             scroll = page.evaluate("document.documentElement.scrollWidth")
             if width == 390 and scroll > 390:
                 too_wide[name] = scroll
+            if name == "inbox":
+                titles = page.eval_on_selector_all(
+                    ".convo-title", "els => els.map(e => e.getBoundingClientRect().width)"
+                )
+                squeezed[width] = [w for w in titles if w < 80]
     assert too_wide == {}
+    # A long number name beside a conversation must leave room for the contact's name.
+    assert squeezed == {1280: [], 390: []}
 
 
 def test_the_header_collapses_behind_a_menu_button_on_a_phone(
