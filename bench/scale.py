@@ -1,9 +1,9 @@
 """Scale benchmark: 10,000 numbers and 1,000,000 messages; list endpoints and periodic task ticks.
 
 Run `make bench-scale` (or `python bench/scale.py` with DATABASE_URL and REDIS_URL pointing at
-local servers). It creates its own database (`wa_bench_scale`) and uses its own Redis database
-(11, or --redis-db), seeds in bulk with server-side INSERT … SELECT (one tenant holds 5,000
-numbers and 500,000 messages, ten others share the rest), then prints:
+local servers). It creates its own database (`wa_bench_scale`, or --database) and uses its own
+Redis database (11, or --redis-db), seeds in bulk with server-side INSERT … SELECT (one tenant
+holds 5,000 numbers and 500,000 messages, ten others share the rest), then prints:
 
 - p50 / p95 of every list endpoint and filter of the API (in-process test client, real database),
   with the scale indexes and, in the same run, without them (dropped inside a transaction that is
@@ -42,7 +42,7 @@ def configure(args: argparse.Namespace) -> None:
     """Point Django at the bench database and Redis database before it starts."""
     source_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     source_redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database = urlsplit(source_db)._replace(path=f"/{BENCH_DB}")
+    database = urlsplit(source_db)._replace(path=f"/{args.database}")
     redis_url = urlsplit(source_redis)._replace(path=f"/{args.redis_db}")
     for url in (database, redis_url):
         if url.hostname not in {"127.0.0.1", "localhost", "::1"}:
@@ -69,6 +69,11 @@ def configure(args: argparse.Namespace) -> None:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
+def bench_db() -> str:
+    """The bench database's name (from --database, set in the environment by `configure`)."""
+    return urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+
+
 def admin_url() -> str:
     """The maintenance database of the same server."""
     return urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres").geturl()
@@ -79,8 +84,8 @@ def create_database() -> None:
     import psycopg
 
     with psycopg.connect(admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db()}"')
+        conn.execute(f'CREATE DATABASE "{bench_db()}"')
     import django
 
     django.setup()
@@ -103,7 +108,7 @@ def drop_database() -> None:
 
     connections.close_all()
     with psycopg.connect(admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db()}" WITH (FORCE)')
 
 
 def timed(label: str, fn: Callable[[], Any]) -> Any:
@@ -120,6 +125,7 @@ def main() -> int:
     parser.add_argument("--numbers", type=int, default=10_000)
     parser.add_argument("--messages-per-number", type=int, default=100)
     parser.add_argument("--requests", type=int, default=40, help="requests per endpoint")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DB", BENCH_DB))
     parser.add_argument("--redis-db", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()

@@ -90,7 +90,8 @@ def seed_numbers(big_tenant: str, count: int) -> None:
         INSERT INTO instances_number (
             id, tenant_id, name, purpose, provider, instance_name, provider_instance_id,
             provider_api_url, provider_token, webhook_token, webhook_token_hash, webhook_secret,
-            previous_webhook_secret, status, status_reason, status_changed_at, last_error,
+            previous_webhook_secret, webhook_secret_hash, previous_webhook_secret_hash,
+            status, status_reason, status_changed_at, last_error,
             phone_number, profile_name, qr_code, pairing_code, connect_started_at, connected_at,
             send_rate_per_minute, consecutive_send_failures, created_at, updated_at)
         SELECT gen_random_uuid(),
@@ -103,6 +104,7 @@ def seed_numbers(big_tenant: str, count: int) -> None:
                CASE WHEN g %% 5 = 0 THEN 'https://' || (7100 + g %% 7) || '.api.greenapi.com'
                     ELSE '' END,
                %(token)s, %(token)s, md5('hash' || g) || md5('h2' || g), %(token)s, %(token)s,
+               md5('secret' || g) || md5('s2' || g), '',
                CASE WHEN g %% 10 < 8 THEN 'connected' WHEN g %% 10 = 8 THEN 'disconnected'
                     WHEN g %% 500 = 9 THEN 'qr_pending' ELSE 'logged_out' END,
                '', now() - interval '1 day', '',
@@ -183,7 +185,7 @@ def insert_messages(per_conversation: int) -> None:
             id, tenant_id, number_id, conversation_id, direction, type, recipient, sender, text,
             media_url, caption, file_name, mime_type, extra, is_group, status, provider_message_id,
             client_message_id, request_fingerprint, attempts, error_code, error_message,
-            sent_at, failed_at, created_at, updated_at)
+            reactions, sent_at, failed_at, created_at, updated_at)
         SELECT gen_random_uuid(), v.tenant_id, v.number_id, v.id, v.direction, 'text',
                CASE WHEN v.direction = 'outbound' THEN v.phone ELSE '' END,
                CASE WHEN v.direction = 'inbound' THEN v.phone ELSE '' END,
@@ -193,7 +195,7 @@ def insert_messages(per_conversation: int) -> None:
                     ELSE 'read' END,
                'P' || v.k || '-' || v.id, '', '', 1,
                CASE WHEN v.k %% 100 = 0 AND v.direction = 'outbound' THEN 'provider_error'
-                    ELSE '' END, '',
+                    ELSE '' END, '', '{}',
                CASE WHEN v.direction = 'outbound' THEN v.at END,
                CASE WHEN v.k %% 100 = 0 AND v.direction = 'outbound' THEN v.at END,
                v.at, v.at
@@ -215,9 +217,11 @@ def seed_attempts() -> None:
     execute(
         """
         INSERT INTO messaging_sendattempt (message_id, started_at, finished_at, outcome,
-                                           error_code, error_message)
+                                           error_code, error_message, fingerprint,
+                                           provider_message_id, resolved_by)
         SELECT id, created_at, created_at + interval '1 second',
-               CASE WHEN status = 'failed' THEN 'failed' ELSE 'sent' END, '', ''
+               CASE WHEN status = 'failed' THEN 'failed' ELSE 'sent' END, '', '', '',
+               provider_message_id, CASE WHEN status = 'failed' THEN '' ELSE 'answer' END
         FROM messaging_message
         WHERE direction = 'outbound' AND created_at > now() - interval '2 days'
         """

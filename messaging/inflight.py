@@ -29,6 +29,7 @@ from instances.services import gateway_for
 from providers.base import jid_digits
 from providers.errors import ProviderError
 from providers.types import MediaKind, MediaMessage, TextMessage
+from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease
 
 from . import recording
@@ -86,7 +87,10 @@ def resolve(lease: Lease[SendLane], number: Number, message: Message) -> str:
         found, by = from_history(number, message, attempt), SendAttempt.Resolution.HISTORY
     if found:
         logger.info("message %s found at the provider by its %s", message.pk, by)
-        return recording.sent(message, attempt, found, by)
+        outcome = recording.sent(message, attempt, found, by)
+        if outcome == Outcome.SENT:
+            metrics.duplicate_prevented(number.provider)
+        return outcome
     recheck = attempt.started_at + timedelta(seconds=grace_seconds(number))
     if timezone.now() < recheck:
         with lease.fenced():

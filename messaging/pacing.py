@@ -14,6 +14,7 @@ from django.conf import settings
 
 from instances.models import Number
 from providers.http import get_redis
+from whatsapp_saas import metrics
 
 from .models import Campaign
 from .ratelimit import RateLimiter
@@ -32,15 +33,21 @@ def limiter(url: str) -> RateLimiter:
 
 def take_slot(number: Number) -> float:
     """0 once a send slot of the number is taken (short gaps slept); else seconds to the next."""
-    rl = limiter(settings.REDIS_URL)
+    rl, slept = limiter(settings.REDIS_URL), 0.0
     for _ in range(4):
         decision = rl.acquire(str(number.pk), number.send_rate_per_minute)
         if decision.allowed:
+            if slept:
+                metrics.pacing_wait(number.provider, slept)
             return 0.0
         if decision.retry_after > SHORT_WAIT:
-            return decision.retry_after + WAKE_PAD
+            break
         sleep(decision.retry_after + WAKE_PAD)
-    return decision.retry_after + WAKE_PAD
+        slept += decision.retry_after + WAKE_PAD
+    wait = decision.retry_after + WAKE_PAD
+    # The lane is handed back for `wait`: the send's whole wait is counted now, once.
+    metrics.pacing_wait(number.provider, slept + wait)
+    return wait
 
 
 def campaign_wait(campaign: Campaign) -> float:

@@ -34,6 +34,7 @@ from providers.errors import (
 )
 from providers.events import ConnectionStatus as S
 from providers.types import SendResult, TextMessage
+from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease, backoff
 
 from . import inflight, outbox, pacing, recording
@@ -109,9 +110,11 @@ def attempt(lease: Lease[SendLane], number: Number, message: Message) -> Step:
         # No request left this process: not a try, so no attempt and no failure on the number.
         wait = exc.retry_after or DEFAULT_RETRY_AFTER
         recording.withdraw(message, started, timezone.now() + timedelta(seconds=wait))
+        metrics.send_outcome(number.provider, "circuit_open")
         return Step("circuit_open", pause=wait)
     except ProviderError as exc:
         return record_error(number, message, started, exc)
+    metrics.send_outcome(number.provider, Outcome.SENT)
     outcome = recording.sent(message, started, result.provider_message_id, "answer")
     return Step(outcome)
 
@@ -136,9 +139,11 @@ def record_error(
         at = timezone.now() + timedelta(seconds=delay)
         outcome = recording.retry(message, started, exc, code, at, maybe_sent=maybe_sent(exc))
     logger.info("send of %s: %s (%s)", message.pk, outcome, code)
+    limited = isinstance(exc, ProviderRateLimitedError)
+    metrics.send_outcome(number.provider, "rate_limited" if limited else outcome)
     if isinstance(exc, ProviderNotFoundError):
         numbers.change_status(number, S.DISCONNECTED, "not_found", ConnectionEvent.Source.API)
-    if isinstance(exc, ProviderRateLimitedError):
+    if limited:
         return Step(outcome, pause=delay or DEFAULT_RETRY_AFTER)
     numbers.send_failed(number)
     return Step(outcome)

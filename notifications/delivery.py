@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from whatsapp_saas import metrics
 from whatsapp_saas.netguard import URLNotAllowed
 from whatsapp_saas.workqueue import Lease, backoff
 
@@ -119,6 +120,7 @@ def record(
             error=result.error[:2000],
             outcome=outcome,
         )
+    metrics.tenant_delivery(str(outcome))
     if outcome == Outcome.RETRY:
         claims.enqueue(str(delivery.pk), delay)
     elif outcome == Outcome.FAILED:

@@ -69,7 +69,7 @@ def serve(
     request_id = request_id_from(headers.get("X-Request-ID", ""))
     reset = request_id_var.set(request_id)
     try:
-        response = answer(environ, headers, provider, token)
+        response = answer(environ, headers, provider, token, started)
         response["X-Request-ID"] = request_id
         response["Content-Length"] = str(len(response.content))
         log_access("POST", environ.get("PATH_INFO", ""), ROUTE, response.status_code, started)
@@ -96,14 +96,17 @@ def release_connections() -> None:
             conn.close()
 
 
-def answer(environ: Environ, headers: HttpHeaders, provider: str, token: str) -> HttpResponse:
+def answer(
+    environ: Environ, headers: HttpHeaders, provider: str, token: str, started: float
+) -> HttpResponse:
     """The view's answer; a 503 envelope when the database does not answer."""
     try:
         declared = environ.get("CONTENT_LENGTH") or ""
         # As Django reads it: never past the declared length (a keep-alive stream goes on).
         read = LimitedStream(environ["wsgi.input"], int(declared) if declared.isdigit() else 0).read
         body = views.limited_body(declared, read, settings.WEBHOOK_MAX_BODY_BYTES)
-        return views.respond(provider, token, body, headers, environ.get("REMOTE_ADDR", ""))
+        remote = environ.get("REMOTE_ADDR", "")
+        return views.respond(provider, token, body, headers, remote, started)
     except Exception as exc:
         if not outage.is_outage(exc):
             # The sender retries a 500; the event is not stored, so nothing is done twice.

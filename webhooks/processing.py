@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from providers.events import EventType, InvalidEvent
+from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease, WorkQueue, backoff
 
 from .dispatch import dispatch
@@ -72,16 +73,17 @@ def process(event_id: int) -> str:
         with transaction.atomic():
             status, event_type = handle(event)
     except Invalid as exc:
-        finish(lease, S.INVALID, event_type=EventType.INVALID, error=str(exc))
+        finish(lease, S.INVALID, event_type=EventType.INVALID, error=str(exc), event=event)
         return S.INVALID
     except Unprocessable as exc:
-        finish(lease, S.FAILED, error=str(exc))
+        finish(lease, S.FAILED, error=str(exc), event=event)
         return S.FAILED
     except Exception:
         # Visible in the admin, and tried again after a backoff (the redrive picks it up).
-        finish(lease, S.FAILED, error=traceback.format_exc(limit=8)[-4000:], retry=event.attempts)
+        error = traceback.format_exc(limit=8)[-4000:]
+        finish(lease, S.FAILED, error=error, retry=event.attempts, event=event)
         raise
-    finish(lease, status, event_type=event_type)
+    finish(lease, status, event_type=event_type, event=event)
     return status
 
 
@@ -108,10 +110,12 @@ def finish(
     event_type: str = "",
     error: str = "",
     retry: int | None = None,
+    event: WebhookEvent | None = None,
 ) -> None:
     """Record the outcome, fenced; if even that fails, the lease lets the event be taken again.
 
-    `retry` (the attempts so far) schedules another try of a failure a retry may fix.
+    `retry` (the attempts so far) schedules another try of a failure a retry may fix; `event`
+    (the row as claimed) is counted in the metrics once its outcome is written.
     """
     now = timezone.now()
     fields: dict[str, object] = {"status": status, "error": error, "next_attempt_at": None}
@@ -125,6 +129,10 @@ def finish(
         lease.finish(**fields)
     except DatabaseError:
         logger.exception("could not record the outcome of webhook event %s", lease.ids)
+        return
+    if event is not None:
+        kind = event_type or event.event_type
+        metrics.event_processed(event.provider, kind, status, event.received_at)
 
 
 def reprocess(event_ids: Iterable[int]) -> int:

@@ -17,6 +17,8 @@ import re
 import socket
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
@@ -111,7 +113,7 @@ WEBHOOK_OUTCOMES = {
     "malformed": "invalid",
     "too_large": "too_large",
 }
-EVENT_OUTCOMES = frozenset({"processed", "ignored", "failed"})
+EVENT_OUTCOMES = frozenset({"processed", "ignored", "invalid", "failed"})
 EVENT_TYPES = frozenset(t.value for t in EventType)
 SEND_OUTCOMES = frozenset({"sent", "retry", "failed", "rate_limited", "circuit_open"})
 DELIVERY_OUTCOMES = frozenset({"delivered", "retry", "failed"})
@@ -138,11 +140,23 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_SECONDS.labels(method, route).observe(seconds)
 
 
+@cache
+def webhook_series(provider: str, outcome: str) -> tuple[Any, Any, str]:
+    """The counter and histogram children of one (provider, outcome), looked up once.
+
+    The ack path is the hottest one: `labels()` takes a lock and validates every call, and the
+    children it returns are the same objects each time (the label sets are closed, so is this).
+    """
+    label = WEBHOOK_OUTCOMES.get(outcome, "other")
+    provider = provider_label(provider)
+    return WEBHOOKS.labels(provider, label), WEBHOOK_ACK_SECONDS.labels(provider), label
+
+
 def webhook_received(provider: str, outcome: str, seconds: float) -> None:
     """One provider webhook answered: accepted, duplicate, refused, unknown_token or invalid."""
-    provider, outcome = provider_label(provider), WEBHOOK_OUTCOMES.get(outcome, "other")
-    WEBHOOKS.labels(provider, outcome).inc()
-    WEBHOOK_ACK_SECONDS.labels(provider).observe(seconds)
+    count, ack, outcome = webhook_series(provider, outcome)
+    count.inc()
+    ack.observe(seconds)
     if outcome in stats.WEBHOOK_OUTCOMES:
         # Nothing is stored for these, so the health page reads them from Redis minute counts.
         stats.count(f"webhook_{outcome}")

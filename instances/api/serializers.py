@@ -11,6 +11,7 @@ from instances.models import MAX_SEND_RATE_PER_MINUTE, ConnectionEvent, Number
 from providers.base import e164_digits
 from providers.registry import PROVIDER_CHOICES, all_credential_fields, credential_fields
 from providers.types import CredentialField
+from whatsapp_saas.api.fast import FastRepresentation
 from whatsapp_saas.api.strict import StrictTypes
 
 PHONE_HELP = "Enter the number with country code: 8 to 15 digits."
@@ -24,7 +25,7 @@ def clean_phone(value: str) -> str:
     return digits
 
 
-class NumberSerializer(StrictTypes, serializers.ModelSerializer):
+class NumberSerializer(FastRepresentation, StrictTypes, serializers.ModelSerializer):
     """A number (API.md)."""
 
     class Meta:
@@ -166,7 +167,7 @@ class NumberStatusSerializer(serializers.ModelSerializer):
         return str(number.pairing_code)
 
 
-class ConnectionEventSerializer(serializers.ModelSerializer):
+class ConnectionEventSerializer(FastRepresentation, serializers.ModelSerializer):
     """One step of a number's history: {"from", "to", "reason", "source", "at"}."""
 
     to = serializers.CharField(source="to_status", read_only=True)

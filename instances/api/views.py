@@ -33,14 +33,6 @@ from .serializers import (
     NumberStatusSerializer,
 )
 
-LIST_DEFERRED = (
-    "provider_token",
-    "webhook_token",
-    "webhook_secret",
-    "previous_webhook_secret",
-    "qr_code",
-    "last_error",
-)
 STATUS_CODES = {"conflict": 409, "quota_exceeded": 409, "provider_unavailable": 503}
 
 
@@ -91,8 +83,9 @@ class NumberViewSet(
     def get_base_queryset(self) -> QuerySet[Number]:
         """Live numbers only; a number being deleted is already gone for the tenant."""
         if self.action == "list":
-            # Never shown in a list: secrets cost a decryption each, a QR code kilobytes.
-            return Number.objects.live().defer(*LIST_DEFERRED)
+            # Only what a list shows: secrets cost a decryption each, a QR code kilobytes, and
+            # every other column a conversion per row (200 rows a page).
+            return Number.objects.live().only(*NumberSerializer.Meta.fields)
         return Number.objects.live()
 
     @extend_schema(request=NumberCreateSerializer, responses={201: NumberSerializer})

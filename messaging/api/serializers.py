@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,6 +14,7 @@ from instances.api.serializers import clean_phone
 from messaging import media
 from messaging.content import content_errors
 from messaging.models import Contact, Conversation, MediaFile, Message
+from whatsapp_saas.api.fast import FastRepresentation
 from whatsapp_saas.api.strict import StrictTypes
 from whatsapp_saas.api.validators import public_url
 
@@ -63,7 +65,7 @@ class MediaSerializer(serializers.Serializer):
     file_name = serializers.CharField()
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(FastRepresentation, serializers.ModelSerializer):
     """A message: `to` and `from` are the recipient and sender columns."""
 
     number = serializers.UUIDField(source="number_id", read_only=True)
@@ -123,6 +125,30 @@ class MessageSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
+# The columns each API field reads, where they are not one column of its own name.
+FILE_COLUMNS = [f"media_file__{name}" for name in ("id", *MediaSerializer._declared_fields)]
+SOURCES = {
+    "number": ["number_id"],
+    "conversation": ["conversation_id"],
+    "to": ["recipient"],
+    "from": ["sender"],
+    "text": ["text", "deleted_at"],
+    "caption": ["caption", "deleted_at"],
+    "error": ["error_code", "error_message"],
+    "media": FILE_COLUMNS,
+    "media_url": ["media_url", "direction", *FILE_COLUMNS],
+    "reply_to": ["reply_to_id"],
+}
+# A listed message reads only these: the others (provider extras, the lane's bookkeeping) are
+# never shown, and each column costs a conversion per row.
+LISTED_COLUMNS = tuple(dict.fromkeys(c for f in MESSAGE_FIELDS for c in SOURCES.get(f, [f])))
+
+
+def for_listing(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Messages with their file's state, reading only what MessageSerializer shows."""
+    return messages.select_related("media_file").only(*LISTED_COLUMNS)
+
+
 class SendSerializer(StrictTypes):
     """The body of POST /messages/."""
 
@@ -163,7 +189,7 @@ def fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(FastRepresentation, serializers.ModelSerializer):
     """The other side of a conversation."""
 
     class Meta:
@@ -172,7 +198,7 @@ class ContactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConversationSerializer(serializers.ModelSerializer):
+class ConversationSerializer(FastRepresentation, serializers.ModelSerializer):
     """One number's thread with one contact."""
 
     number = serializers.UUIDField(source="number_id", read_only=True)

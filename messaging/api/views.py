@@ -22,7 +22,13 @@ from tenants.api import TenantScopedMixin
 from tenants.models import Tenant
 from whatsapp_saas.api.errors import ApiError
 
-from .serializers import ConversationSerializer, MessageSerializer, SendSerializer, fingerprint
+from .serializers import (
+    ConversationSerializer,
+    MessageSerializer,
+    SendSerializer,
+    fingerprint,
+    for_listing,
+)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -60,6 +66,12 @@ class MessageViewSet(
     filterset_class = MessageFilter
     http_method_names = ["get", "post"]
     required_scopes = {"read": READ, "write": SEND}
+
+    def get_base_queryset(self) -> QuerySet[Message]:
+        """A list reads only the columns it shows."""
+        if self.action == "list":
+            return for_listing(Message.objects.all())
+        return super().get_base_queryset()
 
     @extend_schema(
         request=SendSerializer,
@@ -186,6 +198,4 @@ class ConversationViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.Gen
 
     def messages_of(self, conversation: Conversation) -> QuerySet[Message]:
         """Messages of one of the caller's conversations."""
-        return Message.objects.filter(tenant=self.tenant, conversation=conversation).select_related(
-            "media_file"
-        )
+        return for_listing(Message.objects.filter(tenant=self.tenant, conversation=conversation))

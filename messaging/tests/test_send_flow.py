@@ -103,7 +103,7 @@ def test_a_send_whose_answer_was_lost_is_found_by_its_echo_webhook_and_never_sen
     from .fixtures import make_due, sent_at_provider
 
     # No history at the provider: only the send.message echo, over HTTP, can tell it went out.
-    sandbox.settings(evolution_save_messages=False)
+    sandbox.settings(evolution_save_messages=False, auto_receipts=False)
     sandbox.faults(drop_response_rate=1, path_contains="/message/send", count=1)
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {make_key(tenant)[1]}"

@@ -12,6 +12,7 @@ import pytest
 import requests
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
+from prometheus_client import REGISTRY
 
 from instances.models import Number
 from tenants.models import Tenant
@@ -94,12 +95,41 @@ EXPECTED = {
 }
 
 
+COUNTED = {
+    ("evolution", "accepted"): 1,
+    ("evolution", "duplicate"): 1,
+    ("evolution", "refused"): 1,
+    ("greenapi", "refused"): 1,
+    ("greenapi", "accepted"): 1,
+    ("evolution", "unknown_token"): 1,
+    ("evolution", "invalid"): 1,
+    ("evolution", "too_large"): 1,
+}
+
+
+def webhook_counts() -> dict[tuple[str, str], float]:
+    """wa_webhook_deliveries_total by (provider, outcome), and each provider's acks."""
+    found = {}
+    for provider, outcome in COUNTED:
+        labels = {"provider": provider, "outcome": outcome}
+        found[(provider, outcome)] = REGISTRY.get_sample_value(
+            "wa_webhook_deliveries_total", labels
+        )
+    for provider in ("evolution", "greenapi"):
+        found[(provider, "acks")] = REGISTRY.get_sample_value(
+            "wa_webhook_ack_seconds_count", {"provider": provider}
+        )
+    return {key: value or 0.0 for key, value in found.items()}
+
+
 def test_every_kind_of_delivery_gets_the_django_views_answer_and_stores_the_same(
     tenant: Tenant, other_tenant: Tenant, fixture_for: Any
 ) -> None:
     answers: dict[str, list[tuple[int, bytes]]] = {"wsgi": [], "django": []}
     stored: dict[str, list[tuple[str, int, str]]] = {}
+    counted: dict[str, dict[tuple[str, str], float]] = {}
     for via, tenant_of_run in (("wsgi", tenant), ("django", other_tenant)):
+        before = webhook_counts()
         evolution = number_of(tenant_of_run, name=f"{via}-wa1")
         greenapi = number_of(tenant_of_run, "greenapi", name=f"{via}-green")
         for name, (path, body, headers) in cases(evolution, greenapi, fixture_for).items():
@@ -109,6 +139,7 @@ def test_every_kind_of_delivery_gets_the_django_views_answer_and_stores_the_same
                 status, content = through_django(path, body, headers)
             assert status == EXPECTED[name], (via, name, content)
             answers[via].append((status, content))
+        counted[via] = {key: n - before[key] for key, n in webhook_counts().items()}
         stored[via] = sorted(
             WebhookEvent.objects.filter(tenant=tenant_of_run).values_list(
                 "event_name", "duplicates", "status"
@@ -116,6 +147,9 @@ def test_every_kind_of_delivery_gets_the_django_views_answer_and_stores_the_same
         )
     assert answers["wsgi"] == answers["django"]
     assert stored["wsgi"] == stored["django"] and len(stored["wsgi"]) == 3
+    # Both count each delivery by its outcome, with its acknowledgement time.
+    acks = {("evolution", "acks"): 6.0, ("greenapi", "acks"): 2.0}
+    assert counted["wsgi"] == counted["django"] == {**COUNTED, **acks}
 
 
 def test_a_request_id_is_kept_or_made_and_sent_back(tenant: Tenant, fixture_for: Any) -> None:

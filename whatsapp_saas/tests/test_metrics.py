@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from instances.models import Number
 from messaging.models import Contact, Conversation, Message
 from providers.events import ConnectionStatus as S
 from providers.types import ConnectionState
+from webhooks import fixtures
 from whatsapp_saas import metrics, stats
 
 TOKEN = "scrape-secret-1"
@@ -119,10 +121,9 @@ def test_a_lost_connection_counts_one_disconnect_with_its_reason(
 
 
 @pytest.mark.django_db
-def test_a_send_outcome_and_the_send_queue_are_exposed(
+def test_a_due_message_is_the_send_queue_s_depth_and_age(
     client: Client, token: str, evolution_number: Number
 ) -> None:
-    before = samples(client)
     contact = Contact.objects.create(tenant=evolution_number.tenant, phone="5521988887777")
     conversation = Conversation.objects.create(
         tenant=evolution_number.tenant, number=evolution_number, contact=contact
@@ -136,16 +137,7 @@ def test_a_send_outcome_and_the_send_queue_are_exposed(
         text="hi",
     )
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(seconds=90))
-    metrics.send_outcome("evolution", "sent")
-    metrics.send_outcome("evolution", "failed")
     after = samples(client)
-
-    sends = "wa_sends_total"
-    for outcome in ("sent", "failed"):
-        delta = value(after, sends, provider="evolution", outcome=outcome) - value(
-            before, sends, provider="evolution", outcome=outcome
-        )
-        assert delta == 1
     assert value(after, "wa_queue_depth", queue="send") == 1
     assert 90 <= value(after, "wa_queue_oldest_due_age_seconds", queue="send") < 120
     assert value(after, "wa_queue_depth", queue="events") == 0
@@ -172,17 +164,35 @@ def test_a_paused_number_s_messages_are_not_a_stuck_send_queue(
 
 @pytest.mark.django_db
 def test_webhook_outcomes_are_counted_with_their_ack_latency(
-    client: Client, token: str, evolution_number: Number
+    client: Client, token: str, evolution_number: Number, settings: Any
 ) -> None:
     before = samples(client)
-    metrics.webhook_received("evolution", "accepted", 0.004)
-    metrics.webhook_received("evolution", "duplicate", 0.003)
-    metrics.webhook_received("evolution", "forbidden", 0.002)
-    metrics.webhook_received("evolution", "unknown_token", 0.001)
+    path = fixtures.webhook_path(evolution_number)
+    payload = fixtures.load_fixture("evolution", "messages_upsert__text")
+    body = json.dumps(fixtures.addressed_to(evolution_number, payload)).encode()
+    good = fixtures.provider_headers(evolution_number, body)
+    wrong = fixtures.provider_headers(evolution_number, body, secret="y" * 32)
+    settings.WEBHOOK_MAX_BODY_BYTES = 4096
+    deliveries = [
+        (path, body, good, 200),
+        (path, body, good, 200),
+        (path, body, wrong, 403),
+        ("/webhooks/evolution/no-such-token/", body, good, 200),
+        (path, b"[1, 2", good, 400),
+        (path, b"x" * 5000, good, 413),
+    ]
+    for url, data, headers, status in deliveries:
+        answer = client.post(
+            url,
+            data=data,
+            content_type="application/json",
+            headers=headers,
+        )
+        assert answer.status_code == status
     after = samples(client)
 
     name = "wa_webhook_deliveries_total"
-    for outcome in ("accepted", "duplicate", "refused", "unknown_token"):
+    for outcome in ("accepted", "duplicate", "refused", "unknown_token", "invalid", "too_large"):
         delta = value(after, name, provider="evolution", outcome=outcome) - value(
             before, name, provider="evolution", outcome=outcome
         )
@@ -190,10 +200,12 @@ def test_webhook_outcomes_are_counted_with_their_ack_latency(
     acks = value(after, "wa_webhook_ack_seconds_count", provider="evolution") - value(
         before, "wa_webhook_ack_seconds_count", provider="evolution"
     )
-    assert acks == 4
-    # No row is stored for refusals and unknown tokens: the health page reads Redis.
+    assert acks == len(deliveries)
+    # No row is stored for refusals, unknown tokens and oversized bodies: the health page reads
+    # Redis for them.
     assert stats.total("webhook_refused", 5) == 1
     assert stats.total("webhook_unknown_token", 5) == 1
+    assert stats.total("webhook_too_large", 5) == 1
 
 
 @pytest.mark.django_db
