@@ -70,9 +70,10 @@ def phone_contacts(
     """The contacts of these (tenant, phone) keys, the missing ones created in one statement."""
 
     def load() -> dict[tuple[Any, str], Contact]:
+        # The unique index's own condition: a long IN list alone would not use it.
         rows = Contact.objects.filter(
             tenant_id__in={t for t, _ in wanted}, phone__in={p for _, p in wanted}
-        )
+        ).exclude(phone="")
         return {(c.tenant_id, c.phone): c for c in rows if (c.tenant_id, c.phone) in wanted}
 
     known = load()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from instances.models import Number
@@ -21,6 +21,7 @@ from providers.events import (
     MessageStatusChanged,
     status_can_advance,
 )
+from whatsapp_saas import bulk
 
 from . import changes, contacts, events, media, wakeup
 from .contacts import address, conversation_for
@@ -139,12 +140,9 @@ def apply_statuses(receipts: Sequence[tuple[Number, MessageStatusChanged]]) -> i
         return 0
     locked = {
         (m.number_id, m.provider_message_id): m
-        for m in Message.objects.select_for_update()
-        .filter(
-            number_id__in={n.pk for n, _ in wanted},
-            provider_message_id__in={r.message_id for _, r in wanted},
-            direction=Message.Direction.OUTBOUND,
-        )
+        for m in with_provider_ids({n.pk for n, _ in wanted}, {r.message_id for _, r in wanted})
+        .select_for_update()
+        .filter(direction=Message.Direction.OUTBOUND)
         .order_by("pk")
     }
     moved: dict[Any, set[str]] = {}
@@ -169,7 +167,7 @@ def apply_statuses(receipts: Sequence[tuple[Number, MessageStatusChanged]]) -> i
         for message in changed:
             message.updated_at = now
         names = sorted(set().union(*moved.values()) | {"updated_at"})
-        Message.objects.bulk_update(changed, names)
+        bulk.update_rows(changed, names)
         events.status_changed(changed)
     return len(moved)
 
@@ -322,20 +320,25 @@ def record_inbound_many(received: Sequence[tuple[Number, MessageReceived]]) -> l
     return [m for m, _ in new]
 
 
+def with_provider_ids(numbers: Iterable[Any], provider_ids: Iterable[str]) -> QuerySet[Message]:
+    """Messages of these numbers under these provider ids.
+
+    Spelled with the unique index's own condition: past 100 ids PostgreSQL no longer proves an
+    IN list implies it, and would scan the table instead.
+    """
+    return Message.objects.filter(
+        number_id__in=list(numbers), provider_message_id__in=list(provider_ids)
+    ).exclude(provider_message_id="")
+
+
 def unseen(
     received: Sequence[tuple[Number, MessageReceived]],
 ) -> list[tuple[Number, MessageReceived]]:
     """The messages no number has yet, each once (one query)."""
     ids = {e.message_id for _, e in received if e.message_id}
-    known = (
-        set(
-            Message.objects.filter(
-                number_id__in={n.pk for n, _ in received}, provider_message_id__in=ids
-            ).values_list("number_id", "provider_message_id")
-        )
-        if ids
-        else set()
-    )
+    numbers = {n.pk for n, _ in received}
+    pairs = with_provider_ids(numbers, ids).values_list("number_id", "provider_message_id")
+    known = set(pairs) if ids else set()
     fresh = []
     for number, event in received:
         key = (number.pk, event.message_id)

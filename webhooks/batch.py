@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -56,9 +56,11 @@ def process_batch(size: int = BATCH_SIZE) -> int:
     settled = [item for item in items if item.status]
     ready = [item for item in items if not item.status]
     try:
-        with lease.fenced():
+        with transaction.atomic():
             apply(ready)
-            record(lease, ready)
+            # The outcome is written fenced in the same transaction: a lost lease undoes it all.
+            if record(lease, ready) < len(ready):
+                raise LeaseLost(f"lease {lease.token} on webhook events was lost")
     except LeaseLost:
         logger.warning("lost the lease of %d webhook events; another worker has them", len(ready))
         return len(items)
@@ -70,12 +72,13 @@ def process_batch(size: int = BATCH_SIZE) -> int:
 
 
 def claimed(lease: Lease[WebhookEvent]) -> list[WebhookEvent]:
-    """The claimed events in arrival order, each number one shared object (services update it)."""
-    events = list(lease.rows().select_related("number").order_by("received_at", "pk"))
-    numbers: dict[object, Number] = {}
+    """The claimed events in arrival order, each number loaded once and shared (services update
+    the object they are given, so the next event of the number sees the change)."""
+    fields = ("provider", "number_id", "body", "event_type", "attempts", "received_at")
+    events = list(lease.rows().only(*fields).order_by("received_at", "pk"))
+    numbers = Number.objects.in_bulk({e.number_id for e in events if e.number_id is not None})
     for event in events:
-        if event.number is not None:
-            event.number = numbers.setdefault(event.number.pk, event.number)
+        event.number = numbers.get(event.number_id) if event.number_id is not None else None
     return events
 
 
@@ -121,11 +124,13 @@ def alone(lease: Lease[WebhookEvent], items: list[Item]) -> None:
             logger.exception("webhook event %s failed", item.event.pk)
 
 
-def record(lease: Lease[WebhookEvent], items: list[Item]) -> None:
-    """Record the items' outcomes: one fenced statement per distinct outcome."""
+def record(lease: Lease[WebhookEvent], items: list[Item]) -> int:
+    """Record the items' outcomes: one fenced statement per distinct outcome; rows written."""
     groups: dict[tuple[str, str, str, int | None], list[WebhookEvent]] = {}
     for item in items:
         key = (item.status, item.event_type, item.error, item.retry)
         groups.setdefault(key, []).append(item.event)
-    for (status, event_type, error, retry), events in groups.items():
+    return sum(
         processing.finish(lease, events, status, event_type=event_type, error=error, retry=retry)
+        for (status, event_type, error, retry), events in groups.items()
+    )

@@ -135,9 +135,10 @@ def finish(
     event_type: str = "",
     error: str = "",
     retry: int | None = None,
-) -> None:
-    """Record one outcome of these events, fenced, and count each; if the write fails, the lease
-    lets them be taken again.
+) -> int:
+    """Record one outcome of these events, fenced, and count each; how many rows were written.
+
+    If the write fails, the lease lets them be taken again.
 
     `retry` (the attempts so far) schedules another try of a failure a retry may fix.
     """
@@ -150,12 +151,13 @@ def finish(
     if retry is not None and retry < MAX_REDRIVES:
         fields["next_attempt_at"] = now + timedelta(seconds=backoff(retry, RETRY_BASE, RETRY_MAX))
     try:
-        lease.finish(among=[e.pk for e in events], **fields)
+        written = lease.finish(among=[e.pk for e in events], **fields)
     except DatabaseError:
         logger.exception("could not record the outcome of webhook events %s", lease.ids)
-        return
+        return 0
     # Counted once the outcome is committed (at once outside a transaction).
     transaction.on_commit(partial(count, events, status, event_type), robust=True)
+    return written
 
 
 def count(events: Sequence[WebhookEvent], status: str, event_type: str) -> None:
