@@ -72,14 +72,21 @@ def process_batch(size: int = BATCH_SIZE) -> int:
 
 
 def claimed(lease: Lease[WebhookEvent]) -> list[WebhookEvent]:
-    """The claimed events in arrival order, each number loaded once and shared (services update
-    the object they are given, so the next event of the number sees the change)."""
+    """The claimed events in arrival order, with their numbers."""
     fields = ("provider", "number_id", "body", "event_type", "attempts", "received_at")
     events = list(lease.rows().only(*fields).order_by("received_at", "pk"))
+    share_numbers(events)
+    return events
+
+
+def share_numbers(events: list[WebhookEvent]) -> None:
+    """Load each number once and give every event of it that one object.
+
+    Services update the object they are given, so the next event of a number sees the change.
+    """
     numbers = Number.objects.in_bulk({e.number_id for e in events if e.number_id is not None})
     for event in events:
         event.number = numbers.get(event.number_id) if event.number_id is not None else None
-    return events
 
 
 def prepare(event: WebhookEvent) -> Item:
@@ -115,6 +122,8 @@ def apply(items: list[Item]) -> None:
 
 def alone(lease: Lease[WebhookEvent], items: list[Item]) -> None:
     """Process each item on its own: the failing one is marked failed, the others applied."""
+    # The rolled-back batch may have changed the shared numbers in memory: read them again.
+    share_numbers([item.event for item in items])
     for item in items:
         try:
             processing.run(lease, item.event)

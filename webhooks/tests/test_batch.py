@@ -296,3 +296,30 @@ def test_every_recorded_payload_leaves_the_same_state_batched_as_alone(
     while batch.process_batch():
         pass
     assert snapshot(together) == snapshot(alone)
+
+
+def test_a_batch_that_falls_back_to_one_by_one_applies_its_connection_state_once(
+    store: Store,
+    evolution_number: Any,
+    fixture_for: Any,
+    our_message: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from messaging import services
+
+    def poisoned(*args: Any) -> set[str]:
+        raise RuntimeError("poisoned receipt")
+
+    # Receipts go last in a batch: the connection state was applied when the batch failed.
+    monkeypatch.setattr(services, "advance", poisoned)
+    evolution_number.status = "qr_pending"
+    evolution_number.save()
+    connected = store(evolution_number, fixture_for(evolution_number, "connection_update__open"))
+    receipt = fixture_for(evolution_number, "messages_update__read")
+    receipt["data"]["keyId"] = our_message.provider_message_id
+    read = store(evolution_number, receipt)
+    batch.process_batch()
+    assert statuses(connected, read) == ["processed", "failed"]
+    evolution_number.refresh_from_db()
+    assert evolution_number.status == "connected"
+    assert evolution_number.connection_events.count() == 1
