@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -42,6 +43,7 @@ from bench.webhook_ingest import (  # noqa: E402 - after the path above
 BENCH_DB = "wa_bench_processing"
 INSTANCE = "bench-proc1"
 OWN_PHONE = "5511999999999"
+LATENCY_TAG = "3EB0LT"
 
 
 # ------------------------------------------------------------------ the world and its events
@@ -358,17 +360,16 @@ async def visible_latency(
         WEBHOOK_SECRET_HEADER: number.webhook_secret,
     }
     acked: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    polls: list[float] = []
     errors = 0
-    done = asyncio.Event()
+    context = multiprocessing.get_context("spawn")
+    ready, done, out = context.Event(), context.Event(), context.Queue()
     async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=256), timeout=aiohttp.ClientTimeout(total=10)
     ) as session:
 
         async def send(i: int) -> None:
             nonlocal errors
-            message_id = f"3EB0LT{i:012X}"
+            message_id = f"{LATENCY_TAG}{i:012X}"
             body = json.dumps(upsert(message_id, str(5511_2000_0000 + i % args.chats), i))
             try:
                 async with session.post(webhook, data=body, headers=secret_header) as answer:
@@ -381,29 +382,12 @@ async def visible_latency(
             else:
                 errors += 1
 
-        async def poll() -> None:
-            first = f"{base}/api/v1/messages/?number={number.pk}&direction=inbound&limit=20"
-            headers = {"Authorization": f"Bearer {key}"}
-            while not done.is_set() or len(seen) < len(acked):
-                url: str | None = first
-                # Newest first: read on while a whole page is new (more came than one holds).
-                while url:
-                    asked = time.perf_counter()
-                    async with session.get(url, headers=headers) as answer:
-                        page = await answer.json()
-                    now = time.perf_counter()
-                    polls.append(now - asked)
-                    results = page.get("results", [])
-                    new = [m for m in results if m["provider_message_id"] not in seen]
-                    for message in new:
-                        seen[message["provider_message_id"]] = now
-                    url = page.get("next") if results and len(new) == len(results) else None
-                if done.is_set() and now - finished > 10:
-                    return
-                await asyncio.sleep(args.poll)
-
-        finished = float("inf")
-        poller = asyncio.create_task(poll())
+        # The API is polled from a process of its own: the sending loop never delays a poll.
+        poller = context.Process(
+            target=poll, args=(base, str(number.pk), key, args.poll, ready, done, out), daemon=True
+        )
+        poller.start()
+        await asyncio.to_thread(ready.wait, 60)
         total, start = int(args.rate * args.latency_seconds), time.perf_counter() + 0.2
         sends = []
         for i in range(total):
@@ -412,12 +396,55 @@ async def visible_latency(
                 await asyncio.sleep(delay)
             sends.append(asyncio.create_task(send(i)))
         await asyncio.gather(*sends)
-        finished = time.perf_counter()
         done.set()
-        await poller
+        seen, polls = await asyncio.to_thread(out.get)
+        poller.join()
     lags = [max(0.0, seen[m] - at) for m, at in acked.items() if m in seen]
-    print(f"API polls: {len(polls)}, p50 {percentile(polls, 0.5):.0f} ms each")
+    print(f"API pages read: {len(polls)}, p50 {percentile(polls, 0.5):.0f} ms each")
     return lags, len(acked) - len(lags), errors
+
+
+def poll(
+    base: str, number_id: str, key: str, pause: float, ready: Any, done: Any, out: Any
+) -> None:
+    """Read the newest inbound messages (a process of its own); put {id: first seen} at the end.
+
+    Stops once sending is over and nothing new showed up for 3 s (at most 15 s after).
+    """
+    import requests
+
+    first = f"{base}/api/v1/messages/?number={number_id}&direction=inbound&limit=100"
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    seen: dict[str, float] = {}
+    pages: list[float] = []
+    finished = last_new = float("inf")
+    while True:
+        url: str | None = first
+        # Newest first: read on while a whole page is new (more came than one holds).
+        while url:
+            asked = time.perf_counter()
+            page = session.get(url, timeout=10).json()
+            now = time.perf_counter()
+            pages.append(now - asked)
+            ready.set()
+            results = page.get("results", [])
+            # Messages of the earlier phases count as seen: no walk through their pages.
+            new = [
+                m["provider_message_id"]
+                for m in results
+                if m["provider_message_id"].startswith(LATENCY_TAG)
+                and m["provider_message_id"] not in seen
+            ]
+            seen.update(dict.fromkeys(new, now))
+            last_new = now if new else last_new
+            url = page.get("next") if results and len(new) == len(results) else None
+        if done.is_set():
+            finished = min(finished, now)
+            if now - max(finished, last_new) > 3 or now - finished > 15:
+                break
+        time.sleep(pause)
+    out.put((seen, pages))
 
 
 def processing_lag(since: Any) -> list[float]:
