@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test migrate lint clean bench-webhooks bench-send bench-scale bench-feed
+.PHONY: help install run test migrate lint clean bench-webhooks bench-processing bench-send bench-scale bench-feed
 
 help:
 	@echo "make run    start web, a worker per queue, beat and the sandbox provider (http://127.0.0.1:8000)"
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff check, ruff format --check and mypy (what CI runs before the tests)"
 	@echo "make bench-webhooks   webhook ingest benchmark (under a minute, 127.0.0.1 only)"
+	@echo "make bench-processing stored-event processing per worker, old vs batched, and inbound latency (a few minutes)"
 	@echo "make bench-send       send pipeline benchmark with real workers (about a minute, 127.0.0.1 only)"
 	@echo "make bench-scale      10k numbers, 1M messages: list endpoints and periodic task ticks (a few minutes)"
 	@echo "make bench-feed       live page feed: 200 viewers against gunicorn (under a minute, 127.0.0.1 only)"
@@ -40,6 +41,9 @@ migrate: $(STAMP)
 
 bench-webhooks: $(STAMP)
 	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/webhook_ingest.py $(BENCH_ARGS)
+
+bench-processing: $(STAMP)
+	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/webhook_processing.py $(BENCH_ARGS)
 
 bench-send: $(STAMP)
 	$(BIN)/python scripts/devservices.py -- $(BIN)/python bench/send_throughput.py $(BENCH_ARGS)

@@ -193,6 +193,28 @@ def prepare_database(env: dict[str, str], name: str) -> None:
     )
 
 
+def set_up(
+    parser: argparse.ArgumentParser, database: str, redis_db: int, **settings: str
+) -> tuple[argparse.Namespace, dict[str, str]]:
+    """Parse the arguments (plus --database and --redis-db), prepare our database, start Django.
+
+    `settings` are extra environment settings for this process and the servers it starts.
+    """
+    parser.add_argument("--database", default=os.environ.get("BENCH_DB", database))
+    parser.add_argument(
+        "--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", redis_db))
+    )
+    args = parser.parse_args()
+    env = {**environment(args), **settings}
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    prepare_database(env, args.database)
+    import django
+
+    django.setup()
+    return args, env
+
+
 def make_number() -> tuple[str, str, str, str]:
     """A fresh connected Evolution number; returns (token, secret, number id, tenant id)."""
     from instances.models import Number
@@ -204,16 +226,23 @@ def make_number() -> tuple[str, str, str, str]:
     ).delete()
     Number.objects.filter(instance_name=INSTANCE).delete()
     tenant, _ = Tenant.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
-    number = Number.objects.create(
+    number = connected_number(tenant, INSTANCE)
+    return number.webhook_token, number.webhook_secret, str(number.pk), str(tenant.pk)
+
+
+def connected_number(tenant: Any, instance: str) -> Any:
+    """A connected Evolution number made in the database (no provider involved)."""
+    from instances.models import Number
+
+    return Number.objects.create(
         tenant=tenant,
         name="Bench",
         provider="evolution",
-        instance_name=INSTANCE,
-        provider_instance_id=INSTANCE,
+        instance_name=instance,
+        provider_instance_id=instance,
         status="connected",
         phone_number="5511999999999",
     )
-    return number.webhook_token, number.webhook_secret, str(number.pk), str(tenant.pk)
 
 
 def free_port() -> int:
@@ -510,16 +539,7 @@ def main() -> None:
     parser.add_argument("--open-seconds", type=float, default=60.0, help="open-loop duration")
     parser.add_argument("--open-connections", type=int, default=256)
     parser.add_argument("--timeout", type=float, default=5.0, help="open-loop request timeout")
-    parser.add_argument("--database", default=os.environ.get("BENCH_DB", BENCH_DB))
-    parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", 13)))
-    args = parser.parse_args()
-    env = environment(args)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    prepare_database(env, args.database)
-    import django
-
-    django.setup()
+    args, env = set_up(parser, BENCH_DB, 13)
     token, secret, number_id, tenant_id = make_number()
     env.update(BENCH_NUMBER_ID=number_id, BENCH_TENANT_ID=tenant_id)
     print(f"load before: {uptime()}")

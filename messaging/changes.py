@@ -7,6 +7,7 @@ other, reference 1.9) is kept as a PendingChange and applied when the message is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,19 @@ def apply_pending_changes(message: Message) -> int:
             events.updated([locked])
     message.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return len(pending)
+
+
+def apply_pending_changes_many(messages: Iterable[Message]) -> int:
+    """`apply_pending_changes` of new messages: one query finds the few that have any."""
+    by_key = {(m.number_id, m.provider_message_id): m for m in messages if m.provider_message_id}
+    if not by_key:
+        return 0
+    waiting = set(
+        PendingChange.objects.filter(
+            number_id__in={n for n, _ in by_key}, provider_message_id__in={p for _, p in by_key}
+        ).values_list("number_id", "provider_message_id")
+    )
+    return sum(apply_pending_changes(m) for key, m in by_key.items() if key in waiting)
 
 
 def change_message(

@@ -18,9 +18,9 @@ def status_changed(messages: QuerySet[Message] | Iterable[Message]) -> None:
     announce(messages, de.MESSAGE_STATUS)
 
 
-def received(message: Message) -> None:
-    """`message.received` for a message recorded for the first time."""
-    announce([message], de.MESSAGE_RECEIVED)
+def received_many(messages: Iterable[Message]) -> None:
+    """`message.received` for messages recorded for the first time."""
+    announce(messages, de.MESSAGE_RECEIVED)
 
 
 def updated(messages: Iterable[Message]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from fnmatch import fnmatch
 from functools import partial
@@ -55,21 +55,29 @@ def lease_time() -> timedelta:
 # ------------------------------------------------------------------ creating the job
 
 
-def register(
-    message: Message, source: Mapping[str, Any], *, declared_size: int | None = None
-) -> MediaFile:
-    """The MediaFile of a new media message; its fetch is woken when the transaction commits."""
-    media = MediaFile.objects.create(
-        message=message,
-        tenant_id=message.tenant_id,
-        source=dict(source),
-        mime_type=message.mime_type,
-        file_name=message.file_name,
-        size=declared_size,
-        next_attempt_at=timezone.now(),
+def register_many(messages: Sequence[tuple[Message, Mapping[str, Any]]]) -> list[MediaFile]:
+    """The MediaFiles of new media messages (one statement); fetches are woken on commit.
+
+    Each source is the provider's media reference; its `size` is the size the provider declared.
+    """
+    now = timezone.now()
+    files = MediaFile.objects.bulk_create(
+        [
+            MediaFile(
+                message=message,
+                tenant_id=message.tenant_id,
+                source={k: v for k, v in source.items() if k != "size"},
+                mime_type=message.mime_type,
+                file_name=message.file_name,
+                size=source.get("size"),
+                next_attempt_at=now,
+            )
+            for message, source in messages
+        ]
     )
-    transaction.on_commit(partial(wake, media.pk), robust=True)
-    return media
+    for file in files:
+        transaction.on_commit(partial(wake, file.pk), robust=True)
+    return files
 
 
 def wake(media_id: int) -> None:

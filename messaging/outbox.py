@@ -31,7 +31,7 @@ from django.utils import timezone
 from instances.models import Number
 from providers.events import ConnectionStatus as S
 
-from . import events, services, wakeup
+from . import contacts, events, services, wakeup
 from .models import Campaign, Contact, Message, SendLane
 from .wakeup import Key
 
@@ -120,7 +120,7 @@ def create(number: Number, to: str, due: datetime, **fields: object) -> Message:
     contact, _ = Contact.objects.get_or_create(
         tenant_id=number.tenant_id, phone=to, defaults={"jid": f"{to}@s.whatsapp.net"}
     )
-    conversation = services.conversation_for(number, contact)
+    conversation = contacts.conversation_for(number, contact)
     expires = max(due, timezone.now()) + timedelta(hours=settings.MESSAGE_EXPIRY_HOURS)
     message = Message.objects.create(
         tenant_id=number.tenant_id,
@@ -134,7 +134,7 @@ def create(number: Number, to: str, due: datetime, **fields: object) -> Message:
         expires_at=expires,
         **fields,
     )
-    services.touch_conversation(conversation, message, unread=False)
+    services.touch_conversations([(message, False)])
     return message
 
 

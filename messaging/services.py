@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
-from django.db.models.functions import Greatest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from instances.models import Number
@@ -18,10 +18,13 @@ from providers.events import (
     MessageReceived,
     MessageSent,
     MessageStatus,
+    MessageStatusChanged,
     status_can_advance,
 )
+from whatsapp_saas import bulk
 
-from . import changes, events, identities, media, wakeup
+from . import changes, contacts, events, media, wakeup
+from .contacts import address, conversation_for
 from .models import Contact, Conversation, Message, PendingReceipt, SentEcho
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,6 @@ STAMPS = {
     MessageStatus.READ: "read_at",
     MessageStatus.PLAYED: "read_at",
 }
-PHONE_SUFFIXES = ("@s.whatsapp.net", "@c.us")
 # Reasons a provider holds a message it accepted (providers.greenapi_states GREENAPI_STATUSES).
 HOLD_REASONS = frozenset({"spam_suspected"})
 
@@ -70,7 +72,8 @@ def apply_status(
             .first()
         )
         if message is None:
-            keep_pending(number, provider_message_id, status, reason, detail, at)
+            keep = pending_receipt(number, provider_message_id, status, reason, detail, at)
+            PendingReceipt.objects.bulk_create([keep], ignore_conflicts=True)
             return None
         climb(message, status, reason, detail, at)
     return message
@@ -78,12 +81,24 @@ def apply_status(
 
 def climb(message: Message, status: MessageStatus, reason: str, detail: str, at: datetime) -> bool:
     """Apply one status to a locked message if the ladder allows it; True when it moved."""
+    fields = advance(message, status, reason, detail, at)
+    if not fields:
+        return False
+    message.save(update_fields=sorted(fields | {"updated_at"}))
+    events.status_changed([message])
+    return True
+
+
+def advance(
+    message: Message, status: MessageStatus, reason: str, detail: str, at: datetime
+) -> set[str]:
+    """The ladder's one rule, in memory: apply a status to a locked message; the fields it set."""
     if status is MessageStatus.QUEUED and reason:
         return hold(message, reason, detail)
     if not status_can_advance(MessageStatus(message.status), status):
-        return False
+        return set()
     message.status = status
-    fields = {"status", "updated_at"}
+    fields = {"status"}
     if status is MessageStatus.FAILED:
         message.failed_at = message.failed_at or at
         message.error_code = reason or "failed"
@@ -99,23 +114,62 @@ def climb(message: Message, status: MessageStatus, reason: str, detail: str, at:
             if getattr(message, name) is None:
                 setattr(message, name, at)
                 fields.add(name)
-    message.save(update_fields=sorted(fields))
-    events.status_changed([message])
-    return True
+    return fields
 
 
-def hold(message: Message, reason: str, detail: str) -> bool:
+def hold(message: Message, reason: str, detail: str) -> set[str]:
     """The provider holds a message it accepted (GreenAPI `yellowCard`): still queued, with why.
 
     GreenAPI keeps it up to 24 h and may still send it; its `sent` receipt moves it on.
     """
     if message.status != Message.Status.QUEUED or message.error_code == reason:
-        return False
+        return set()
     message.error_code = reason
     message.error_message = detail or "The provider is holding the message in its queue."
-    message.save(update_fields=["error_code", "error_message", "updated_at"])
-    events.status_changed([message])
-    return True
+    return {"error_code", "error_message"}
+
+
+def apply_statuses(receipts: Sequence[tuple[Number, MessageStatusChanged]]) -> int:
+    """`apply_status` of many receipts, in order, with one locking read and one update.
+
+    Receipts for messages not known yet are kept pending in one statement; returns how many
+    messages moved.
+    """
+    wanted = [(n, r) for n, r in receipts if r.status is not MessageStatus.UNKNOWN and r.message_id]
+    if not wanted:
+        return 0
+    locked = {
+        (m.number_id, m.provider_message_id): m
+        for m in with_provider_ids({n.pk for n, _ in wanted}, {r.message_id for _, r in wanted})
+        .select_for_update()
+        .filter(direction=Message.Direction.OUTBOUND)
+        .order_by("pk")
+    }
+    moved: dict[Any, set[str]] = {}
+    early: list[PendingReceipt] = []
+    for number, receipt in wanted:
+        at = receipt.occurred_at or timezone.now()
+        message = locked.get((number.pk, receipt.message_id))
+        if message is None:
+            early.append(
+                pending_receipt(
+                    number, receipt.message_id, receipt.status, receipt.reason, receipt.detail, at
+                )
+            )
+            continue
+        fields = advance(message, receipt.status, receipt.reason, receipt.detail, at)
+        if fields:
+            moved.setdefault(message.pk, set()).update(fields)
+    PendingReceipt.objects.bulk_create(early, ignore_conflicts=True)
+    if moved:
+        changed = [m for m in locked.values() if m.pk in moved]
+        now = timezone.now()
+        for message in changed:
+            message.updated_at = now
+        names = sorted(set().union(*moved.values()) | {"updated_at"})
+        bulk.update_rows(changed, names)
+        events.status_changed(changed)
+    return len(moved)
 
 
 def handover_status(queues_sends: bool) -> str:
@@ -128,27 +182,22 @@ def handover_status(queues_sends: bool) -> str:
     return Message.Status.QUEUED if queues_sends else Message.Status.SENT
 
 
-def keep_pending(
+def pending_receipt(
     number: Number,
     provider_message_id: str,
     status: MessageStatus,
     reason: str,
     detail: str,
     at: datetime,
-) -> None:
-    """Remember a receipt for a message we have not seen yet (once per status)."""
-    PendingReceipt.objects.bulk_create(
-        [
-            PendingReceipt(
-                number=number,
-                provider_message_id=provider_message_id,
-                status=status,
-                reason=reason,
-                detail=detail,
-                occurred_at=at,
-            )
-        ],
-        ignore_conflicts=True,
+) -> PendingReceipt:
+    """The unsaved row of a receipt for a message we have not seen yet (kept once per status)."""
+    return PendingReceipt(
+        number=number,
+        provider_message_id=provider_message_id,
+        status=status,
+        reason=reason,
+        detail=detail,
+        occurred_at=at,
     )
 
 
@@ -231,28 +280,88 @@ def record_inbound(number: Number, event: MessageReceived) -> Message:
     existing = find(number, event.message_id)
     if existing is not None:
         return existing
+    recorded = record_inbound_many([(number, event)])
+    if recorded:
+        return recorded[0]
+    # A concurrent delivery of the same message won the insert.
+    existing = find(number, event.message_id)
+    if existing is None:
+        raise IntegrityError(f"message {event.message_id!r} was neither stored nor found")
+    return existing
+
+
+def record_inbound_many(received: Sequence[tuple[Number, MessageReceived]]) -> list[Message]:
+    """`record_inbound` of many messages in bulk statements; returns those recorded now.
+
+    Messages a number already has, or that repeat in `received`, are skipped; a concurrent
+    insert of the same message wins (ON CONFLICT on the number + provider id key).
+    """
+    fresh = unseen(received)
+    if not fresh:
+        return []
     with transaction.atomic():
-        contact = contact_for(number.tenant_id, event)
-        conversation = conversation_for(number, contact)
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(**message_fields(number, conversation, event))
-        except IntegrityError:
-            # A concurrent delivery of the same message won the insert.
-            existing = find(number, event.message_id)
-            if existing is None:
-                raise
-            return existing
-        touch_conversation(conversation, message, unread=not event.from_me)
-        if event.media_source:
-            declared = event.media_source.get("size")
-            source = {k: v for k, v in event.media_source.items() if k != "size"}
-            media.register(message, source, declared_size=declared)
-        events.received(message)
-    if event.from_me:
-        apply_pending_receipts(message)
-    changes.apply_pending_changes(message)
-    return message
+        people = contacts.contacts_for([(n.tenant_id, e) for n, e in fresh])
+        threads = contacts.conversations_for(
+            [(n, c) for (n, _), c in zip(fresh, people, strict=True)]
+        )
+        rows = message_rows(fresh, threads)
+        Message.objects.bulk_create(rows, ignore_conflicts=True)
+        stored = set(
+            Message.objects.filter(pk__in=[m.pk for m in rows]).values_list("pk", flat=True)
+        )
+        new = [(m, e) for m, (_, e) in zip(rows, fresh, strict=True) if m.pk in stored]
+        touch_conversations([(m, not e.from_me) for m, e in new])
+        media.register_many([(m, e.media_source) for m, e in new if e.media_source])
+        events.received_many([m for m, _ in new])
+    for message, event in new:
+        if event.from_me:
+            apply_pending_receipts(message)
+    changes.apply_pending_changes_many([m for m, _ in new])
+    return [m for m, _ in new]
+
+
+def with_provider_ids(numbers: Iterable[Any], provider_ids: Iterable[str]) -> QuerySet[Message]:
+    """Messages of these numbers under these provider ids.
+
+    Spelled with the unique index's own condition: past 100 ids PostgreSQL no longer proves an
+    IN list implies it, and would scan the table instead.
+    """
+    return Message.objects.filter(
+        number_id__in=list(numbers), provider_message_id__in=list(provider_ids)
+    ).exclude(provider_message_id="")
+
+
+def unseen(
+    received: Sequence[tuple[Number, MessageReceived]],
+) -> list[tuple[Number, MessageReceived]]:
+    """The messages no number has yet, each once (one query)."""
+    ids = {e.message_id for _, e in received if e.message_id}
+    numbers = {n.pk for n, _ in received}
+    pairs = with_provider_ids(numbers, ids).values_list("number_id", "provider_message_id")
+    known = set(pairs) if ids else set()
+    fresh = []
+    for number, event in received:
+        key = (number.pk, event.message_id)
+        if event.message_id and key in known:
+            continue
+        known.add(key)
+        fresh.append((number, event))
+    return fresh
+
+
+def message_rows(
+    fresh: Sequence[tuple[Number, MessageReceived]], threads: Sequence[Conversation]
+) -> list[Message]:
+    """Unsaved messages of these events; a reply may quote a message of the same batch."""
+    rows: list[Message] = []
+    by_id: dict[tuple[object, str], Message] = {}
+    for (number, event), conversation in zip(fresh, threads, strict=True):
+        message = Message(**message_fields(number, conversation, event))
+        if event.reply_to and message.reply_to is None:
+            message.reply_to = by_id.get((number.pk, event.reply_to))
+        by_id[number.pk, event.message_id] = message
+        rows.append(message)
+    return rows
 
 
 def find(number: Number, provider_message_id: str) -> Message | None:
@@ -293,15 +402,33 @@ def message_fields(
     }
 
 
-def touch_conversation(conversation: Conversation, message: Message, *, unread: bool) -> None:
-    """Move the thread's last-message time forward and count an unread inbound message."""
-    at = message.sent_at or message.created_at
-    Conversation.objects.filter(pk=conversation.pk).update(
-        # GREATEST ignores NULL on PostgreSQL, so the first message sets it.
-        last_message_at=Greatest(F("last_message_at"), at),
-        unread_count=F("unread_count") + (1 if unread else 0),
-        updated_at=timezone.now(),
-    )
+def touch_conversations(messages: Sequence[tuple[Message, bool]]) -> None:
+    """Move each thread's last-message time forward and count unread inbound messages.
+
+    `messages` are (message, counts as unread) pairs; one statement for all their threads.
+    """
+    touched: dict[Any, tuple[datetime, int]] = {}
+    for message, unread in messages:
+        at = message.sent_at or message.created_at
+        last, count = touched.get(message.conversation_id, (at, 0))
+        touched[message.conversation_id] = (max(last, at), count + int(unread))
+    if not touched:
+        return
+    rows = sorted(touched.items(), key=lambda item: str(item[0]))
+    values = ", ".join(["(%s::uuid, %s::timestamptz, %s::integer)"] * len(rows))
+    params: list[Any] = [timezone.now()]
+    for pk, (at, count) in rows:
+        params += [pk, at, count]
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        # GREATEST ignores NULL on PostgreSQL, so the first message sets it. Only placeholders
+        # and our own table name are formatted into the statement.
+        cursor.execute(
+            f"UPDATE {table} AS c SET last_message_at = GREATEST(c.last_message_at, v.at), "  # noqa: S608
+            "unread_count = c.unread_count + v.unread, updated_at = %s "
+            f"FROM (VALUES {values}) AS v(id, at, unread) WHERE c.id = v.id",
+            params,
+        )
 
 
 def record_sent_echo(number: Number, event: MessageSent) -> Message | None:
@@ -355,98 +482,6 @@ def drop_stale_echoes(max_age: timedelta = PENDING_RECEIPT_TTL) -> int:
     """Forget echoes no lane needed."""
     deleted, _ = SentEcho.objects.filter(received_at__lt=timezone.now() - max_age).delete()
     return deleted
-
-
-# ------------------------------------------------------------------ contacts and conversations
-
-
-def contact_for(tenant_id: uuid.UUID | str, event: MessageReceived) -> Contact:
-    """Find or create the chat's contact: by phone, then LID, then group JID; learn new ids."""
-    phone, lid = identity(event)
-    name = "" if event.from_me or event.is_group else event.push_name
-    lookups = contact_lookups(event, phone, lid)
-    if phone and lid:
-        # Both identities at once: the contacts seen under each become one (identities.py).
-        merged = identities.merge_if_split(tenant_id, phone, lid)
-        if merged is not None:
-            return learn(merged, name=name, jid=phone_jid(event))
-    for lookup in lookups:
-        contact = Contact.objects.filter(tenant_id=tenant_id, **lookup).first()
-        if contact is not None:
-            return learn(contact, phone=phone, lid=lid, name=name, jid=phone_jid(event))
-    by_chat = event.is_group or not (phone or lid)
-    fields = {
-        "phone": phone,
-        "lid": lid,
-        "name": name,
-        "is_group": event.is_group,
-        "jid": event.chat_id if by_chat else phone_jid(event),
-    }
-    try:
-        with transaction.atomic():
-            return Contact.objects.create(tenant_id=tenant_id, **fields)
-    except IntegrityError:
-        return Contact.objects.get(tenant_id=tenant_id, **lookups[0])
-
-
-def contact_lookups(event: MessageReceived, phone: str, lid: str) -> list[dict[str, object]]:
-    """How to find the chat's contact, most reliable first."""
-    if event.is_group:
-        return [{"jid": event.chat_id, "is_group": True}]
-    lookups: list[dict[str, object]] = [{"phone": phone}] if phone else []
-    lookups += [{"lid": lid}] if lid else []
-    # Neither a phone nor a LID (reference R15 says to tolerate it): the chat JID is all we have.
-    return lookups or [{"jid": event.chat_id, "is_group": False}]
-
-
-def identity(event: MessageReceived) -> tuple[str, str]:
-    """(phone digits, LID) of the chat; the phone comes from `remoteJidAlt` for `@lid` chats."""
-    if event.is_group:
-        return "", ""
-    jids = [event.chat_id, event.chat_alt]
-    phone = next((jid_digits(j) for j in jids if j.endswith(PHONE_SUFFIXES)), "")
-    lid = next((j for j in jids if j.endswith("@lid")), "")
-    return phone, lid
-
-
-def phone_jid(event: MessageReceived) -> str:
-    """The chat's phone JID as the provider wrote it, if any."""
-    return next((j for j in (event.chat_id, event.chat_alt) if j.endswith(PHONE_SUFFIXES)), "")
-
-
-def learn(contact: Contact, **values: str) -> Contact:
-    """Fill the contact's empty identifiers (and refresh its name) from what a message says."""
-    changed = {
-        k: v
-        for k, v in values.items()
-        if v and (k == "name" or not getattr(contact, k)) and getattr(contact, k) != v
-    }
-    if not changed or contact.is_group:
-        return contact
-    for name, value in changed.items():
-        setattr(contact, name, value)
-    try:
-        with transaction.atomic():
-            contact.save(update_fields=[*changed, "updated_at"])
-    except IntegrityError:
-        # Another contact already holds that phone or LID; keep both rather than guess a merge.
-        logger.warning("contact %s: identifier already used by another contact", contact.pk)
-        contact.refresh_from_db()
-    return contact
-
-
-def conversation_for(number: Number, contact: Contact) -> Conversation:
-    """The number's thread with this contact, created on first use."""
-    conversation, _ = Conversation.objects.get_or_create(
-        number=number, contact=contact, defaults={"tenant_id": number.tenant_id}
-    )
-    conversation.contact = contact
-    return conversation
-
-
-def address(jid: str) -> str:
-    """Digits for a phone JID, the JID itself otherwise (a `@lid` participant)."""
-    return jid_digits(jid) if jid.endswith(PHONE_SUFFIXES) else jid
 
 
 # ------------------------------------------------------------------ inbox: reading, new chats

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -95,7 +96,7 @@ def record(
     if outcome == Outcome.RETRY and attempts >= MAX_ATTEMPTS:
         outcome = Outcome.FAILED
     now, delay = timezone.now(), retry_delay(attempts, result.retry_after)
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "attempts": attempts,
         "last_response_code": result.code,
         "last_error": result.error[:2000],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from django.utils import timezone
 
 from instances import services as numbers
 from instances.models import ConnectionEvent, Number
@@ -109,3 +111,49 @@ def dispatch(number: Number, events: Iterable[ProviderEvent]) -> bool:
             handler(number, event)
             handled = True
     return handled
+
+
+def handles(event: ProviderEvent) -> bool:
+    """Whether a normalized event has a service to go to."""
+    return event.type in HANDLERS
+
+
+def dispatch_many(events: Sequence[tuple[Number, ProviderEvent]]) -> None:
+    """Apply many (number, event) pairs at once, in one transaction of the caller's.
+
+    Messages go in first, in bulk; then the rare kinds one by one in order (connection states
+    of a number by provider time), so edits, reactions and echoes find the messages of the same
+    batch; receipts last, in bulk, so a receipt ends where it climbs to whatever came first.
+    """
+    messaging.record_inbound_many([(n, e) for n, e in events if isinstance(e, MessageReceived)])
+    rest = [(n, e) for n, e in events if e.type not in BULK and handles(e)]
+    for number, event in in_time_order(rest):
+        HANDLERS[event.type](number, event)
+    messaging.apply_statuses([(n, e) for n, e in events if isinstance(e, MessageStatusChanged)])
+
+
+BULK = frozenset({EventType.MESSAGE_RECEIVED, EventType.MESSAGE_STATUS_CHANGED})
+
+
+def in_time_order(
+    events: Sequence[tuple[Number, ProviderEvent]],
+) -> list[tuple[Number, ProviderEvent]]:
+    """The events as given, but connection states and message changes in provider time.
+
+    Each kind keeps its own places in the sequence. A later connection state delivered first
+    would otherwise make `apply_state` drop the earlier one (an untimed one stays where it is);
+    changes go in the order of those kept for a late message (an untimed one counts as now,
+    as changes.apply_change stamps it).
+    """
+    now = timezone.now()
+    ordered = list(events)
+    for kind, untimed in ((ConnectionChanged, False), (MessageChanged, True)):
+        slots = [
+            i
+            for i, (_, e) in enumerate(events)
+            if isinstance(e, kind) and (untimed or e.occurred_at is not None)
+        ]
+        timed = sorted((events[i] for i in slots), key=lambda pair: pair[1].occurred_at or now)
+        for slot, pair in zip(slots, timed, strict=True):
+            ordered[slot] = pair
+    return ordered

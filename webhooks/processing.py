@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
+from typing import TypeGuard
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from providers.events import EventType, InvalidEvent
+from instances.models import Number
+from providers.events import EventType, InvalidEvent, ProviderEvent
 from whatsapp_saas import metrics
 from whatsapp_saas.workqueue import Lease, WorkQueue, backoff
 
@@ -68,54 +70,77 @@ def process(event_id: int) -> str:
     lease = claim(event_id)
     if lease is None:
         return "skipped"
-    event = lease.rows().select_related("number").get()
+    return run(lease, lease.rows().select_related("number").get())
+
+
+def run(lease: Lease[WebhookEvent], event: WebhookEvent) -> str:
+    """Process one claimed event in its own transaction and record the outcome; its new status.
+
+    An unexpected error is recorded for a retry after a backoff, then raised.
+    """
     try:
         with transaction.atomic():
             status, event_type = handle(event)
     except Invalid as exc:
-        finish(lease, S.INVALID, event_type=EventType.INVALID, error=str(exc), event=event)
+        finish(lease, [event], S.INVALID, event_type=EventType.INVALID, error=str(exc))
         return S.INVALID
     except Unprocessable as exc:
-        finish(lease, S.FAILED, error=str(exc), event=event)
+        finish(lease, [event], S.FAILED, error=str(exc))
         return S.FAILED
     except Exception:
         # Visible in the admin, and tried again after a backoff (the redrive picks it up).
-        error = traceback.format_exc(limit=8)[-4000:]
-        finish(lease, S.FAILED, error=error, retry=event.attempts, event=event)
+        finish(lease, [event], S.FAILED, error=failure(), retry=event.attempts)
         raise
-    finish(lease, status, event_type=event_type, event=event)
+    finish(lease, [event], status, event_type=event_type)
     return status
 
 
 def handle(event: WebhookEvent) -> tuple[str, str]:
     """Normalize and dispatch; (status, normalized type of the first event)."""
-    payload = event.payload()
-    if not isinstance(payload, Mapping):
-        raise Unprocessable("The body is not a JSON object.")
-    events = get_normalizer(event.provider).normalize(payload)
-    invalid = [e.reason for e in events if isinstance(e, InvalidEvent)]
-    if invalid:
-        raise Invalid(invalid[0])
+    events = normalize(event)
     event_type = str(events[0].type) if events else ""
     number = event.number
-    if number is None or number.deletion_requested_at is not None:
+    if not applies_to(number):
         return S.IGNORED, event_type
     return (S.PROCESSED if dispatch(number, events) else S.IGNORED), event_type
 
 
+def normalize(event: WebhookEvent) -> list[ProviderEvent]:
+    """The event's normalized events; Unprocessable or Invalid when there is nothing to apply."""
+    payload = event.payload()
+    if not isinstance(payload, Mapping):
+        raise Unprocessable("The body is not a JSON object.")
+    events = list(get_normalizer(event.provider).normalize(payload))
+    invalid = [e.reason for e in events if isinstance(e, InvalidEvent)]
+    if invalid:
+        raise Invalid(invalid[0])
+    return events
+
+
+def applies_to(number: Number | None) -> TypeGuard[Number]:
+    """Whether events may change this number (it exists and is not being deleted)."""
+    return number is not None and number.deletion_requested_at is None
+
+
+def failure() -> str:
+    """The current exception's traceback, as kept on a failed event."""
+    return traceback.format_exc(limit=8)[-4000:]
+
+
 def finish(
     lease: Lease[WebhookEvent],
+    events: Sequence[WebhookEvent],
     status: str,
     *,
     event_type: str = "",
     error: str = "",
     retry: int | None = None,
-    event: WebhookEvent | None = None,
-) -> None:
-    """Record the outcome, fenced; if even that fails, the lease lets the event be taken again.
+) -> int:
+    """Record one outcome of these events, fenced, and count each; how many rows were written.
 
-    `retry` (the attempts so far) schedules another try of a failure a retry may fix; `event`
-    (the row as claimed) is counted in the metrics once its outcome is written.
+    If the write fails, the lease lets them be taken again.
+
+    `retry` (the attempts so far) schedules another try of a failure a retry may fix.
     """
     now = timezone.now()
     fields: dict[str, object] = {"status": status, "error": error, "next_attempt_at": None}
@@ -126,13 +151,21 @@ def finish(
     if retry is not None and retry < MAX_REDRIVES:
         fields["next_attempt_at"] = now + timedelta(seconds=backoff(retry, RETRY_BASE, RETRY_MAX))
     try:
-        lease.finish(**fields)
+        written = lease.finish(among=[e.pk for e in events], **fields)
     except DatabaseError:
-        logger.exception("could not record the outcome of webhook event %s", lease.ids)
-        return
-    if event is not None:
-        kind = event_type or event.event_type
-        metrics.event_processed(event.provider, kind, status, event.received_at)
+        logger.exception("could not record the outcome of webhook events %s", lease.ids)
+        return 0
+    # Counted once the outcome is committed (at once outside a transaction).
+    transaction.on_commit(partial(count, events, status, event_type), robust=True)
+    return written
+
+
+def count(events: Sequence[WebhookEvent], status: str, event_type: str) -> None:
+    """The one place finished events are counted (whatsapp_saas.metrics)."""
+    for event in events:
+        metrics.event_processed(
+            event.provider, event_type or event.event_type, status, event.received_at
+        )
 
 
 def reprocess(event_ids: Iterable[int]) -> int:

@@ -11,37 +11,32 @@ from django.db import DatabaseError
 
 from messaging import services as messaging
 
-from . import processing, wake
-from .models import WebhookEvent
+from . import batch, processing, wake
 
 logger = logging.getLogger(__name__)
 
 # Reference R6: dedupe keys must outlive provider retries (Meta retries for 7 days).
 MIN_RETENTION_DAYS = 7
-DRAIN_BATCH = 100
 DRAIN_SECONDS = 20.0
 
 
 @shared_task(name=wake.PROCESS_PENDING, ignore_result=True)
 def process_pending() -> int:
-    """Woken by ingest: process `received` events, oldest first, then wake again if time ran out.
+    """Woken by ingest: process `received` events in batches, oldest first; wake again if needed.
 
-    An event whose processing hit a database error goes to its own retried task.
+    A batch whose bulk apply failed is processed one event at a time (webhooks/batch.py).
     """
     deadline, done = time.monotonic() + DRAIN_SECONDS, 0
     while time.monotonic() < deadline:
-        pending = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED)
-        ids = list(pending.order_by("received_at", "id").values_list("pk", flat=True)[:DRAIN_BATCH])
-        if not ids:
+        try:
+            claimed = batch.process_batch()
+        except DatabaseError:
+            # The redrive re-enqueues what is left `received`; nothing is lost.
+            logger.exception("could not claim webhook events")
             return done
-        for event_id in ids:
-            try:
-                done += processing.process(event_id) != "skipped"
-            except DatabaseError:
-                logger.exception("webhook event %s: database error, retried on its own", event_id)
-                wake.enqueue(event_id)
-            except Exception:
-                logger.exception("webhook event %s failed", event_id)
+        if not claimed:
+            return done
+        done += claimed
     wake.wake()
     return done
 

@@ -19,7 +19,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -126,9 +126,11 @@ class Lease(Generic[M]):
         self.queue, self.token, self.until, self.ids = queue, token, until, ids
         self.renewed_at = time.monotonic()
 
-    def held(self, pk: Any = None) -> QuerySet[M]:
-        """The rows (or one row) this lease still holds: every write goes through this filter."""
+    def held(self, pk: Any = None, *, among: Iterable[Any] | None = None) -> QuerySet[M]:
+        """The rows (one row, or some) this lease still holds: every write goes through this."""
         rows = self.queue.model._default_manager.filter(lease_token=self.token)
+        if among is not None:
+            rows = rows.filter(pk__in=list(among))
         return rows.filter(pk=pk) if pk is not None else rows
 
     def rows(self) -> QuerySet[M]:
@@ -143,9 +145,9 @@ class Lease(Generic[M]):
         self.until, self.renewed_at = until, time.monotonic()
         return True
 
-    def finish(self, pk: Any = None, **fields: Any) -> int:
+    def finish(self, pk: Any = None, *, among: Iterable[Any] | None = None, **fields: Any) -> int:
         """A fenced final write that also gives the row(s) up; 0 when the lease was lost."""
-        return self.held(pk).update(lease_token=None, leased_until=None, **fields)
+        return self.held(pk, among=among).update(lease_token=None, leased_until=None, **fields)
 
     @contextmanager
     def fenced(self) -> Iterator[None]:

@@ -158,7 +158,7 @@ def test_a_transient_failure_is_retried_later_and_a_refusal_fails_at_once(
         direction="inbound",
         provider_message_id="3EB0IMG0000000000002",
     )
-    media.register(other, {"message": {"key": {**KEY, "id": other.provider_message_id}}})
+    media.register_many([(other, {"message": {"key": {**KEY, "id": other.provider_message_id}}})])
     rsps.replace(
         responses.POST,
         "http://evolution.test/chat/getBase64FromMediaMessage/acme-wa1",
