@@ -103,14 +103,10 @@ HANDLERS: dict[EventType, Callable[[Number, Any], None]] = {
 
 
 def dispatch(number: Number, events: Iterable[ProviderEvent]) -> bool:
-    """Hand each event to its service; False when none had a handler (the delivery is ignored)."""
-    handled = False
-    for event in events:
-        handler = HANDLERS.get(event.type)
-        if handler is not None:
-            handler(number, event)
-            handled = True
-    return handled
+    """One delivery's events, applied as a batch of one; False when none had a handler."""
+    pairs = [(number, event) for event in events if handles(event)]
+    dispatch_many(pairs)
+    return bool(pairs)
 
 
 def handles(event: ProviderEvent) -> bool:

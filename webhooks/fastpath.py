@@ -23,17 +23,16 @@ from django.db import connections
 from django.http import HttpResponse
 from django.http.request import HttpHeaders
 
-from providers.registry import PROVIDERS
 from whatsapp_saas import outage
 from whatsapp_saas.envelope import error_json
 from whatsapp_saas.logging import request_id_var
 from whatsapp_saas.middleware import log_access, request_id_from
 
-from . import views
+from . import urls, views
 
 logger = logging.getLogger(__name__)
-PATH = re.compile(rf"^/webhooks/(?P<provider>{'|'.join(PROVIDERS)})/(?P<token>[^/]+)/$")
-ROUTE = "webhooks:receive"
+PATH = re.compile(rf"^/webhooks/{urls.PATTERN}")
+ROUTE = f"{urls.app_name}:receive"
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]

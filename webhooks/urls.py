@@ -8,7 +8,8 @@ from . import views
 
 app_name = "webhooks"
 
-providers = "|".join(PROVIDERS)
+# Under /webhooks/ (whatsapp_saas/urls.py); webhooks/fastpath.py matches the same pattern.
+PATTERN = rf"(?P<provider>{'|'.join(PROVIDERS)})/(?P<token>[^/]+)/$"
 urlpatterns = [
-    re_path(rf"^(?P<provider>{providers})/(?P<token>[^/]+)/$", views.receive, name="receive"),
+    re_path(rf"^{PATTERN}", views.receive, name="receive"),
 ]

@@ -102,7 +102,7 @@ def test_a_failure_is_kept_visible_and_a_later_run_succeeds(stored, evolution_nu
     def broken(*args: Any) -> None:
         raise RuntimeError("contact service down")
 
-    monkeypatch.setattr("webhooks.dispatch.HANDLERS", {"message_received": broken})
+    monkeypatch.setattr("webhooks.dispatch.messaging.record_inbound_many", broken)
     with pytest.raises(RuntimeError):
         tasks.process_webhook_event(event.pk)
     event.refresh_from_db()
@@ -182,7 +182,7 @@ def test_a_failure_a_retry_may_fix_is_tried_again_after_a_backoff(
     def broken(*args: Any) -> None:
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("webhooks.dispatch.HANDLERS", {"message_received": broken})
+    monkeypatch.setattr("webhooks.dispatch.messaging.record_inbound_many", broken)
     with pytest.raises(RuntimeError):
         tasks.process_webhook_event(event.pk)
     event.refresh_from_db()
